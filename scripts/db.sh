@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# db.sh: make PostgreSQL + pgvector ready for Zhiku on Debian (bookworm), idempotently.
+#
+# Installs PostgreSQL when absent, starts the cluster when down, allows trust auth on
+# loopback for a fresh install, builds pgvector from Debian's own source package when the
+# `vector` extension is not available, installs poppler-utils (pdftotext, used by PDF
+# ingestion), and creates the database named in DATABASE_URL. Prints each thing it does.
+set -euo pipefail
+
+DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable}
+say() { printf 'db: %s\n' "$*"; }
+apt_updated=
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then say "need root to install $*"; exit 1; fi
+  if [ -z "$apt_updated" ]; then say "apt-get update"; apt-get update -qq; apt_updated=1; fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# URL parts: the database name, and the same URL pointed at the maintenance database.
+base=${DATABASE_URL%%\?*}
+query=${DATABASE_URL#"$base"}
+dbname=${base##*/}
+admin_url="${base%/*}/postgres${query}"
+[ -n "$dbname" ] || { say "DATABASE_URL has no database name: $DATABASE_URL"; exit 1; }
+
+# 1. PostgreSQL installed.
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+  apt_install postgresql postgresql-contrib
+else
+  say "PostgreSQL installed"
+fi
+pgver=$(ls /usr/lib/postgresql | sort -n | tail -1)
+
+# 2. A cluster exists and runs.
+if [ -z "$(pg_lsclusters -h 2>/dev/null | awk -v v="$pgver" '$1==v')" ]; then
+  say "creating cluster $pgver/main"; pg_createcluster "$pgver" main >/dev/null
+fi
+cluster=$(pg_lsclusters -h | awk -v v="$pgver" '$1==v {print $2; exit}')
+if pg_lsclusters -h | awk -v v="$pgver" -v c="$cluster" '$1==v && $2==c {print $4}' | grep -q online; then
+  say "cluster $pgver/$cluster running"
+else
+  say "starting cluster $pgver/$cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$pgver" "$cluster" start
+fi
+
+# 3. Reachable over TCP as in DATABASE_URL; a fresh install asks for passwords, so allow
+#    trust on loopback only (development and CI machines).
+ready=
+for _ in $(seq 1 50); do
+  if psql "$admin_url" -qAtc 'select 1' >/dev/null 2>&1; then ready=1; break; fi
+  if [ -z "${hba_done:-}" ] && psql "$admin_url" -qAtc 'select 1' 2>&1 | grep -q 'password authentication\|no password supplied'; then
+    hba=$(ls /etc/postgresql/"$pgver"/"$cluster"/pg_hba.conf)
+    say "allowing trust auth on loopback in $hba"
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$pgver" "$cluster" reload
+    hba_done=1
+  fi
+  sleep 0.2
+done
+[ -n "$ready" ] || { say "cannot connect to $admin_url: $(psql "$admin_url" -qAtc 'select 1' 2>&1 | head -1)"; exit 1; }
+
+# 4. pgvector available (bookworm does not package it; trixie's source builds against 15).
+if [ "$(psql "$admin_url" -qAtc "select count(*) from pg_available_extensions where name='vector'")" = 1 ]; then
+  say "pgvector available"
+else
+  say "building pgvector from Debian source"
+  src=/etc/apt/sources.list.d/zhiku-trixie-src.list
+  if [ ! -f "$src" ]; then
+    echo 'deb-src http://deb.debian.org/debian trixie main' >"$src"; apt_updated=
+  fi
+  apt_install "postgresql-server-dev-$pgver" build-essential dpkg-dev
+  work=$(mktemp -d)
+  (cd "$work" && apt-get source -qq pgvector >/dev/null 2>&1 && cd pgvector-*/ &&
+    make -s PG_CONFIG="/usr/lib/postgresql/$pgver/bin/pg_config" >/dev/null &&
+    make -s install PG_CONFIG="/usr/lib/postgresql/$pgver/bin/pg_config" >/dev/null)
+  rm -rf "$work"
+  say "pgvector installed"
+fi
+
+# 5. pdftotext for PDFs whose CJK fonts the Go parser cannot decode.
+if command -v pdftotext >/dev/null 2>&1; then say "pdftotext available"; else apt_install poppler-utils; fi
+
+# 6. The database, with the extension.
+if [ "$(psql "$admin_url" -qAtc "select count(*) from pg_database where datname='$dbname'")" = 1 ]; then
+  say "database $dbname exists"
+else
+  say "creating database $dbname"; psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" >/dev/null
+fi
+psql "$DATABASE_URL" -qc 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
+say "ready: $(psql "$DATABASE_URL" -qAtc "select 'PostgreSQL ' || current_setting('server_version') || ', vector ' || extversion from pg_extension where extname='vector'")"
