@@ -1,0 +1,233 @@
+// Package config reads Zhiku's settings from the environment once, in main, validates them
+// and passes them down; nothing else reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting Zhiku reads. Field comments give the variable and the default.
+type Config struct {
+	DatabaseURL string // DATABASE_URL; defaults to postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable
+	Addr        string // ZHIKU_ADDR; defaults to :8080
+	AdminKey    string // ZHIKU_ADMIN_KEY (or ZHIKU_ADMIN_KEY_FILE); bootstrap admin of the default tenant; empty disables it
+
+	Embedder     string // ZHIKU_EMBEDDER: local (default) or openai
+	EmbedBaseURL string // ZHIKU_EMBED_BASE_URL; required for openai
+	EmbedAPIKey  string // ZHIKU_EMBED_API_KEY (or _FILE)
+	EmbedModel   string // ZHIKU_EMBED_MODEL; required for openai
+	EmbedDim     int    // ZHIKU_EMBED_DIM; required for openai; defaults to 768 for local
+
+	LLMBaseURL string // ZHIKU_LLM_BASE_URL; unset means no generation
+	LLMAPIKey  string // ZHIKU_LLM_API_KEY (or _FILE)
+	LLMModel   string // ZHIKU_LLM_MODEL
+
+	RerankBaseURL string // ZHIKU_RERANK_BASE_URL; unset means no reranking
+	RerankAPIKey  string // ZHIKU_RERANK_API_KEY (or _FILE)
+	RerankModel   string // ZHIKU_RERANK_MODEL
+
+	LogFormat       string        // ZHIKU_LOG_FORMAT: json (default) or text
+	LogLevel        string        // ZHIKU_LOG_LEVEL: debug, info (default), warn, error
+	MaxBodyBytes    int64         // ZHIKU_MAX_BODY_BYTES: JSON request bodies; defaults to 1 MiB
+	MaxUploadBytes  int64         // ZHIKU_MAX_UPLOAD_BYTES: uploaded files; defaults to 100 MiB
+	ShutdownTimeout time.Duration // ZHIKU_SHUTDOWN_TIMEOUT: grace for in-flight requests; defaults to 20s
+}
+
+// Defaults used when a variable is unset.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable"
+	DefaultAddr        = ":8080"
+	DefaultLocalDim    = 768
+)
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests) and
+// validates it. The error names every bad variable.
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	// secret reads NAME, or the file named by NAME_FILE (for Docker/Kubernetes secrets).
+	secret := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		if path := getenv(name + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}
+		return ""
+	}
+	integer := func(name string, def int64) int64 {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, v))
+			return def
+		}
+		return n
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 20s)", name, v))
+			return def
+		}
+		return d
+	}
+
+	c := Config{
+		DatabaseURL:     str("DATABASE_URL", DefaultDatabaseURL),
+		Addr:            str("ZHIKU_ADDR", DefaultAddr),
+		AdminKey:        secret("ZHIKU_ADMIN_KEY"),
+		Embedder:        str("ZHIKU_EMBEDDER", "local"),
+		EmbedBaseURL:    str("ZHIKU_EMBED_BASE_URL", ""),
+		EmbedAPIKey:     secret("ZHIKU_EMBED_API_KEY"),
+		EmbedModel:      str("ZHIKU_EMBED_MODEL", ""),
+		LLMBaseURL:      str("ZHIKU_LLM_BASE_URL", ""),
+		LLMAPIKey:       secret("ZHIKU_LLM_API_KEY"),
+		LLMModel:        str("ZHIKU_LLM_MODEL", ""),
+		RerankBaseURL:   str("ZHIKU_RERANK_BASE_URL", ""),
+		RerankAPIKey:    secret("ZHIKU_RERANK_API_KEY"),
+		RerankModel:     str("ZHIKU_RERANK_MODEL", ""),
+		LogFormat:       str("ZHIKU_LOG_FORMAT", "json"),
+		LogLevel:        str("ZHIKU_LOG_LEVEL", "info"),
+		MaxBodyBytes:    integer("ZHIKU_MAX_BODY_BYTES", 1<<20),
+		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
+		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+	defDim := int64(0)
+	if c.Embedder == "local" {
+		defDim = DefaultLocalDim
+	}
+	c.EmbedDim = int(integer("ZHIKU_EMBED_DIM", defDim))
+
+	errs = append(errs, c.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Validate checks the values together; each error names its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL: want postgres://user@host:port/dbname, got %q", redactURL(c.DatabaseURL))
+	}
+	if _, port, ok := strings.Cut(c.Addr, ":"); !ok || port == "" {
+		bad("ZHIKU_ADDR: want host:port or :port, got %q", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("ZHIKU_ADDR: bad port %q", port)
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		bad("ZHIKU_ADMIN_KEY: too short (at least 16 characters)")
+	}
+	switch c.Embedder {
+	case "local":
+		if c.EmbedDim < 64 || c.EmbedDim > 4096 {
+			bad("ZHIKU_EMBED_DIM: %d is out of range 64..4096 for the local embedder", c.EmbedDim)
+		}
+	case "openai":
+		if !validHTTPURL(c.EmbedBaseURL) {
+			bad("ZHIKU_EMBED_BASE_URL: required for ZHIKU_EMBEDDER=openai, an http(s) URL, got %q", c.EmbedBaseURL)
+		}
+		if c.EmbedModel == "" {
+			bad("ZHIKU_EMBED_MODEL: required for ZHIKU_EMBEDDER=openai")
+		}
+		if c.EmbedDim < 1 || c.EmbedDim > 16000 {
+			bad("ZHIKU_EMBED_DIM: required for ZHIKU_EMBEDDER=openai, 1..16000, got %d", c.EmbedDim)
+		}
+	default:
+		bad("ZHIKU_EMBEDDER: want local or openai, got %q", c.Embedder)
+	}
+	if c.LLMBaseURL != "" {
+		if !validHTTPURL(c.LLMBaseURL) {
+			bad("ZHIKU_LLM_BASE_URL: want an http(s) URL, got %q", c.LLMBaseURL)
+		}
+		if c.LLMModel == "" {
+			bad("ZHIKU_LLM_MODEL: required when ZHIKU_LLM_BASE_URL is set")
+		}
+	}
+	if c.RerankBaseURL != "" {
+		if !validHTTPURL(c.RerankBaseURL) {
+			bad("ZHIKU_RERANK_BASE_URL: want an http(s) URL, got %q", c.RerankBaseURL)
+		}
+		if c.RerankModel == "" {
+			bad("ZHIKU_RERANK_MODEL: required when ZHIKU_RERANK_BASE_URL is set")
+		}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("ZHIKU_LOG_FORMAT: want json or text, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("ZHIKU_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("ZHIKU_MAX_BODY_BYTES: at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxUploadBytes < 1024 {
+		bad("ZHIKU_MAX_UPLOAD_BYTES: at least 1024, got %d", c.MaxUploadBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// String prints the configuration with secrets redacted, for logs and `zhiku config`.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	return fmt.Sprintf("DATABASE_URL=%s ZHIKU_ADDR=%s ZHIKU_ADMIN_KEY=%s ZHIKU_EMBEDDER=%s ZHIKU_EMBED_BASE_URL=%s ZHIKU_EMBED_API_KEY=%s ZHIKU_EMBED_MODEL=%s ZHIKU_EMBED_DIM=%d ZHIKU_LLM_BASE_URL=%s ZHIKU_LLM_API_KEY=%s ZHIKU_LLM_MODEL=%s ZHIKU_RERANK_BASE_URL=%s ZHIKU_RERANK_MODEL=%s",
+		redactURL(c.DatabaseURL), c.Addr, mask(c.AdminKey), c.Embedder, c.EmbedBaseURL, mask(c.EmbedAPIKey), c.EmbedModel, c.EmbedDim,
+		c.LLMBaseURL, mask(c.LLMAPIKey), c.LLMModel, c.RerankBaseURL, c.RerankModel)
+}
+
+// LogValue keeps secrets out of structured logs when a Config is logged.
+func (c Config) LogValue() string { return c.String() }
+
+// redactURL hides a password in a connection URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "***")
+	}
+	return u.String()
+}
+
+func validHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseURL)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, "local", c.Embedder)
+	require.Equal(t, DefaultLocalDim, c.EmbedDim)
+	require.Equal(t, int64(100<<20), c.MaxUploadBytes)
+}
+
+func TestLoadNamesBadVariables(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"bad addr":          {map[string]string{"ZHIKU_ADDR": "8080"}, "ZHIKU_ADDR"},
+		"bad port":          {map[string]string{"ZHIKU_ADDR": ":99999"}, "ZHIKU_ADDR"},
+		"bad database url":  {map[string]string{"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"},
+		"unknown embedder":  {map[string]string{"ZHIKU_EMBEDDER": "magic"}, "ZHIKU_EMBEDDER"},
+		"openai no url":     {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_MODEL": "m", "ZHIKU_EMBED_DIM": "8"}, "ZHIKU_EMBED_BASE_URL"},
+		"openai no dim":     {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://x", "ZHIKU_EMBED_MODEL": "m"}, "ZHIKU_EMBED_DIM"},
+		"dim not a number":  {map[string]string{"ZHIKU_EMBED_DIM": "big"}, "ZHIKU_EMBED_DIM"},
+		"llm without model": {map[string]string{"ZHIKU_LLM_BASE_URL": "http://127.0.0.1:1/v1"}, "ZHIKU_LLM_MODEL"},
+		"short admin key":   {map[string]string{"ZHIKU_ADMIN_KEY": "abc"}, "ZHIKU_ADMIN_KEY"},
+		"bad duration":      {map[string]string{"ZHIKU_SHUTDOWN_TIMEOUT": "soon"}, "ZHIKU_SHUTDOWN_TIMEOUT"},
+		"bad log format":    {map[string]string{"ZHIKU_LOG_FORMAT": "xml"}, "ZHIKU_LOG_FORMAT"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(tc.env))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestOpenAIEmbedderValid(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://127.0.0.1:9/v1", "ZHIKU_EMBED_MODEL": "text-embedding-v3", "ZHIKU_EMBED_DIM": "1024"}))
+	require.NoError(t, err)
+	require.Equal(t, 1024, c.EmbedDim)
+}
+
+func TestSecretsFromFilesAndRedacted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(path, []byte("super-secret-admin-key-1234\n"), 0o600))
+	c, err := Load(env(map[string]string{
+		"ZHIKU_ADMIN_KEY_FILE": path,
+		"DATABASE_URL":         "postgres://u:hunter2@db:5432/zhiku",
+		"ZHIKU_LLM_API_KEY":    "sk-llm-secret", "ZHIKU_LLM_BASE_URL": "https://api.deepseek.com/v1", "ZHIKU_LLM_MODEL": "deepseek-chat",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "super-secret-admin-key-1234", c.AdminKey)
+	s := c.String()
+	for _, secret := range []string{"super-secret-admin-key-1234", "hunter2", "sk-llm-secret"} {
+		require.NotContains(t, s, secret)
+	}
+	require.Contains(t, s, "deepseek-chat")
+}
+
+func TestMissingSecretFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(map[string]string{"ZHIKU_ADMIN_KEY_FILE": "/nonexistent/zhiku-key"}))
+	require.ErrorContains(t, err, "ZHIKU_ADMIN_KEY_FILE")
+}

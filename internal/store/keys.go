@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// CreateKeyParams describes a new API key; KeyHash is the SHA-256 of the key.
+type CreateKeyParams struct {
+	TenantID int64
+	Name     string
+	Prefix   string
+	KeyHash  []byte
+	Role     kb.Role
+	KBIDs    []int64 // nil: all of the tenant's knowledge bases
+}
+
+// CreateKey stores a key's hash and returns its id.
+func (s *Store) CreateKey(ctx context.Context, p CreateKeyParams) (int64, error) {
+	var id int64
+	err := s.db.QueryRow(ctx, `
+		INSERT INTO api_keys (tenant_id, name, prefix, key_hash, role, kb_ids)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		p.TenantID, p.Name, p.Prefix, p.KeyHash, string(p.Role), p.KBIDs).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: create key: %w", interpret(err))
+	}
+	return id, nil
+}
+
+// PrincipalByKeyHash resolves a live (not revoked) key to its principal, or kb.ErrNotFound.
+func (s *Store) PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.Principal, error) {
+	var p kb.Principal
+	var role string
+	err := s.db.QueryRow(ctx, `
+		UPDATE api_keys SET last_used_at = now()
+		WHERE key_hash = $1 AND revoked_at IS NULL
+		RETURNING id, CASE WHEN name = '' THEN prefix ELSE name END, tenant_id, role, kb_ids`, hash).
+		Scan(&p.KeyID, &p.Name, &p.TenantID, &role, &p.KBIDs)
+	if err != nil {
+		return p, fmt.Errorf("store: look up key: %w", interpret(err))
+	}
+	p.Role = kb.Role(role)
+	return p, nil
+}
+
+// RevokeKey revokes key id of the tenant.
+func (s *Store) RevokeKey(ctx context.Context, tenantID, id int64) error {
+	tag, err := s.db.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tenantID, id)
+	if err != nil {
+		return fmt.Errorf("store: revoke key %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: revoke key %d: %w", id, kb.ErrNotFound)
+	}
+	return nil
+}

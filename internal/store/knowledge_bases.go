@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+const kbColumns = `id, tenant_id, name, description, language, embedder, embedding_model, embedding_dim, settings, created_at, updated_at`
+
+func scanKB(row pgx.Row) (kb.KnowledgeBase, error) {
+	var k kb.KnowledgeBase
+	err := row.Scan(&k.ID, &k.TenantID, &k.Name, &k.Description, &k.Language, &k.Embedder,
+		&k.EmbeddingModel, &k.EmbeddingDim, &k.Settings, &k.CreatedAt, &k.UpdatedAt)
+	return k, err
+}
+
+// CreateKBParams describes a new knowledge base.
+type CreateKBParams struct {
+	TenantID       int64
+	Name           string
+	Description    string
+	Language       string // defaults to zh
+	Embedder       string
+	EmbeddingModel string
+	EmbeddingDim   int
+}
+
+// CreateKB inserts a knowledge base and builds its own HNSW index, in one transaction.
+// It returns kb.ErrConflict when the tenant already has one of that name.
+func (s *Store) CreateKB(ctx context.Context, p CreateKBParams) (kb.KnowledgeBase, error) {
+	if p.Language == "" {
+		p.Language = kb.LanguageZh
+	}
+	var out kb.KnowledgeBase
+	err := s.WithTx(ctx, func(tx *Store) error {
+		var err error
+		out, err = scanKB(tx.db.QueryRow(ctx, `
+			INSERT INTO knowledge_bases (tenant_id, name, description, language, embedder, embedding_model, embedding_dim)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+kbColumns,
+			p.TenantID, p.Name, p.Description, p.Language, p.Embedder, p.EmbeddingModel, p.EmbeddingDim))
+		if err != nil {
+			return fmt.Errorf("store: create knowledge base %q: %w", p.Name, interpret(err))
+		}
+		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim)
+	})
+	return out, err
+}
+
+// VectorIndexName is the name of knowledge base id's partial HNSW index.
+func VectorIndexName(kbID int64) string { return "chunks_embedding_kb_" + strconv.FormatInt(kbID, 10) }
+
+// VectorExpr is the indexed expression for a dimension; searches must use exactly it.
+// dim is an integer from the knowledge_bases row (a type modifier cannot be a parameter).
+func VectorExpr(dim int) string { return "(embedding::vector(" + strconv.Itoa(dim) + "))" }
+
+// createVectorIndex builds the knowledge base's own cosine HNSW index. The partial
+// predicate and the cast let knowledge bases of different dimensions share one table.
+func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int) error {
+	if dim > 2000 {
+		// pgvector's HNSW indexes vectors up to 2,000 dimensions; larger ones are searched exactly.
+		return nil
+	}
+	sql := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WHERE kb_id = %d`,
+		VectorIndexName(kbID), VectorExpr(dim), kbID)
+	if _, err := s.db.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
+	}
+	return nil
+}
+
+// GetKB finds a knowledge base of the tenant by numeric id or by name.
+func (s *Store) GetKB(ctx context.Context, tenantID int64, idOrName string) (kb.KnowledgeBase, error) {
+	var row pgx.Row
+	if id, err := strconv.ParseInt(idOrName, 10, 64); err == nil {
+		row = s.db.QueryRow(ctx, `SELECT `+kbColumns+` FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	} else {
+		row = s.db.QueryRow(ctx, `SELECT `+kbColumns+` FROM knowledge_bases WHERE tenant_id = $1 AND name = $2`, tenantID, idOrName)
+	}
+	k, err := scanKB(row)
+	if err != nil {
+		return k, fmt.Errorf("store: knowledge base %q: %w", idOrName, interpret(err))
+	}
+	return k, nil
+}
+
+// ListKBs lists the tenant's knowledge bases by name; ids, when not nil, restricts the list.
+func (s *Store) ListKBs(ctx context.Context, tenantID int64, ids []int64) ([]kb.KnowledgeBase, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT `+kbColumns+` FROM knowledge_bases
+		WHERE tenant_id = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
+		ORDER BY name`, tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: list knowledge bases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.KnowledgeBase, error) { return scanKB(r) })
+	if err != nil {
+		return nil, fmt.Errorf("store: list knowledge bases: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateKBParams holds the fields a PATCH may change; nil leaves a field as it is.
+type UpdateKBParams struct {
+	Name        *string
+	Description *string
+	Language    *string
+	Settings    json.RawMessage // merged into the existing settings object
+}
+
+// UpdateKB changes the given fields of knowledge base id of the tenant.
+func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p UpdateKBParams) (kb.KnowledgeBase, error) {
+	var settings []byte
+	if len(p.Settings) > 0 {
+		settings = p.Settings
+	}
+	k, err := scanKB(s.db.QueryRow(ctx, `
+		UPDATE knowledge_bases SET
+			name        = COALESCE($3, name),
+			description = COALESCE($4, description),
+			language    = COALESCE($5, language),
+			settings    = settings || COALESCE($6::jsonb, '{}'::jsonb),
+			updated_at  = now()
+		WHERE tenant_id = $1 AND id = $2
+		RETURNING `+kbColumns, tenantID, id, p.Name, p.Description, p.Language, settings))
+	if err != nil {
+		return k, fmt.Errorf("store: update knowledge base %d: %w", id, interpret(err))
+	}
+	return k, nil
+}
+
+// DeleteKB removes a knowledge base with its documents, chunks and vector index.
+func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
+	return s.WithTx(ctx, func(tx *Store) error {
+		tag, err := tx.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		if err != nil {
+			return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
+		}
+		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(id)); err != nil {
+			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", id, err)
+		}
+		return nil
+	})
+}

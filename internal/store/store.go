@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// DBTX is what queries need: the pool or a transaction, so the same code runs in both.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Store runs Zhiku's queries against one database.
+type Store struct {
+	db DBTX
+}
+
+// New wraps a pool (or, in tests, a transaction).
+func New(db DBTX) *Store { return &Store{db: db} }
+
+// OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
+// types registered on each connection, and custom plans always, because each knowledge
+// base's HNSW index is partial on kb_id and a generic plan (pgx caches prepared statements)
+// could not prove a parameterised kb_id matches it.
+func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database url: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "zhiku"
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	return pool, nil
+}
+
+// WithTx runs fn in a transaction: committed if fn returns nil, rolled back otherwise.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	// Roll back even when ctx is cancelled, so the connection goes back clean.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(&Store{db: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// interpret maps pgx and PostgreSQL errors onto kb's sentinel errors.
+func interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return kb.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s", kb.ErrConflict, pgErr.ConstraintName)
+		case "23503", "23514", "22P02": // foreign key, check, invalid text representation
+			return fmt.Errorf("%w: %s", kb.ErrInvalid, pgErr.Message)
+		}
+	}
+	return err
+}

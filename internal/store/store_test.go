@@ -1,0 +1,213 @@
+package store_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
+	"github.com/zhiku/zhiku/internal/store/storetest"
+	"github.com/zhiku/zhiku/migrations"
+)
+
+type testBundle struct {
+	db     *storetest.DB
+	st     *store.Store
+	tenant kb.Tenant
+}
+
+func setup(t *testing.T) testBundle {
+	t.Helper()
+	db := storetest.NewDB(t)
+	tenant, err := db.Store.EnsureTenant(context.Background(), "acme")
+	require.NoError(t, err)
+	return testBundle{db: db, st: db.Store, tenant: tenant}
+}
+
+func newKB(t *testing.T, st *store.Store, tenantID int64, name string, dim int) kb.KnowledgeBase {
+	t.Helper()
+	k, err := st.CreateKB(context.Background(), store.CreateKBParams{
+		TenantID: tenantID, Name: name, Embedder: "local", EmbeddingModel: "zhiku-hash-v1", EmbeddingDim: dim,
+	})
+	require.NoError(t, err)
+	return k
+}
+
+func TestMigrateFromEmpty(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, storetest.AdminURL())
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("zhiku_t_migrate_empty_%d", time.Now().UnixNano())
+	_, err = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+	require.NoError(t, err)
+	_, err = admin.Exec(ctx, `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
+
+	url := storetest.WithDatabase(storetest.AdminURL(), name)
+	res, err := migrations.Migrate(ctx, url, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Applied)
+	require.Equal(t, res.Applied[len(res.Applied)-1], res.Current)
+
+	again, err := migrations.Migrate(ctx, url, nil)
+	require.NoError(t, err)
+	require.Empty(t, again.Applied, "a second run applies nothing")
+	require.Equal(t, res.Current, again.Current)
+
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for _, table := range []string{"tenants", "knowledge_bases", "documents", "chunks", "api_keys", "users", "audit_log"} {
+		var exists bool
+		require.NoError(t, conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists))
+		require.True(t, exists, table)
+	}
+	var ext string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT extversion FROM pg_extension WHERE extname = 'vector'`).Scan(&ext))
+	require.NotEmpty(t, ext)
+}
+
+func TestEnsureTenantIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	again, err := b.st.EnsureTenant(context.Background(), "acme")
+	require.NoError(t, err)
+	require.Equal(t, b.tenant.ID, again.ID)
+}
+
+func TestKnowledgeBaseCRUD(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "售后知识库", 768)
+	require.Equal(t, "zh", k.Language)
+
+	_, err := b.st.CreateKB(ctx, store.CreateKBParams{TenantID: b.tenant.ID, Name: "售后知识库", Embedder: "local", EmbeddingModel: "m", EmbeddingDim: 768})
+	require.ErrorIs(t, err, kb.ErrConflict)
+
+	byName, err := b.st.GetKB(ctx, b.tenant.ID, "售后知识库")
+	require.NoError(t, err)
+	require.Equal(t, k.ID, byName.ID)
+	byID, err := b.st.GetKB(ctx, b.tenant.ID, jsonNum(k.ID))
+	require.NoError(t, err)
+	require.Equal(t, k.Name, byID.Name)
+
+	desc, lang := "家电售后", "en"
+	up, err := b.st.UpdateKB(ctx, b.tenant.ID, k.ID, store.UpdateKBParams{Description: &desc, Language: &lang, Settings: json.RawMessage(`{"top_k":8}`)})
+	require.NoError(t, err)
+	require.Equal(t, "家电售后", up.Description)
+	require.Equal(t, "en", up.Language)
+	require.JSONEq(t, `{"top_k":8}`, string(up.Settings))
+
+	bad := "fr"
+	_, err = b.st.UpdateKB(ctx, b.tenant.ID, k.ID, store.UpdateKBParams{Language: &bad})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+
+	list, err := b.st.ListKBs(ctx, b.tenant.ID, nil)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+
+	require.NoError(t, b.st.DeleteKB(ctx, b.tenant.ID, k.ID))
+	_, err = b.st.GetKB(ctx, b.tenant.ID, "售后知识库")
+	require.ErrorIs(t, err, kb.ErrNotFound)
+	require.ErrorIs(t, b.st.DeleteKB(ctx, b.tenant.ID, k.ID), kb.ErrNotFound)
+}
+
+func TestKnowledgeBasesAreTenantScoped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	other, err := b.st.EnsureTenant(ctx, "globex")
+	require.NoError(t, err)
+	k := newKB(t, b.st, b.tenant.ID, "shared-name", 768)
+	newKB(t, b.st, other.ID, "shared-name", 768) // the same name in another tenant is fine
+
+	_, err = b.st.GetKB(ctx, other.ID, jsonNum(k.ID))
+	require.ErrorIs(t, err, kb.ErrNotFound, "another tenant cannot reach a KB by id")
+	require.ErrorIs(t, b.st.DeleteKB(ctx, other.ID, k.ID), kb.ErrNotFound)
+	list, err := b.st.ListKBs(ctx, other.ID, nil)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.NotEqual(t, k.ID, list[0].ID)
+}
+
+func TestEachKnowledgeBaseHasItsOwnHNSWIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	small := newKB(t, b.st, b.tenant.ID, "small", 4)
+	large := newKB(t, b.st, b.tenant.ID, "large", 8)
+
+	for _, k := range []kb.KnowledgeBase{small, large} {
+		var def string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(k.ID)).Scan(&def))
+		require.Contains(t, def, "hnsw")
+		require.Contains(t, def, "vector_cosine_ops")
+	}
+	require.NoError(t, b.st.DeleteKB(ctx, b.tenant.ID, small.ID))
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(small.ID)).Scan(&n))
+	require.Zero(t, n, "deleting a KB drops its index")
+}
+
+func TestKeysResolveToPrincipals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "docs", 768)
+	hash := sha256.Sum256([]byte("zk_test_key"))
+	id, err := b.st.CreateKey(ctx, store.CreateKeyParams{TenantID: b.tenant.ID, Prefix: "zk_test", KeyHash: hash[:], Role: kb.RoleBot, KBIDs: []int64{k.ID}})
+	require.NoError(t, err)
+
+	p, err := b.st.PrincipalByKeyHash(ctx, hash[:])
+	require.NoError(t, err)
+	require.Equal(t, kb.RoleBot, p.Role)
+	require.Equal(t, b.tenant.ID, p.TenantID)
+	require.Equal(t, []int64{k.ID}, p.KBIDs)
+	require.True(t, p.CanAccessKB(k.ID))
+	require.False(t, p.CanAccessKB(k.ID+1))
+
+	other := sha256.Sum256([]byte("nope"))
+	_, err = b.st.PrincipalByKeyHash(ctx, other[:])
+	require.ErrorIs(t, err, kb.ErrNotFound)
+
+	require.NoError(t, b.st.RevokeKey(ctx, b.tenant.ID, id))
+	_, err = b.st.PrincipalByKeyHash(ctx, hash[:])
+	require.ErrorIs(t, err, kb.ErrNotFound, "a revoked key no longer works")
+}
+
+func TestAudit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	require.NoError(t, b.st.Audit(ctx, store.AuditEntry{TenantID: b.tenant.ID, Actor: "admin", Action: "kb.create", Target: "x"}))
+	n, err := b.st.CountAudit(ctx, b.tenant.ID, "kb.create")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+func TestWithTxRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	err := b.st.WithTx(ctx, func(tx *store.Store) error {
+		_, err := tx.EnsureTenant(ctx, "ghost")
+		require.NoError(t, err)
+		return kb.ErrInvalid
+	})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+	_, err = b.st.TenantByName(ctx, "ghost")
+	require.ErrorIs(t, err, kb.ErrNotFound)
+}
+
+func jsonNum(id int64) string { b, _ := json.Marshal(id); return string(b) }
