@@ -123,3 +123,21 @@ func (p Principal) CanAccessKB(id int64) bool {
 	}
 	return false
 }
+
+// KBPatch holds the fields a knowledge-base update may change; nil leaves a field as it is.
+type KBPatch struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Language    *string         `json:"language"`
+	Settings    json.RawMessage `json:"settings"` // merged into the existing settings object
+}
+
+// AuditEntry is one line of the audit log: who did what to which target.
+type AuditEntry struct {
+	TenantID  int64
+	Actor     string
+	Action    string // e.g. kb.create, kb.delete, key.create
+	Target    string
+	Details   map[string]any
+	RequestID string
+}

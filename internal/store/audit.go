@@ -4,20 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
-// AuditEntry is one line of the audit log.
-type AuditEntry struct {
-	TenantID  int64
-	Actor     string
-	Action    string // e.g. kb.create, kb.delete, key.create
-	Target    string
-	Details   map[string]any
-	RequestID string
-}
-
 // Audit appends an entry to the audit log.
-func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+func (s *Store) Audit(ctx context.Context, e kb.AuditEntry) error {
 	details, err := json.Marshal(e.Details)
 	if err != nil {
 		return fmt.Errorf("store: audit details: %w", err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -20,20 +19,10 @@ func scanKB(row pgx.Row) (kb.KnowledgeBase, error) {
 	return k, err
 }
 
-// CreateKBParams describes a new knowledge base.
-type CreateKBParams struct {
-	TenantID       int64
-	Name           string
-	Description    string
-	Language       string // defaults to zh
-	Embedder       string
-	EmbeddingModel string
-	EmbeddingDim   int
-}
-
-// CreateKB inserts a knowledge base and builds its own HNSW index, in one transaction.
-// It returns kb.ErrConflict when the tenant already has one of that name.
-func (s *Store) CreateKB(ctx context.Context, p CreateKBParams) (kb.KnowledgeBase, error) {
+// CreateKB inserts a knowledge base (TenantID, Name, Description, Language, Embedder,
+// EmbeddingModel and EmbeddingDim of p; Language defaults to zh) and builds its own HNSW
+// index, in one transaction. It returns kb.ErrConflict when the tenant has that name.
+func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeBase, error) {
 	if p.Language == "" {
 		p.Language = kb.LanguageZh
 	}
@@ -106,16 +95,8 @@ func (s *Store) ListKBs(ctx context.Context, tenantID int64, ids []int64) ([]kb.
 	return out, nil
 }
 
-// UpdateKBParams holds the fields a PATCH may change; nil leaves a field as it is.
-type UpdateKBParams struct {
-	Name        *string
-	Description *string
-	Language    *string
-	Settings    json.RawMessage // merged into the existing settings object
-}
-
 // UpdateKB changes the given fields of knowledge base id of the tenant.
-func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p UpdateKBParams) (kb.KnowledgeBase, error) {
+func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) (kb.KnowledgeBase, error) {
 	var settings []byte
 	if len(p.Settings) > 0 {
 		settings = p.Settings

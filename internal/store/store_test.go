@@ -33,7 +33,7 @@ func setup(t *testing.T) testBundle {
 
 func newKB(t *testing.T, st *store.Store, tenantID int64, name string, dim int) kb.KnowledgeBase {
 	t.Helper()
-	k, err := st.CreateKB(context.Background(), store.CreateKBParams{
+	k, err := st.CreateKB(context.Background(), kb.KnowledgeBase{
 		TenantID: tenantID, Name: name, Embedder: "local", EmbeddingModel: "zhiku-hash-v1", EmbeddingDim: dim,
 	})
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestKnowledgeBaseCRUD(t *testing.T) {
 	k := newKB(t, b.st, b.tenant.ID, "售后知识库", 768)
 	require.Equal(t, "zh", k.Language)
 
-	_, err := b.st.CreateKB(ctx, store.CreateKBParams{TenantID: b.tenant.ID, Name: "售后知识库", Embedder: "local", EmbeddingModel: "m", EmbeddingDim: 768})
+	_, err := b.st.CreateKB(ctx, kb.KnowledgeBase{TenantID: b.tenant.ID, Name: "售后知识库", Embedder: "local", EmbeddingModel: "m", EmbeddingDim: 768})
 	require.ErrorIs(t, err, kb.ErrConflict)
 
 	byName, err := b.st.GetKB(ctx, b.tenant.ID, "售后知识库")
@@ -103,14 +103,14 @@ func TestKnowledgeBaseCRUD(t *testing.T) {
 	require.Equal(t, k.Name, byID.Name)
 
 	desc, lang := "家电售后", "en"
-	up, err := b.st.UpdateKB(ctx, b.tenant.ID, k.ID, store.UpdateKBParams{Description: &desc, Language: &lang, Settings: json.RawMessage(`{"top_k":8}`)})
+	up, err := b.st.UpdateKB(ctx, b.tenant.ID, k.ID, kb.KBPatch{Description: &desc, Language: &lang, Settings: json.RawMessage(`{"top_k":8}`)})
 	require.NoError(t, err)
 	require.Equal(t, "家电售后", up.Description)
 	require.Equal(t, "en", up.Language)
 	require.JSONEq(t, `{"top_k":8}`, string(up.Settings))
 
 	bad := "fr"
-	_, err = b.st.UpdateKB(ctx, b.tenant.ID, k.ID, store.UpdateKBParams{Language: &bad})
+	_, err = b.st.UpdateKB(ctx, b.tenant.ID, k.ID, kb.KBPatch{Language: &bad})
 	require.ErrorIs(t, err, kb.ErrInvalid)
 
 	list, err := b.st.ListKBs(ctx, b.tenant.ID, nil)
@@ -190,7 +190,7 @@ func TestAudit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	require.NoError(t, b.st.Audit(ctx, store.AuditEntry{TenantID: b.tenant.ID, Actor: "admin", Action: "kb.create", Target: "x"}))
+	require.NoError(t, b.st.Audit(ctx, kb.AuditEntry{TenantID: b.tenant.ID, Actor: "admin", Action: "kb.create", Target: "x"}))
 	n, err := b.st.CountAudit(ctx, b.tenant.ID, "kb.create")
 	require.NoError(t, err)
 	require.Equal(t, 1, n)

@@ -1,0 +1,41 @@
+# Zhiku: `make run` sets everything up and serves a demo; `make test` sets everything up and
+# runs every test. Both work on a fresh Debian machine (they install what is missing).
+SHELL := /bin/bash
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+GO ?= go
+BIN := bin/zhiku
+
+.PHONY: all build db run test lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/zhiku
+
+## db: PostgreSQL running, pgvector available, the DATABASE_URL database created (idempotent)
+db:
+	@bash scripts/db.sh
+
+## run: db + migrate + demo knowledge base + serve on :8080 with a printed admin key
+run: db build
+	@bash scripts/run.sh
+
+## lint: formatting, vet and the dependency fence (internal/archtest)
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## test: db + lint + every test against real PostgreSQL
+test: db lint
+	@bash scripts/drop-test-dbs.sh
+	$(GO) test -count=1 ./...
+
+## bench: benchmarks with their figures
+bench: db
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
+	@bash scripts/drop-test-dbs.sh

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// Store is the storage the API needs; *store.Store implements it.
+type Store interface {
+	// PrincipalByKeyHash resolves the SHA-256 of a live API key, or returns kb.ErrNotFound.
+	PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.Principal, error)
+	CreateKB(ctx context.Context, k kb.KnowledgeBase) (kb.KnowledgeBase, error)
+	GetKB(ctx context.Context, tenantID int64, idOrName string) (kb.KnowledgeBase, error)
+	ListKBs(ctx context.Context, tenantID int64, ids []int64) ([]kb.KnowledgeBase, error)
+	UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) (kb.KnowledgeBase, error)
+	DeleteKB(ctx context.Context, tenantID, id int64) error
+	Audit(ctx context.Context, e kb.AuditEntry) error
+}
+
+// Pinger tells whether the database answers; /readyz uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// EmbeddingSpec is the embedder new knowledge bases are created with.
+type EmbeddingSpec struct {
+	Embedder  string // local or openai
+	Model     string
+	Dimension int
+}
+
+// Deps is everything the API is built from.
+type Deps struct {
+	Log             *slog.Logger
+	Store           Store
+	DB              Pinger
+	AdminKey        string // ZHIKU_ADMIN_KEY; empty disables the bootstrap key
+	DefaultTenantID int64  // the tenant of the bootstrap key
+	Embedding       EmbeddingSpec
+	MaxBodyBytes    int64                // JSON bodies; defaults to 1 MiB
+	MaxUploadBytes  int64                // multipart uploads; defaults to 100 MiB
+	AdminUI         http.Handler         // served under /admin/ when not nil
+	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
+}
+
+// Server holds the routes' dependencies.
+type Server struct {
+	deps    Deps
+	log     *slog.Logger
+	metrics *httpMetrics
+	engine  *gin.Engine
+}
+
+// New builds the HTTP handler.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.MaxUploadBytes <= 0 {
+		d.MaxUploadBytes = 100 << 20
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{deps: d, log: d.Log.With("component", "api"), metrics: newHTTPMetrics(d.Registry)}
+	s.engine = s.routes()
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.HandleMethodNotAllowed = true
+	r.Use(s.requestID, s.observe, s.recover)
+	r.NoRoute(func(c *gin.Context) { fail(c, errRouteNotFound) })
+	r.NoMethod(func(c *gin.Context) { fail(c, errMethodNotAllowed) })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+	if s.deps.AdminUI != nil {
+		r.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/admin/") })
+		r.GET("/admin/*path", gin.WrapH(http.StripPrefix("/admin", s.deps.AdminUI)))
+	}
+
+	v1 := r.Group("/v1", s.limitBody(s.deps.MaxBodyBytes), s.authenticate)
+	v1.POST("/knowledge-bases", s.require(kb.PermWriteKB), s.createKB)
+	v1.GET("/knowledge-bases", s.require(kb.PermReadKB), s.listKBs)
+	v1.GET("/knowledge-bases/:kb", s.require(kb.PermReadKB), s.getKB)
+	v1.PATCH("/knowledge-bases/:kb", s.require(kb.PermWriteKB), s.updateKB)
+	v1.DELETE("/knowledge-bases/:kb", s.require(kb.PermDeleteKB), s.deleteKB)
+	return r
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	adminui "github.com/zhiku/zhiku/admin-ui"
+	"github.com/zhiku/zhiku/api"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API, the admin UI at /admin/ and MCP at /mcp",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd.Context())
+		},
+	}
+}
+
+// serve runs until ctx ends (SIGINT/SIGTERM), then stops accepting connections and lets
+// in-flight requests finish within ZHIKU_SHUTDOWN_TIMEOUT.
+func (a *app) serve(ctx context.Context) error {
+	log := a.log.With("component", "serve")
+	log.Info("starting", "config", a.cfg.String())
+	pool, st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	def, err := tenant(ctx, st, "")
+	if err != nil {
+		return err
+	}
+	if a.cfg.AdminKey == "" {
+		log.Warn("ZHIKU_ADMIN_KEY is not set: only keys made with `zhiku key create` can call the API")
+	}
+	handler := api.New(api.Deps{
+		Log:             a.log,
+		Store:           st,
+		DB:              pool,
+		AdminKey:        a.cfg.AdminKey,
+		DefaultTenantID: def.ID,
+		Embedding:       embeddingSpec(a.cfg),
+		MaxBodyBytes:    a.cfg.MaxBodyBytes,
+		MaxUploadBytes:  a.cfg.MaxUploadBytes,
+		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
+	})
+
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on ZHIKU_ADDR %s: %w", a.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "admin_ui", "http://"+displayAddr(ln.Addr())+"/admin/")
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/internal/config"
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
+	"github.com/zhiku/zhiku/migrations"
+)
+
+// The compiler checks here that the store satisfies the interfaces its consumers declare.
+var _ api.Store = (*store.Store)(nil)
+
+// localEmbeddingModel names the built-in embedder's feature set; a change of features is a
+// change of model, so knowledge bases built with another version must be re-embedded.
+const localEmbeddingModel = "zhiku-hash-v1"
+
+// embeddingSpec is the embedder new knowledge bases are created with.
+func embeddingSpec(cfg config.Config) api.EmbeddingSpec {
+	if cfg.Embedder == "openai" {
+		return api.EmbeddingSpec{Embedder: "openai", Model: cfg.EmbedModel, Dimension: cfg.EmbedDim}
+	}
+	return api.EmbeddingSpec{Embedder: "local", Model: localEmbeddingModel, Dimension: cfg.EmbedDim}
+}
+
+// openStore migrates the database and opens a pool on it.
+func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error) {
+	if _, err := migrations.Migrate(ctx, a.cfg.DatabaseURL, a.log); err != nil {
+		return nil, nil, fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
+	}
+	pool, err := store.OpenPool(ctx, a.cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, store.New(pool), nil
+}
+
+// tenant returns the named tenant (the default one when name is empty), creating it.
+func tenant(ctx context.Context, st *store.Store, name string) (kb.Tenant, error) {
+	if name == "" {
+		name = kb.DefaultTenant
+	}
+	return st.EnsureTenant(ctx, name)
+}
