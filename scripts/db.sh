@@ -87,5 +87,5 @@ if [ "$(psql "$admin_url" -qAtc "select count(*) from pg_database where datname=
 else
   say "creating database $dbname"; psql "$admin_url" -qc "CREATE DATABASE \"$dbname\"" >/dev/null
 fi
-psql "$DATABASE_URL" -qc 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
+PGOPTIONS='-c client_min_messages=warning' psql "$DATABASE_URL" -qc 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
 say "ready: $(psql "$DATABASE_URL" -qAtc "select 'PostgreSQL ' || current_setting('server_version') || ', vector ' || extversion from pg_extension where extname='vector'")"

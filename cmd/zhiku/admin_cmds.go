@@ -174,7 +174,11 @@ func newAPIKey() (key, prefix string, hash []byte) {
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand never fails on Linux
 	}
-	key = "zk_" + hex.EncodeToString(b)
+	return hashKey("zk_" + hex.EncodeToString(b))
+}
+
+// hashKey returns key with its display prefix and the SHA-256 stored in its place.
+func hashKey(key string) (string, string, []byte) {
 	sum := sha256.Sum256([]byte(key))
-	return key, key[:11], sum[:]
+	return key, key[:min(11, len(key))], sum[:]
 }
