@@ -1,0 +1,158 @@
+package tabular
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+var (
+	utf8BOM    = []byte{0xEF, 0xBB, 0xBF}
+	utf16LEBOM = []byte{0xFF, 0xFE}
+	utf16BEBOM = []byte{0xFE, 0xFF}
+)
+
+// DecodeText returns data as UTF-8 text and the encoding it was read as. Chinese Excel saves
+// "CSV" in GBK unless told otherwise and "Unicode text" as UTF-16LE with a BOM; invalid
+// UTF-8 without a BOM is therefore read as GB18030, a superset of GBK and GB2312.
+func DecodeText(data []byte) (string, string, error) {
+	switch {
+	case bytes.HasPrefix(data, utf8BOM):
+		return string(data[len(utf8BOM):]), "utf-8-bom", nil
+	case bytes.HasPrefix(data, utf16LEBOM):
+		out, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return "", "", fmt.Errorf("decode UTF-16LE text / UTF-16 解码失败: %w", err)
+		}
+		return string(out), "utf-16le", nil
+	case bytes.HasPrefix(data, utf16BEBOM):
+		out, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return "", "", fmt.Errorf("decode UTF-16BE text / UTF-16 解码失败: %w", err)
+		}
+		return string(out), "utf-16be", nil
+	case utf8.Valid(data):
+		return string(data), "utf-8", nil
+	}
+	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+	if err != nil {
+		return "", "", fmt.Errorf("text is neither UTF-8 nor GBK/GB18030 / 文本既不是 UTF-8 也不是 GBK 编码: %w", kb.ErrInvalid)
+	}
+	return string(out), "gb18030", nil
+}
+
+// SniffDelimiter picks ',', ';' or '\t' for delimited text: the candidate that appears
+// (outside quotes) the same non-zero number of times on most of the first lines, preferring
+// the one most frequent on the first line. Defaults to ','.
+func SniffDelimiter(text string) rune {
+	lines := firstLines(text, 10)
+	best, bestScore := ',', 0
+	for _, d := range []rune{',', '\t', ';'} {
+		if len(lines) == 0 {
+			break
+		}
+		first := countOutsideQuotes(lines[0], d)
+		if first == 0 {
+			continue
+		}
+		consistent := 0
+		for _, l := range lines {
+			if countOutsideQuotes(l, d) == first {
+				consistent++
+			}
+		}
+		// Consistency dominates; frequency on the header breaks ties.
+		score := consistent*1000 + first
+		if score > bestScore {
+			best, bestScore = d, score
+		}
+	}
+	return best
+}
+
+// firstLines returns up to n non-blank physical lines; a quoted newline may split a record,
+// which only makes the consistency count a little noisier.
+func firstLines(text string, n int) []string {
+	var out []string
+	for len(out) < n && text != "" {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func countOutsideQuotes(line string, d rune) int {
+	n, quoted := 0, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == d && !quoted:
+			n++
+		}
+	}
+	return n
+}
+
+// maxCSVErrors stops reading a file that is broken throughout rather than listing every line.
+const maxCSVErrors = 50
+
+func readCSV(data []byte, opts Options) (*Table, error) {
+	text, enc, err := DecodeText(data)
+	if err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = SniffDelimiter(text)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	t := &Table{Format: CSV, Encoding: enc}
+	var (
+		grid  [][]string
+		nums  []int
+		limit = opts.maxRows() + 20 // room for title and header rows
+	)
+	for rowNum := 1; ; rowNum++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, fmt.Errorf("read CSV: %w", err)
+			}
+			t.Errors = append(t.Errors, RowError{Row: rowNum, Err: fmt.Errorf("line %d column %d: %v / 第 %d 行格式错误（引号不匹配？）", pe.Line, pe.Column, pe.Err, pe.Line)})
+			if len(t.Errors) >= maxCSVErrors {
+				return nil, fmt.Errorf("too many malformed lines, first: %v / 格式错误的行过多: %w", t.Errors[0], kb.ErrInvalid)
+			}
+			continue
+		}
+		if len(grid) >= limit {
+			return nil, tooMany(opts.maxRows())
+		}
+		grid = append(grid, append([]string(nil), rec...))
+		nums = append(nums, rowNum)
+	}
+	sh := gridSheet("", grid, nums)
+	if len(sh.Header) == 0 {
+		return nil, fmt.Errorf("no rows / 文件没有数据行: %w", kb.ErrInvalid)
+	}
+	if len(sh.Rows) > opts.maxRows() {
+		return nil, tooMany(opts.maxRows())
+	}
+	t.Sheets = []Sheet{sh}
+	return t, nil
+}
