@@ -124,7 +124,10 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 		nums  []int
 		limit = opts.maxRows() + 20 // room for title and header rows
 	)
-	for rowNum := 1; ; rowNum++ {
+	// Rows are numbered as a spreadsheet shows them: by the line a record starts on, less
+	// the newlines inside earlier quoted cells (csv.Reader skips blank lines, Excel does not).
+	inCellNewlines, rowNum := 0, 0
+	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -134,7 +137,7 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 			if !errors.As(err, &pe) {
 				return nil, fmt.Errorf("read CSV: %w", err)
 			}
-			t.Errors = append(t.Errors, RowError{Row: rowNum, Err: fmt.Errorf("line %d column %d: %v / 第 %d 行格式错误（引号不匹配？）", pe.Line, pe.Column, pe.Err, pe.Line)})
+			t.Errors = append(t.Errors, RowError{Row: pe.StartLine - inCellNewlines, Err: fmt.Errorf("line %d column %d: %v / 第 %d 行格式错误（引号不匹配？）", pe.Line, pe.Column, pe.Err, pe.Line)})
 			if len(t.Errors) >= maxCSVErrors {
 				return nil, fmt.Errorf("too many malformed lines, first: %v / 格式错误的行过多: %w", t.Errors[0], kb.ErrInvalid)
 			}
@@ -142,6 +145,11 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 		}
 		if len(grid) >= limit {
 			return nil, tooMany(opts.maxRows())
+		}
+		line, _ := r.FieldPos(0)
+		rowNum = line - inCellNewlines
+		for _, c := range rec {
+			inCellNewlines += strings.Count(c, "\n")
 		}
 		grid = append(grid, append([]string(nil), rec...))
 		nums = append(nums, rowNum)

@@ -35,12 +35,13 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 		date1904 = *props.Date1904
 	}
 	t := &Table{Format: XLSX}
+	merges := mayHaveMerges(f)
 	total := 0
 	for _, name := range f.GetSheetList() {
 		if visible, err := f.GetSheetVisible(name); err == nil && !visible {
 			continue // hidden sheets hold lookup lists, not products
 		}
-		sh, err := readWorksheet(f, name, date1904, opts.maxRows()-total)
+		sh, err := readWorksheet(f, name, date1904, merges, opts.maxRows()-total)
 		if err != nil {
 			return nil, fmt.Errorf("sheet %q: %w", name, err)
 		}
@@ -59,7 +60,7 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 // readWorksheet reads one sheet within a budget of data rows. Cells carry Excel's cached
 // values (formulas are not recalculated); numbers come raw, so "¥1,299.00" reads as
 // "1299", except date-formatted cells, which become ISO dates.
-func readWorksheet(f *excelize.File, sheet string, date1904 bool, budget int) (Sheet, error) {
+func readWorksheet(f *excelize.File, sheet string, date1904, withMerges bool, budget int) (Sheet, error) {
 	limit := budget + 20 // room for title and header rows
 	raw, err := sheetGrid(f, sheet, excelize.Options{RawCellValue: true}, limit)
 	if err != nil {
@@ -79,9 +80,11 @@ func readWorksheet(f *excelize.File, sheet string, date1904 bool, budget int) (S
 			}
 		}
 	}
-	merges, err := f.GetMergeCells(sheet, true)
-	if err != nil {
-		return Sheet{}, fmt.Errorf("read merged cells: %w", err)
+	var merges []excelize.MergeCell
+	if withMerges {
+		if merges, err = f.GetMergeCells(sheet, true); err != nil {
+			return Sheet{}, fmt.Errorf("read merged cells: %w", err)
+		}
 	}
 	rects := make([]rect, 0, len(merges))
 	for _, m := range merges {
@@ -130,6 +133,27 @@ func readWorksheet(f *excelize.File, sheet string, date1904 bool, budget int) (S
 		return Sheet{}, tooMany(budget)
 	}
 	return sh, nil
+}
+
+// mayHaveMerges reports whether any worksheet may hold merged cells. Reading merges makes
+// excelize parse a whole worksheet into memory, about as costly as reading its rows, so
+// workbooks without any (most system exports) skip it. Worksheets too large to be held in
+// memory are not visible here, and count as maybe.
+func mayHaveMerges(f *excelize.File) bool {
+	inMemory, found := 0, false
+	f.Pkg.Range(func(k, v any) bool {
+		name, _ := k.(string)
+		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
+			return true
+		}
+		inMemory++
+		if b, ok := v.([]byte); !ok || bytes.Contains(b, []byte("mergeCell")) {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found || inMemory < f.SheetCount
 }
 
 // sheetGrid streams a sheet's rows, at most limit of them (then ErrTooManyRows).
