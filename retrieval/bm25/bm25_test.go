@@ -26,10 +26,10 @@ func TestSearchRanksTheMatchingDocumentFirst(t *testing.T) {
 	require.Equal(t, 4, idx.Len())
 
 	for q, want := range map[string]string{
-		"怎么退货":             "return",
-		"电子发票什么时候开":        "invoice",
-		"E104":             "fault",
-		"xr500 报错":         "fault",
+		"怎么退货":              "return",
+		"电子发票什么时候开":         "invoice",
+		"E104":              "fault",
+		"xr500 报错":          "fault",
 		"is shipping free?": "shipping",
 	} {
 		hits := idx.Search(q, 3)
