@@ -1,0 +1,302 @@
+package parse
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/zhiku/zhiku/ingest/document"
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// Format is a file format decided from content.
+type Format string
+
+// Formats Sniff can report. XLSX, CSV and JSONL are catalog/record formats that other ingest
+// packages read; Parse accepts CSV and JSONL as plain text and rejects XLSX.
+const (
+	FormatPDF      Format = "pdf"
+	FormatDOCX     Format = "docx"
+	FormatXLSX     Format = "xlsx"
+	FormatHTML     Format = "html"
+	FormatMarkdown Format = "markdown"
+	FormatText     Format = "text"
+	FormatCSV      Format = "csv"
+	FormatJSONL    Format = "jsonl"
+)
+
+// Sentinel errors. Their messages are shown to operators as the reason a file failed, so
+// they are complete sentences in English and Chinese; wrapped errors add the detail.
+var (
+	ErrEncrypted     = errors.New("PDF is encrypted and needs a password / PDF 已加密，需要密码")
+	ErrWrongPassword = errors.New("wrong password for encrypted PDF / PDF 密码错误")
+	ErrNoText        = errors.New("no extractable text (scanned image?) / 未提取到文本（可能是扫描件）")
+	ErrGarbled       = errors.New("text is garbled: unsupported font encoding / 文本乱码：字体编码不受支持")
+	ErrCorrupt       = errors.New("file is corrupt / 文件已损坏")
+	ErrTooManyPages  = errors.New("document has too many pages / 文档页数过多")
+	ErrTooLarge      = fmt.Errorf("file is too large / 文件过大: %w", kb.ErrTooLarge)
+	ErrUnsupported   = fmt.Errorf("file format is not supported / 不支持的文件格式: %w", kb.ErrUnsupported)
+	ErrTimeout       = fmt.Errorf("parsing timed out / 解析超时: %w", context.DeadlineExceeded)
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxPages = 2000
+	DefaultMaxBytes = 100 << 20
+	DefaultTimeout  = 60 * time.Second
+)
+
+// maxUnpackedBytes caps what a parser may decompress from one file (DOCX parts, PDF content
+// streams of one page), so a small zip or flate bomb fails fast with ErrCorrupt.
+const maxUnpackedBytes = 256 << 20
+
+// Options tunes Parse. The zero value is ready to use.
+type Options struct {
+	// Password opens an encrypted PDF. Empty user passwords are tried automatically.
+	Password string
+	// MaxPages rejects longer PDFs with ErrTooManyPages. Defaults to 2000.
+	MaxPages int
+	// MaxBytes rejects larger input with ErrTooLarge. Defaults to 100 MB.
+	MaxBytes int64
+	// Timeout bounds one Parse call. Defaults to 60 s.
+	Timeout time.Duration
+	// NoExternalTools disables the pdftotext fallback even when poppler-utils is installed,
+	// so the result does not depend on the machine (tests, sandboxes).
+	NoExternalTools bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPages <= 0 {
+		o.MaxPages = DefaultMaxPages
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return o
+}
+
+// Sniff decides a file's format from its first bytes (512 or more are best; the whole file
+// is fine). The name is only a tie-breaker between text formats and for ZIP files whose
+// head does not show their parts. Unknown binary content gives ErrUnsupported.
+func Sniff(name string, head []byte) (Format, error) {
+	ext := strings.ToLower(filepath.Ext(name))
+	switch {
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return FormatPDF, nil
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return sniffZip(ext, head)
+	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
+		return "", fmt.Errorf("%w: legacy Office file (.doc/.xls); save it as .docx or .xlsx / 旧版 Office 文件，请另存为 .docx 或 .xlsx", ErrUnsupported)
+	}
+	if i := bytes.Index(head[:min(len(head), 1024)], []byte("%PDF-")); i >= 0 {
+		return FormatPDF, nil // junk before the header is tolerated by PDF readers
+	}
+	text, _, err := decodeText(head[:min(len(head), sniffLen)], true)
+	if err != nil {
+		return "", err
+	}
+	switch ext {
+	case ".csv", ".tsv":
+		return FormatCSV, nil
+	case ".jsonl", ".ndjson":
+		return FormatJSONL, nil
+	}
+	if looksLikeHTML(text) {
+		return FormatHTML, nil
+	}
+	if ext == ".md" || ext == ".markdown" || looksLikeMarkdown(text) {
+		return FormatMarkdown, nil
+	}
+	return FormatText, nil
+}
+
+// sniffLen is how much of a text file Sniff decodes to guess its format.
+const sniffLen = 8192
+
+func sniffZip(ext string, head []byte) (Format, error) {
+	if r, err := zip.NewReader(bytes.NewReader(head), int64(len(head))); err == nil {
+		for _, f := range r.File {
+			switch {
+			case f.Name == "word/document.xml":
+				return FormatDOCX, nil
+			case strings.HasPrefix(f.Name, "xl/"):
+				return FormatXLSX, nil
+			}
+		}
+		return "", fmt.Errorf("%w: ZIP archive that is neither DOCX nor XLSX / 不是 DOCX 或 XLSX 的压缩包", ErrUnsupported)
+	}
+	// Only the head is available: look at the local file names it shows.
+	switch {
+	case bytes.Contains(head, []byte("word/")):
+		return FormatDOCX, nil
+	case bytes.Contains(head, []byte("xl/")):
+		return FormatXLSX, nil
+	case ext == ".docx":
+		return FormatDOCX, nil
+	case ext == ".xlsx":
+		return FormatXLSX, nil
+	}
+	return "", fmt.Errorf("%w: ZIP archive that is neither DOCX nor XLSX / 不是 DOCX 或 XLSX 的压缩包", ErrUnsupported)
+}
+
+func looksLikeHTML(s string) bool {
+	head := strings.ToLower(strings.TrimSpace(s[:min(len(s), 2048)]))
+	if strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") {
+		return true
+	}
+	n := 0
+	for _, tag := range []string{"<head", "<body", "<div", "<p>", "<p ", "<h1", "<h2", "<table", "<meta ", "<title", "<ul", "<br"} {
+		if strings.Contains(head, tag) {
+			n++
+		}
+	}
+	return n >= 2 && strings.HasPrefix(head, "<")
+}
+
+var mdPatterns = []string{"\n# ", "\n## ", "\n### ", "\n- ", "\n* ", "\n1. ", "\n```", "\n|---", "\n| ---", "\n|:--", "\n> "}
+
+func looksLikeMarkdown(s string) bool {
+	s = "\n" + s[:min(len(s), 4096)]
+	n := 0
+	for _, p := range mdPatterns {
+		if strings.Contains(s, p) {
+			n++
+		}
+	}
+	hasHeading := strings.Contains(s, "\n# ") || strings.Contains(s, "\n## ") || strings.Contains(s, "\n### ")
+	hasTable := strings.Contains(s, "\n|") && strings.Contains(s, "---")
+	return hasHeading && n >= 2 || hasTable || strings.Contains(s, "\n```") || n >= 3
+}
+
+// ParseReader reads at most opts.MaxBytes from r and parses it; see Parse.
+func ParseReader(ctx context.Context, r io.Reader, name string, opts Options) (*document.Document, error) {
+	opts = opts.withDefaults()
+	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: read: %w", name, err)
+	}
+	return Parse(ctx, data, name, opts)
+}
+
+// Parse sniffs data and runs the matching parser under opts.Timeout, converting panics from
+// parsing libraries into ErrCorrupt. name is used as a format tie-breaker and as the title
+// when the document names none. Errors wrap the package's sentinel errors.
+func Parse(ctx context.Context, data []byte, name string, opts Options) (*document.Document, error) {
+	opts = opts.withDefaults()
+	if int64(len(data)) > opts.MaxBytes {
+		return nil, fmt.Errorf("parse %s: %d bytes, limit %d: %w", name, len(data), opts.MaxBytes, ErrTooLarge)
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("parse %s: empty file / 空文件: %w", name, ErrNoText)
+	}
+	format, err := Sniff(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	type result struct {
+		doc *document.Document
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if p := recover(); p != nil {
+				res = result{err: fmt.Errorf("%w: parser crashed: %v", ErrCorrupt, p)}
+				if debugPanics {
+					res.err = fmt.Errorf("%w\n%s", res.err, debug.Stack())
+				}
+			}
+			done <- res
+		}()
+		res.doc, res.err = parseFormat(ctx, format, data, name, opts)
+	}()
+	// The library calls cannot be interrupted; on timeout the goroutine finishes in the
+	// background (its page loop checks ctx), bounded by the size and decompression caps.
+	select {
+	case res := <-done:
+		if res.err != nil {
+			if ctx.Err() != nil && !errors.Is(res.err, ErrCorrupt) {
+				return nil, fmt.Errorf("parse %s: after %s: %w", name, opts.Timeout, ErrTimeout)
+			}
+			return nil, fmt.Errorf("parse %s: %w", name, res.err)
+		}
+		if !hasText(res.doc.Blocks) {
+			return nil, fmt.Errorf("parse %s: %w", name, ErrNoText)
+		}
+		finish(res.doc, name)
+		return res.doc, nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("parse %s: after %s: %w", name, opts.Timeout, ErrTimeout)
+		}
+		return nil, fmt.Errorf("parse %s: %w", name, ctx.Err())
+	}
+}
+
+// debugPanics adds stack traces to recovered panics; flipped in tests when debugging.
+var debugPanics = false
+
+func parseFormat(ctx context.Context, f Format, data []byte, name string, opts Options) (*document.Document, error) {
+	switch f {
+	case FormatPDF:
+		return parsePDF(ctx, data, opts)
+	case FormatDOCX:
+		return parseDOCX(ctx, data)
+	case FormatHTML:
+		return parseHTML(data)
+	case FormatMarkdown:
+		return parseMarkdown(data)
+	case FormatText, FormatCSV, FormatJSONL:
+		return parseText(data)
+	case FormatXLSX:
+		return nil, fmt.Errorf("%w: XLSX is read as a catalog (use --kind catalog) / XLSX 请作为商品目录导入", ErrUnsupported)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnsupported, f)
+}
+
+// finish fills the title and rejects documents without any text.
+func finish(doc *document.Document, name string) {
+	if doc.Metadata == nil {
+		doc.Metadata = map[string]any{}
+	}
+	if strings.TrimSpace(doc.Title) == "" {
+		for _, b := range doc.Blocks {
+			if b.Kind == document.Heading {
+				doc.Title = b.Text
+				break
+			}
+		}
+	}
+	if strings.TrimSpace(doc.Title) == "" {
+		base := filepath.Base(name)
+		doc.Title = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	if !utf8.ValidString(doc.Title) {
+		doc.Title = strings.ToValidUTF8(doc.Title, "")
+	}
+}
+
+// hasText reports whether blocks carry any non-space text.
+func hasText(blocks []document.Block) bool {
+	for _, b := range blocks {
+		if strings.TrimSpace(b.Text) != "" {
+			return true
+		}
+	}
+	return false
+}
