@@ -1,0 +1,335 @@
+package records
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/zhiku/zhiku/ingest/catalog/tabular"
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// DefaultMaxBytes caps what Parse and ParseQueries read: 512 MiB.
+const DefaultMaxBytes = 512 << 20
+
+// maxReported bounds how many bad lines one error lists.
+const maxReported = 10
+
+// Record is one document of a records file; its ID becomes the document's external id.
+type Record struct {
+	ID       string
+	Title    string         // optional
+	Text     string         // never blank
+	Metadata map[string]any // optional; for CSV, the columns other than id, title and text
+	Line     int            // line (JSONL) or spreadsheet row (CSV) it came from
+}
+
+// Query is one evaluation query: Relevant lists the ids of the records that answer it.
+type Query struct {
+	ID       string
+	Text     string
+	Relevant []string
+	Line     int
+}
+
+// Parse reads a records file: JSONL, or CSV with the columns id,title,text (extra CSV
+// columns go into Metadata as text). The format comes from the name's extension (.csv,
+// .jsonl, .ndjson, .json), else from the content. The first lines that break the format
+// — malformed JSON, a missing or non-string id or text, metadata that is not an object,
+// an id used twice — are returned together in one error naming their lines.
+func Parse(r io.Reader, name string) ([]Record, error) {
+	data, err := readLimited(r, name)
+	if err != nil {
+		return nil, err
+	}
+	text, _, err := tabular.DecodeText(data)
+	if err != nil {
+		return nil, fmt.Errorf("records: %s: %w", filepath.Base(name), err)
+	}
+	var recs []Record
+	if isCSV(text, name) {
+		recs, err = parseCSV(data, name)
+	} else {
+		recs, err = parseJSONL(text)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("records: %s: %w", filepath.Base(name), err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("records: %s: no records / 没有记录: %w", filepath.Base(name), kb.ErrInvalid)
+	}
+	return recs, nil
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, DefaultMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("records: read %s: %w", filepath.Base(name), err)
+	}
+	if len(data) > DefaultMaxBytes {
+		return nil, fmt.Errorf("records: %s is larger than %d bytes / 文件超过 %d 字节: %w", filepath.Base(name), DefaultMaxBytes, DefaultMaxBytes, kb.ErrTooLarge)
+	}
+	return data, nil
+}
+
+func isCSV(text, name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".csv", ".tsv":
+		return true
+	case ".jsonl", ".ndjson", ".json":
+		return false
+	}
+	return !strings.HasPrefix(strings.TrimSpace(text), "{")
+}
+
+// problems collects line errors up to maxReported.
+type problems struct {
+	errs  []error
+	extra int
+}
+
+func (p *problems) add(line int, format string, args ...any) {
+	if len(p.errs) == maxReported {
+		p.extra++
+		return
+	}
+	p.errs = append(p.errs, fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	if p.extra > 0 {
+		p.errs = append(p.errs, fmt.Errorf("and %d more bad lines / 另有 %d 行有误", p.extra, p.extra))
+	}
+	return fmt.Errorf("%w: %w", errors.Join(p.errs...), kb.ErrInvalid)
+}
+
+// jsonLines calls fn with each non-blank line's number and bytes.
+func jsonLines(text string, fn func(n int, line []byte)) {
+	for i, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			fn(i+1, []byte(line))
+		}
+	}
+}
+
+// decodeLine decodes one JSON object line into fields, rejecting anything else.
+func decodeLine(line []byte) (map[string]json.RawMessage, error) {
+	if line[0] != '{' {
+		return nil, errors.New("not a JSON object / 不是 JSON 对象")
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("invalid JSON (%v) / JSON 格式错误", err)
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value on the line / 一行只能有一个 JSON 对象")
+	}
+	return obj, nil
+}
+
+// stringField reads a string member; required means present, a string and not blank.
+func stringField(obj map[string]json.RawMessage, key string, required bool) (string, error) {
+	raw, ok := obj[key]
+	if !ok || string(raw) == "null" {
+		if required {
+			return "", fmt.Errorf("missing %q / 缺少 %s 字段", key, key)
+		}
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%q must be a string, got %s / %s 必须是字符串", key, raw, key)
+	}
+	if required && strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("%q is blank / %s 为空", key, key)
+	}
+	return s, nil
+}
+
+func parseJSONL(text string) ([]Record, error) {
+	var (
+		recs  []Record
+		bad   problems
+		first = map[string]int{}
+	)
+	jsonLines(text, func(n int, line []byte) {
+		obj, err := decodeLine(line)
+		if err != nil {
+			bad.add(n, "%v", err)
+			return
+		}
+		rec := Record{Line: n}
+		var errs []string
+		for _, f := range []struct {
+			key      string
+			dst      *string
+			required bool
+		}{{"id", &rec.ID, true}, {"title", &rec.Title, false}, {"text", &rec.Text, true}} {
+			v, err := stringField(obj, f.key, f.required)
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+			*f.dst = v
+		}
+		if raw, ok := obj["metadata"]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &rec.Metadata); err != nil || rec.Metadata == nil {
+				errs = append(errs, fmt.Sprintf(`"metadata" must be an object, got %s / metadata 必须是对象`, abbreviate(raw)))
+			}
+		}
+		if len(errs) > 0 {
+			bad.add(n, "%s", strings.Join(errs, "; "))
+			return
+		}
+		if prev, dup := first[rec.ID]; dup {
+			bad.add(n, "duplicate id %q, first on line %d / id 重复", rec.ID, prev)
+			return
+		}
+		first[rec.ID] = n
+		recs = append(recs, rec)
+	})
+	return recs, bad.err()
+}
+
+func parseCSV(data []byte, name string) ([]Record, error) {
+	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	var bad problems
+	for _, e := range t.Errors {
+		bad.add(e.Row, "%v", e.Err)
+	}
+	sh := t.Sheets[0]
+	col := map[string]int{}
+	for i, h := range sh.Header {
+		switch k := tabular.NormalizeHeader(h); k {
+		case "id", "title", "text":
+			if _, dup := col[k]; !dup {
+				col[k] = i
+			}
+		}
+	}
+	_, hasID := col["id"]
+	_, hasText := col["text"]
+	if !hasID || !hasText {
+		return nil, fmt.Errorf("CSV needs the columns id,title,text; found %s / CSV 需要 id,title,text 列: %w",
+			strings.Join(sh.Header, ","), kb.ErrInvalid)
+	}
+	var recs []Record
+	first := map[string]int{}
+	for _, row := range sh.Rows {
+		rec := Record{ID: row.Cells[col["id"]], Text: row.Cells[col["text"]], Line: row.Num}
+		if i, ok := col["title"]; ok {
+			rec.Title = row.Cells[i]
+		}
+		switch {
+		case rec.ID == "":
+			bad.add(row.Num, "blank id / id 为空")
+			continue
+		case strings.TrimSpace(rec.Text) == "":
+			bad.add(row.Num, "blank text for id %q / text 为空", rec.ID)
+			continue
+		}
+		if prev, dup := first[rec.ID]; dup {
+			bad.add(row.Num, "duplicate id %q, first on line %d / id 重复", rec.ID, prev)
+			continue
+		}
+		first[rec.ID] = row.Num
+		for i, h := range sh.Header {
+			if k := tabular.NormalizeHeader(h); (k == "id" || k == "title" || k == "text") && col[k] == i {
+				continue
+			}
+			if row.Cells[i] != "" {
+				if rec.Metadata == nil {
+					rec.Metadata = map[string]any{}
+				}
+				rec.Metadata[h] = row.Cells[i]
+			}
+		}
+		recs = append(recs, rec)
+	}
+	return recs, bad.err()
+}
+
+// ParseQueries reads an evaluation query file: JSONL with a string id, a non-blank text and
+// a non-empty "relevant" array of record ids on each line. Bad lines and repeated ids fail
+// the file with an error naming the lines.
+func ParseQueries(r io.Reader) ([]Query, error) {
+	data, err := readLimited(r, "queries")
+	if err != nil {
+		return nil, err
+	}
+	text, _, err := tabular.DecodeText(data)
+	if err != nil {
+		return nil, fmt.Errorf("records: queries: %w", err)
+	}
+	var (
+		qs    []Query
+		bad   problems
+		first = map[string]int{}
+	)
+	jsonLines(text, func(n int, line []byte) {
+		obj, err := decodeLine(line)
+		if err != nil {
+			bad.add(n, "%v", err)
+			return
+		}
+		q := Query{Line: n}
+		var errs []string
+		if q.ID, err = stringField(obj, "id", true); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if q.Text, err = stringField(obj, "text", true); err != nil {
+			errs = append(errs, err.Error())
+		}
+		raw, ok := obj["relevant"]
+		switch {
+		case !ok:
+			errs = append(errs, `missing "relevant" / 缺少 relevant 字段`)
+		case json.Unmarshal(raw, &q.Relevant) != nil:
+			errs = append(errs, fmt.Sprintf(`"relevant" must be an array of record ids, got %s / relevant 必须是 id 数组`, abbreviate(raw)))
+		case len(q.Relevant) == 0:
+			errs = append(errs, `"relevant" is empty / relevant 为空`)
+		}
+		for _, id := range q.Relevant {
+			if strings.TrimSpace(id) == "" {
+				errs = append(errs, `"relevant" holds a blank id / relevant 含空 id`)
+				break
+			}
+		}
+		if len(errs) > 0 {
+			bad.add(n, "%s", strings.Join(errs, "; "))
+			return
+		}
+		if prev, dup := first[q.ID]; dup {
+			bad.add(n, "duplicate query id %q, first on line %d / 查询 id 重复", q.ID, prev)
+			return
+		}
+		first[q.ID] = n
+		qs = append(qs, q)
+	})
+	if err := bad.err(); err != nil {
+		return nil, fmt.Errorf("records: queries: %w", err)
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("records: queries: no queries / 没有查询: %w", kb.ErrInvalid)
+	}
+	return qs, nil
+}
+
+// abbreviate keeps error messages short when a value is large.
+func abbreviate(raw []byte) string {
+	const n = 40
+	if len(raw) > n {
+		return string(raw[:n]) + "…"
+	}
+	return string(raw)
+}
