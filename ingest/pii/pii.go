@@ -94,7 +94,7 @@ func Mask(text string, opts Options) (string, []Finding) {
 		}
 	}
 	add(Email, findRegexp(text, emailRE, Email, nil))
-	add(Order, findOrders(text, orderPatterns))
+	add(Order, findOrders(text, orderPatterns, opts.OrderPatterns == nil))
 	for _, f := range findNumbers(text) {
 		add(f.Kind, []Finding{f})
 	}
@@ -181,7 +181,12 @@ func digitsOnly(s string) string {
 	return b.String()
 }
 
-func findOrders(text string, patterns []*regexp.Regexp) []Finding {
+func findOrders(text string, patterns []*regexp.Regexp, defaults bool) []Finding {
+	// Each default pattern needs 单 or "order"; skip them for other text.
+	if defaults && !strings.Contains(text, "单") &&
+		!strings.Contains(strings.ToLower(text), "order") {
+		return nil
+	}
 	var out []Finding
 	for _, re := range patterns {
 		for _, m := range re.FindAllStringSubmatchIndex(text, -1) {

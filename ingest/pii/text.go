@@ -20,7 +20,14 @@ var nameStops = []string{"电话", "手机", "地址", "联系", "号码", "先�
 // Words a label is followed by when no name is given ("姓名填错了").
 var notNames = []string{"信息", "电话", "地址", "姓名", "填写", "修改", "写错", "填错", "不对", "错了", "没有", "什么", "不是", "栏", "需要", "可以"}
 
+// nameHints are substrings every name match contains; checking them first skips the
+// regexps for most messages.
+var nameHints = []string{"收件人", "收货人", "联系人", "寄件人", "姓名", "持卡人", "户名", "我叫", "ame", "AME", "ontact", "ecipient"}
+
 func findNames(text string) []Finding {
+	if !containsAny(text, nameHints) {
+		return nil
+	}
 	var out []Finding
 	for _, re := range []*regexp.Regexp{nameLabelRE, nameEnRE} {
 		for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
@@ -103,12 +110,18 @@ func findAddresses(text string) []Finding {
 		out = append(out, Finding{Kind: Address, Start: start, End: start + cut})
 		covered = start + cut
 	}
+	// Every address has a street marker; most messages have none, so skip the regexps.
+	if !containsAny(text, streetMarkers) {
+		return nil
+	}
 	for _, m := range addressLabelRE.FindAllStringIndex(text, -1) {
 		emit(m[1], false)
 	}
 	var anchors [][]int
 	anchors = append(anchors, provinceRE.FindAllStringIndex(text, -1)...)
-	anchors = append(anchors, cityRE.FindAllStringIndex(text, -1)...)
+	if strings.Contains(text, "市") {
+		anchors = append(anchors, cityRE.FindAllStringIndex(text, -1)...)
+	}
 	sort.Slice(anchors, func(i, j int) bool { return anchors[i][0] < anchors[j][0] })
 	for _, m := range anchors {
 		start := m[0]
