@@ -30,7 +30,8 @@ type Segmenter struct {
 // Options configure [New].
 type Options struct {
 	// DictDir holds jieba.dict.utf8, hmm_model.utf8, user.dict.utf8, idf.utf8 and
-	// stop_words.utf8. Defaults to $ZHIKU_JIEBA_DICT_DIR, then to gojieba's module source.
+	// stop_words.utf8. Defaults to $ZHIKU_JIEBA_DICT_DIR, then to gojieba's module source
+	// as recorded at build time, then (for -trimpath builds) to gojieba in the module cache.
 	DictDir string
 }
 
@@ -41,7 +42,7 @@ func New(opts Options) (*Segmenter, error) {
 		dir = os.Getenv(DictDirEnv)
 	}
 	if dir == "" {
-		dir = gojieba.DICT_DIR
+		dir = defaultDictDir()
 	}
 	paths := make([]string, len(dictFiles))
 	for i, name := range dictFiles {
@@ -78,6 +79,28 @@ func (s *Segmenter) DictDir() string { return s.dictDir }
 
 // LoadTime reports how long loading the dictionary took.
 func (s *Segmenter) LoadTime() time.Duration { return s.loadTime }
+
+// gojiebaModule is the module directory name inside the Go module cache.
+const gojiebaModule = "github.com/yanyiwu/gojieba@v1.4.6"
+
+// defaultDictDir returns gojieba's own DICT_DIR, which is the source path recorded when the
+// binary was built. A binary built with -trimpath records a relative path instead, so then
+// look in this machine's module cache.
+func defaultDictDir() string {
+	if filepath.IsAbs(gojieba.DICT_DIR) {
+		return gojieba.DICT_DIR
+	}
+	cache := os.Getenv("GOMODCACHE")
+	if cache == "" {
+		gopath := os.Getenv("GOPATH")
+		if gopath == "" {
+			home, _ := os.UserHomeDir()
+			gopath = filepath.Join(home, "go")
+		}
+		cache = filepath.Join(gopath, "pkg", "mod")
+	}
+	return filepath.Join(cache, gojiebaModule, "deps", "cppjieba", "dict")
+}
 
 // cutForSearch segments one Han run in search mode with HMM for unknown words.
 func (s *Segmenter) cutForSearch(han string) []string {
