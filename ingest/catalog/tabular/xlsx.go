@@ -42,6 +42,9 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 			continue // hidden sheets hold lookup lists, not products
 		}
 		sh, err := readWorksheet(f, name, date1904, merges, opts.maxRows()-total)
+		if errors.Is(err, ErrTooManyRows) {
+			return nil, tooMany(opts.maxRows()) // the budget left for this sheet would mislead
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sheet %q: %w", name, err)
 		}
