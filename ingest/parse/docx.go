@@ -109,9 +109,13 @@ func docxStyles(zr *zip.Reader, budget *unzipBudget) (map[string]docxStyle, erro
 	defer rc.Close()
 	var parsed struct {
 		Styles []struct {
-			ID      string `xml:"styleId,attr"`
-			Name    struct{ Val string `xml:"val,attr"` } `xml:"name"`
-			BasedOn struct{ Val string `xml:"val,attr"` } `xml:"basedOn"`
+			ID   string `xml:"styleId,attr"`
+			Name struct {
+				Val string `xml:"val,attr"`
+			} `xml:"name"`
+			BasedOn struct {
+				Val string `xml:"val,attr"`
+			} `xml:"basedOn"`
 			Outline *struct {
 				Val string `xml:"val,attr"`
 			} `xml:"pPr>outlineLvl"`

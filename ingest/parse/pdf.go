@@ -82,7 +82,9 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 		var fixed []string
 		var fixErr error = errNoPdftotext
 		if bin != "" {
-			fixed, fixErr = runPdftotext(ctx, bin, data, opts)
+			var warns []string
+			fixed, warns, fixErr = runPdftotext(ctx, bin, data, opts)
+			doc.Warnings = append(doc.Warnings, warns...)
 		}
 		for i := range results {
 			res := &results[i]
@@ -202,14 +204,14 @@ func pdftotextDocument(ctx context.Context, data []byte, opts Options, cause err
 		}
 		return nil, cause
 	}
-	pages, err := runPdftotext(ctx, bin, data, opts)
+	pages, warnings, err := runPdftotext(ctx, bin, data, opts)
 	if err != nil {
 		if cause == nil || errors.Is(err, ErrEncrypted) || errors.Is(err, ErrWrongPassword) || errors.Is(err, ErrTooManyPages) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w (pdftotext could not recover it either)", cause)
 	}
-	doc := &document.Document{Pages: len(pages), Method: "pdftotext", Metadata: map[string]any{}}
+	doc := &document.Document{Pages: len(pages), Method: "pdftotext", Metadata: map[string]any{}, Warnings: warnings}
 	for i, p := range pages {
 		doc.Blocks = append(doc.Blocks, buildBlocks(pdftotextLines(p, i+1), nil)...)
 	}

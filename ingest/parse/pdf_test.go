@@ -1,7 +1,12 @@
 package parse
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,4 +89,291 @@ func TestRenderPDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "--- page 1 ---\n\n# 第3章 故障排除\n\n电机过热时设备会自动停机，请等待十分钟后重新启动。\n\n"+
 		"E104 | 电机过热\nE105 | 电压过低\n\n--- page 2 ---\n\n## 3.2 清洁滤网\n\n每月清洁一次滤网。\n\n", Render(doc))
+}
+
+func TestParsePDFScannedImage(t *testing.T) {
+	t.Parallel()
+	data := pdfgen.Document([]pdfgen.Page{{Image: true}, {Image: true}}, pdfgen.Options{})
+	_, err := parseBytes(t, data, "scan.pdf", Options{})
+	require.ErrorIs(t, err, ErrNoText)
+	require.Contains(t, err.Error(), "扫描件")
+}
+
+func TestParsePDFTruncated(t *testing.T) {
+	t.Parallel()
+	data := pdfgen.Document(manualPages(), pdfgen.Options{Compress: true})
+	_, err := parseBytes(t, data[:len(data)/2], "cut.pdf", native)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), "EOF")
+}
+
+// cyclicPDF builds a one-page PDF whose page tree loops: /Kids of the page node points
+// back at the root (kids) or the page's /Parent chain loops (parent).
+func cyclicPDF(kind string) []byte {
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	root := b.Reserve()
+	font := b.Add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	content := b.Stream("", []byte("BT /F1 12 Tf 72 700 Td (Loop test page) Tj ET"))
+	page := b.Reserve()
+	inner := b.Reserve()
+	switch kind {
+	case "kids":
+		b.Set(root, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count 2 >>", page, inner))
+		b.Set(inner, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Parent %d 0 R /Count 1 >>", root, root))
+	case "parent":
+		b.Set(root, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 /Parent %d 0 R >>", page, inner))
+		b.Set(inner, fmt.Sprintf("<< /Type /Pages /Kids [] /Count 0 /Parent %d 0 R >>", root))
+	}
+	b.Set(page, fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "+
+		"/Resources << /Font << /F1 %d 0 R >> >> >>", root, content, font))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", root))
+	return b.Bytes(catalog, 0)
+}
+
+func TestParsePDFCircularKids(t *testing.T) {
+	t.Parallel()
+	_, err := parseBytes(t, cyclicPDF("kids"), "loop.pdf", native)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), "circular")
+}
+
+func TestParsePDFCircularParent(t *testing.T) {
+	t.Parallel()
+	// /Resources sits on the page itself, so the loop is harmless once it is bounded.
+	doc, err := parseBytes(t, cyclicPDF("parent"), "loop.pdf", native)
+	require.NoError(t, err)
+	require.Equal(t, "Loop test page", doc.Blocks[0].Text)
+}
+
+func TestParsePDFDecompressionBomb(t *testing.T) {
+	t.Parallel()
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	bomb := b.Stream("/Filter /FlateDecode", pdfgen.Deflate(make([]byte, maxPageContent+1<<20)))
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R >>", pages, bomb))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	data := b.Bytes(catalog, 0)
+	require.Less(t, len(data), 200<<10)
+	_, err := parseBytes(t, data, "bomb.pdf", Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), "decompression bomb")
+}
+
+func TestParsePDFTooManyPages(t *testing.T) {
+	t.Parallel()
+	pages := make([]pdfgen.Page, 5)
+	for i := range pages {
+		pages[i] = pdfgen.Page{Lines: []pdfgen.Line{{Text: "page"}}}
+	}
+	_, err := parseBytes(t, pdfgen.Document(pages, pdfgen.Options{}), "long.pdf", Options{MaxPages: 3})
+	require.ErrorIs(t, err, ErrTooManyPages)
+}
+
+func TestParsePDFFormFields(t *testing.T) {
+	t.Parallel()
+	data := pdfgen.Document([]pdfgen.Page{{Lines: []pdfgen.Line{{Text: "Warranty claim"}}}},
+		pdfgen.Options{Fields: map[string]string{"客户姓名": "张三", "Serial": "RV100-2024-0042"}})
+	doc, err := parseBytes(t, data, "form.pdf", native)
+	require.NoError(t, err)
+	last := doc.Blocks[len(doc.Blocks)-1]
+	require.Equal(t, document.Block{Kind: document.Paragraph, Text: "Serial: RV100-2024-0042\n客户姓名: 张三", Page: 1}, last)
+	require.Equal(t, map[string]any{"Serial": "RV100-2024-0042", "客户姓名": "张三"}, doc.Metadata["form_fields"])
+}
+
+func TestParsePDFNormalisesCJK(t *testing.T) {
+	t.Parallel()
+	// Kangxi radical ⽤ (U+2F64), CJK radical ⻓ (U+2ED3 is 镸; U+2ED2 is 长), spaced glyphs.
+	data := pdfgen.Document([]pdfgen.Page{{Lines: []pdfgen.Line{
+		{Text: "使⽤前请阅读说明书"},
+		{Text: "⻓按电源键三秒"},
+		{Text: ""},
+		{Text: "电 机 过 热"},
+		{Text: ""},
+		{Text: "Keep the filter clean"},
+	}}}, pdfgen.Options{})
+	doc, err := parseBytes(t, data, "n.pdf", native)
+	require.NoError(t, err)
+	require.Equal(t, "使用前请阅读说明书长按电源键三秒", doc.Blocks[0].Text)
+	require.Equal(t, "电机过热", doc.Blocks[1].Text)
+	require.Equal(t, "Keep the filter clean", doc.Blocks[2].Text)
+}
+
+// identityPDF draws glyph ids through Identity-H with no ToUnicode map: text no reader can
+// decode natively.
+func identityPDF() []byte {
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	cid := b.Add("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Embedded /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>")
+	font := b.Add(fmt.Sprintf("<< /Type /Font /Subtype /Type0 /BaseFont /Embedded /Encoding /Identity-H /DescendantFonts [%d 0 R] >>", cid))
+	content := b.Stream("", []byte("BT /F1 12 Tf 72 700 Td <0012003400560078009A00BC> Tj ET"))
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", pages, content, font))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	return b.Bytes(catalog, 0)
+}
+
+func TestParsePDFGarbledWithoutRepair(t *testing.T) {
+	t.Parallel()
+	_, err := parseBytes(t, identityPDF(), "glyphs.pdf", native)
+	require.ErrorIs(t, err, ErrGarbled)
+	require.Contains(t, err.Error(), "page 1")
+}
+
+func TestParsePDFToUnicode(t *testing.T) {
+	t.Parallel()
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	cmap := b.Stream("", []byte("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"+
+		"/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"+
+		"1 begincodespacerange <0000> <FFFF> endcodespacerange\n"+
+		"2 beginbfchar <0001> <5B89> <0002> <88C5> endbfchar\n"+
+		"1 beginbfrange <0010> <0012> <6B65> endbfrange\n"+
+		"endcmap CMapName currentdict /CMap defineresource pop end end"))
+	cid := b.Add("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Embedded /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>")
+	font := b.Add(fmt.Sprintf("<< /Type /Font /Subtype /Type0 /BaseFont /Embedded /Encoding /Identity-V /ToUnicode %d 0 R /DescendantFonts [%d 0 R] >>", cmap, cid))
+	content := b.Stream("", []byte("BT /F1 12 Tf 72 700 Td <000100020010> Tj ET"))
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", pages, content, font))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	doc, err := parseBytes(t, b.Bytes(catalog, 0), "tu.pdf", native)
+	require.NoError(t, err)
+	require.Equal(t, "pdf", doc.Method)
+	require.Equal(t, "安装步", doc.Blocks[0].Text)
+}
+
+func TestParsePDFWithPdftotext(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) not installed")
+	}
+	t.Run("BrokenXrefIsRecovered", func(t *testing.T) {
+		t.Parallel()
+		data := pdfgen.Document([]pdfgen.Page{{Lines: []pdfgen.Line{{Text: "Recovered by poppler"}}}}, pdfgen.Options{})
+		i := bytes.LastIndex(data, []byte("startxref\n")) + len("startxref\n")
+		broken := append(append(append([]byte{}, data[:i]...), "17\n%%EOF\n"...))
+		_, err := parseBytes(t, broken, "xref.pdf", native)
+		require.ErrorIs(t, err, ErrCorrupt)
+		doc, err := parseBytes(t, broken, "xref.pdf", Options{})
+		require.NoError(t, err)
+		require.Equal(t, "pdftotext", doc.Method)
+		require.Equal(t, "Recovered by poppler", doc.Blocks[0].Text)
+		require.NotEmpty(t, doc.Warnings)
+	})
+	t.Run("ScannedStaysNoText", func(t *testing.T) {
+		t.Parallel()
+		_, err := parseBytes(t, pdfgen.Document([]pdfgen.Page{{Image: true}}, pdfgen.Options{}), "scan.pdf", Options{})
+		require.ErrorIs(t, err, ErrNoText)
+	})
+	t.Run("GarbledPageStaysGarbled", func(t *testing.T) {
+		t.Parallel()
+		// poppler cannot decode glyph ids without a ToUnicode map either.
+		_, err := parseBytes(t, identityPDF(), "glyphs.pdf", Options{})
+		require.Error(t, err)
+	})
+}
+
+// Encrypted fixtures were made once with qpdf from pdfgen output; see testdata/README.md.
+func TestParsePDFEncrypted(t *testing.T) {
+	t.Parallel()
+	read := func(t *testing.T, name string) []byte {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(t, err)
+		return data
+	}
+	for _, name := range []string{"empty-user-rc4.pdf", "empty-user-aes128.pdf"} {
+		t.Run("EmptyUserPassword/"+name, func(t *testing.T) {
+			t.Parallel()
+			doc, err := parseBytes(t, read(t, name), name, native)
+			require.NoError(t, err)
+			require.Equal(t, "第3章 故障排除", doc.Blocks[0].Text)
+			require.Equal(t, "pdf+cmap", doc.Method)
+		})
+	}
+	t.Run("NeedsPassword", func(t *testing.T) {
+		t.Parallel()
+		_, err := parseBytes(t, read(t, "user-secret-aes128.pdf"), "x.pdf", native)
+		require.ErrorIs(t, err, ErrEncrypted)
+		require.Contains(t, err.Error(), "需要密码")
+	})
+	t.Run("WrongPassword", func(t *testing.T) {
+		t.Parallel()
+		_, err := parseBytes(t, read(t, "user-secret-aes128.pdf"), "x.pdf", Options{Password: "guess", NoExternalTools: true})
+		require.ErrorIs(t, err, ErrWrongPassword)
+	})
+	t.Run("RightPassword", func(t *testing.T) {
+		t.Parallel()
+		doc, err := parseBytes(t, read(t, "user-secret-aes128.pdf"), "x.pdf", Options{Password: "secret", NoExternalTools: true})
+		require.NoError(t, err)
+		require.Contains(t, Render(doc), "每月清洁一次滤网。\n\n--- page 3 ---\n\nFilter model RV-F2")
+	})
+	t.Run("AES256NeedsPdftotext", func(t *testing.T) {
+		t.Parallel()
+		data := read(t, "user-secret-aes256.pdf")
+		_, err := parseBytes(t, data, "x.pdf", Options{Password: "secret", NoExternalTools: true})
+		require.ErrorIs(t, err, ErrUnsupported)
+		require.Contains(t, err.Error(), "poppler-utils")
+		if _, err := exec.LookPath("pdftotext"); err != nil {
+			t.Skip("pdftotext (poppler-utils) not installed")
+		}
+		_, err = parseBytes(t, data, "x.pdf", Options{})
+		require.ErrorIs(t, err, ErrEncrypted)
+		_, err = parseBytes(t, data, "x.pdf", Options{Password: "nope"})
+		require.ErrorIs(t, err, ErrWrongPassword)
+		doc, err := parseBytes(t, data, "x.pdf", Options{Password: "secret"})
+		require.NoError(t, err)
+		require.Equal(t, "pdftotext", doc.Method)
+		require.Contains(t, Render(doc), "Filter model RV-F2")
+	})
+}
+
+// TestWriteEncryptedFixtures regenerates testdata/*.pdf with qpdf; it runs only when
+// ZHIKU_WRITE_FIXTURES=1 (see testdata/README.md).
+func TestWriteEncryptedFixtures(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("ZHIKU_WRITE_FIXTURES") != "1" {
+		t.Skip("set ZHIKU_WRITE_FIXTURES=1 to regenerate encrypted fixtures with qpdf")
+	}
+	plain := filepath.Join(t.TempDir(), "plain.pdf")
+	pages := append(manualPages(), pdfgen.Page{Lines: []pdfgen.Line{{Text: "Filter model RV-F2"}}})
+	require.NoError(t, os.WriteFile(plain, pdfgen.Document(pages, pdfgen.Options{Compress: true}), 0o644))
+	for name, args := range map[string][]string{
+		"empty-user-rc4.pdf":     {"--allow-weak-crypto", "--encrypt", "", "owner", "128", "--use-aes=n", "--"},
+		"empty-user-aes128.pdf":  {"--encrypt", "", "owner", "128", "--use-aes=y", "--"},
+		"user-secret-aes128.pdf": {"--encrypt", "secret", "owner", "128", "--use-aes=y", "--"},
+		"user-secret-aes256.pdf": {"--encrypt", "secret", "owner", "256", "--"},
+	} {
+		out, err := exec.Command("qpdf", append(append([]string{}, args...), plain, filepath.Join("testdata", name))...).CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+}
+
+func BenchmarkParsePDF(b *testing.B) {
+	const pages = 200
+	ps := make([]pdfgen.Page, pages)
+	for i := range ps {
+		ps[i] = pdfgen.Page{Lines: []pdfgen.Line{
+			{Text: fmt.Sprintf("第%d章 故障排除", i+1), Size: 16},
+			{Text: "电机过热时设备会自动停机，请等待十分钟后重新启动。如果仍然报警，请联系售后服务。"},
+			{Text: "The robot stops when the motor overheats; wait ten minutes and restart it."},
+			{Text: ""},
+			{Text: "E104 电机过热"},
+			{Text: "E105 电压过低"},
+			{Text: "E106 滤网堵塞"},
+		}}
+	}
+	data := pdfgen.Document(ps, pdfgen.Options{Compress: true})
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		doc, err := Parse(context.Background(), data, "bench.pdf", native)
+		if err != nil || doc.Pages != pages {
+			b.Fatalf("parse: %v", err)
+		}
+	}
+	b.ReportMetric(float64(pages*b.N)/b.Elapsed().Seconds(), "pages/s")
 }

@@ -44,18 +44,18 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // runPdftotext extracts every page's text with pdftotext -layout (pages are separated by
 // form feeds). It needs a file on disk, so the data goes to a temporary file.
-func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([]string, error) {
+func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([]string, []string, error) {
 	f, err := os.CreateTemp("", "zhiku-*.pdf")
 	if err != nil {
-		return nil, fmt.Errorf("pdftotext: temp file: %w", err)
+		return nil, nil, fmt.Errorf("pdftotext: temp file: %w", err)
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("pdftotext: temp file: %w", err)
+		return nil, nil, fmt.Errorf("pdftotext: temp file: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("pdftotext: temp file: %w", err)
+		return nil, nil, fmt.Errorf("pdftotext: temp file: %w", err)
 	}
 	args := []string{"-layout", "-enc", "UTF-8", "-l", strconv.Itoa(opts.MaxPages + 1)}
 	if opts.Password != "" {
@@ -64,32 +64,36 @@ func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([
 	args = append(args, f.Name(), "-")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	stdout := &limitedBuffer{max: maxUnpackedBytes}
-	stderr := &limitedBuffer{max: 4096}
+	stderr := &limitedBuffer{max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "Incorrect password") {
 			if opts.Password == "" {
-				return nil, ErrEncrypted
+				return nil, nil, ErrEncrypted
 			}
-			return nil, ErrWrongPassword
+			return nil, nil, ErrWrongPassword
 		}
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
 		}
-		return nil, fmt.Errorf("%w: pdftotext: %v: %s", ErrCorrupt, err, msg)
+		return nil, nil, fmt.Errorf("%w: pdftotext: %v: %s", ErrCorrupt, err, msg)
 	}
 	pages := strings.Split(stdout.String(), "\f")
 	if n := len(pages); n > 0 && strings.TrimSpace(pages[n-1]) == "" {
 		pages = pages[:n-1] // the output ends with a form feed
 	}
 	if len(pages) > opts.MaxPages {
-		return nil, fmt.Errorf("%w: more than %d pages", ErrTooManyPages, opts.MaxPages)
+		return nil, nil, fmt.Errorf("%w: more than %d pages", ErrTooManyPages, opts.MaxPages)
 	}
-	return pages, nil
+	var warnings []string
+	if strings.Contains(stderr.String(), "Missing language pack") {
+		warnings = append(warnings, "pdftotext lacks CJK font data, so some Chinese text may be missing; install poppler-data / 未安装 poppler-data，部分中文可能缺失")
+	}
+	return pages, warnings, nil
 }
 
 // pdftotextLines turns one page of pdftotext -layout output into lines: blank lines are
