@@ -302,3 +302,17 @@ func TestIsFaultCode(t *testing.T) {
 		require.False(t, isFaultCode(s), s)
 	}
 }
+
+func TestSplitCodeBlocksVerbatim(t *testing.T) {
+	t.Parallel()
+	code := "curl -X POST \\\n    -H 'Content-Type: application/json' \\\n    https://example.com/api"
+	doc := &document.Document{Blocks: []document.Block{
+		head(2, "API 示例"),
+		{Kind: document.Code, Text: "\n" + code + "\n\n"},
+	}}
+	chunks := Split(doc, Options{})
+	require.Len(t, chunks, 1)
+	require.Equal(t, KindCode, chunks[0].Kind)
+	require.Equal(t, code, chunks[0].Text, "indentation kept")
+	require.Equal(t, []string{"API 示例"}, chunks[0].SectionPath, "no title: the path starts at the heading")
+}

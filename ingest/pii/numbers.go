@@ -2,6 +2,7 @@ package pii
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,7 +38,7 @@ func findNumbers(text string) []Finding {
 				if !standsAlone(text, start, end) {
 					continue
 				}
-				if k, ok := classifyNumber(digitsOnly(text[start:end])); ok {
+				if k, ok := classifyNumber(digitsOnly(text[start:end]), shapeOf(segs[i:j+1])); ok {
 					out = append(out, Finding{Kind: k, Start: start, End: end})
 					i = j + 1
 					matched = true
@@ -83,18 +84,54 @@ func groupedLikeANumber(segs []digitSegment) bool {
 	return true
 }
 
-func classifyNumber(d string) (Kind, bool) {
+func shapeOf(segs []digitSegment) []int {
+	shape := make([]int, len(segs))
+	for i, s := range segs {
+		shape[i] = s.end - s.start
+	}
+	return shape
+}
+
+// classifyNumber validates the digits d, written in groups of the given lengths. A number
+// split into groups must be split the way that kind is usually written, so a list such as
+// "120 150 180 200 220" is not read as an ID number.
+func classifyNumber(d string, shape []int) (Kind, bool) {
+	single := len(shape) == 1
 	switch {
-	case validIDCard(d):
+	case validIDCard(d) && (single || shapeIs(shape, 6, 8, 4) || shapeIs(shape, 6, 6, 3)):
 		return IDCard, true
-	case validBankCard(d):
+	case validBankCard(d) && (single || cardShape(shape)):
 		return BankCard, true
-	case validMobile(d):
+	case validMobile(d) && mobileShape(shape):
 		return Mobile, true
-	case validLandline(d):
+	case validLandline(d) && (single || len(shape) == 2 && shape[0] >= 3 && shape[0] <= 4):
 		return Landline, true
 	}
 	return "", false
+}
+
+func shapeIs(shape []int, want ...int) bool { return slices.Equal(shape, want) }
+
+// cardShape: groups of four, the last group holding the remaining one to seven digits.
+func cardShape(shape []int) bool {
+	for _, n := range shape[:len(shape)-1] {
+		if n != 4 {
+			return false
+		}
+	}
+	last := shape[len(shape)-1]
+	return last >= 1 && last <= 7
+}
+
+// mobileShape: an optional 86/0086 group, then 11 digits as one group, 3-4-4, 4-3-4 or 3-8.
+func mobileShape(shape []int) bool {
+	if len(shape) == 1 {
+		return true
+	}
+	if len(shape) > 1 && (shape[0] == 2 || shape[0] == 4) {
+		shape = shape[1:]
+	}
+	return shapeIs(shape, 11) || shapeIs(shape, 3, 4, 4) || shapeIs(shape, 4, 3, 4) || shapeIs(shape, 3, 8)
 }
 
 var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}

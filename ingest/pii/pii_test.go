@@ -71,6 +71,14 @@ func TestMask(t *testing.T) {
 		{"decimal", "重量 13812345678.5 克", "重量 13812345678.5 克"},
 		{"already masked", "电话[手机号]，收件人[姓名]", "电话[手机号]，收件人[姓名]"},
 		{"empty", "", ""},
+		{"mobile +86 dashed", "Tel: +86-138-1234-5678", "Tel: [手机号]"},
+		{"millisecond timestamp", "ts=1714557602123", "ts=1714557602123"},
+		{"quantity list", "尺寸 120 150 180 200 220 240 cm", "尺寸 120 150 180 200 220 240 cm"},
+		{"price with yuan sign", "￥1399.00，原价¥1599", "￥1399.00，原价¥1599"},
+		{"year and count", "2024年销量13812345件", "2024年销量13812345件"},
+		{"version", "固件 v2.13.8 版本", "固件 v2.13.8 版本"},
+		{"order amount is no order number", "订单金额299元", "订单金额299元"},
+		{"address after 送达", "预计明天送达文三路90号。", "预计明天送达[地址]。"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,7 +62,7 @@ func hasPrefixAny(s string, prefixes []string) bool {
 }
 
 var (
-	addressLabelRE = regexp.MustCompile(`(?:收货地址|收件地址|送货地址|家庭地址|详细地址|地址|住址|寄到|送到|发到|寄往|住在)\s*(?:是|为|改为|改成)?\s*[:：]?\s*`)
+	addressLabelRE = regexp.MustCompile(`(?:收货地址|收件地址|送货地址|家庭地址|详细地址|地址|住址|寄到|送到|送达|发到|寄往|派送到|配送到|住在)\s*(?:是|为|改为|改成)?\s*[:：]?\s*`)
 	provinceRE     = regexp.MustCompile(`(?:北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆)`)
 	cityRE         = regexp.MustCompile(`\p{Han}{2,3}市\p{Han}{1,4}?[区县]`)
 )
