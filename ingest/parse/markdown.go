@@ -138,7 +138,7 @@ func (w *mdWalker) inline(n ast.Node) string {
 			if c.HardLineBreak() {
 				b.WriteByte('\n')
 			} else if c.SoftLineBreak() {
-				b.WriteByte(' ')
+				b.WriteRune(softBreak)
 			}
 		case *ast.String:
 			b.Write(c.Value)
@@ -150,7 +150,19 @@ func (w *mdWalker) inline(n ast.Node) string {
 		}
 		return ast.WalkContinue, nil
 	})
-	return b.String()
+	return joinSoftBreaks(b.String())
+}
+
+// softBreak marks a Markdown soft line break until joinSoftBreaks decides between a space
+// (Latin) and nothing (between CJK characters).
+const softBreak = '\uE000'
+
+func joinSoftBreaks(s string) string {
+	if !strings.ContainsRune(s, softBreak) {
+		return s
+	}
+	parts := strings.Split(s, string(softBreak))
+	return joinLines(parts)
 }
 
 // stripTags drops markup from raw HTML blocks embedded in Markdown.

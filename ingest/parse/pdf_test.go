@@ -255,7 +255,7 @@ func TestParsePDFWithPdftotext(t *testing.T) {
 		t.Parallel()
 		data := pdfgen.Document([]pdfgen.Page{{Lines: []pdfgen.Line{{Text: "Recovered by poppler"}}}}, pdfgen.Options{})
 		i := bytes.LastIndex(data, []byte("startxref\n")) + len("startxref\n")
-		broken := append(append(append([]byte{}, data[:i]...), "17\n%%EOF\n"...))
+		broken := append(append([]byte{}, data[:i]...), "17\n%%EOF\n"...)
 		_, err := parseBytes(t, broken, "xref.pdf", native)
 		require.ErrorIs(t, err, ErrCorrupt)
 		doc, err := parseBytes(t, broken, "xref.pdf", Options{})
