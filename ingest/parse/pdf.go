@@ -185,7 +185,7 @@ func openPDF(data []byte, opts Options) (r *pdf.Reader, err error) {
 	case errors.Is(err, pdf.ErrInvalidPassword):
 		return nil, ErrWrongPassword
 	case strings.Contains(err.Error(), "encryption"):
-		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		return nil, fmt.Errorf("%w: PDF encryption not readable natively (%v)", ErrUnsupported, err)
 	}
 	return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 }

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"compress/lzw"
 	"context"
 	"fmt"
 	"os"
@@ -376,4 +377,43 @@ func BenchmarkParsePDF(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(pages*b.N)/b.Elapsed().Seconds(), "pages/s")
+}
+
+func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
+	t.Parallel()
+	// Page 2's content uses LZWDecode, which ledongthuc/pdf does not implement.
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	font := b.Add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	c1 := b.Stream("", []byte("BT /F1 12 Tf 72 700 Td (Page one is plain) Tj ET"))
+	var lzwData bytes.Buffer
+	lw := lzw.NewWriter(&lzwData, lzw.MSB, 8)
+	_, err := lw.Write([]byte("BT /F1 12 Tf 72 700 Td (Page two is LZW) Tj ET"))
+	require.NoError(t, err)
+	require.NoError(t, lw.Close())
+	c2 := b.Stream("/Filter /LZWDecode /DecodeParms << /EarlyChange 0 >>", lzwData.Bytes())
+	res := fmt.Sprintf("/Resources << /Font << /F1 %d 0 R >> >>", font)
+	p1 := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R %s >>", pages, c1, res))
+	p2 := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R %s >>", pages, c2, res))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R %d 0 R] /Count 2 >>", p1, p2))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	data := b.Bytes(catalog, 0)
+
+	doc, err := parseBytes(t, data, "lzw.pdf", native)
+	require.NoError(t, err)
+	require.Equal(t, "pdf", doc.Method)
+	require.Equal(t, []document.Block{{Kind: document.Paragraph, Text: "Page one is plain", Page: 1}}, doc.Blocks)
+	require.Len(t, doc.Warnings, 1)
+	require.Contains(t, doc.Warnings[0], "page 2")
+	require.Contains(t, doc.Warnings[0], "LZWDecode")
+
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) not installed")
+	}
+	doc, err = parseBytes(t, data, "lzw.pdf", Options{})
+	require.NoError(t, err)
+	require.Equal(t, "pdf+pdftotext", doc.Method)
+	require.Equal(t, document.Block{Kind: document.Paragraph, Text: "Page two is LZW", Page: 2}, doc.Blocks[1])
+	require.Contains(t, doc.Warnings[0], "repaired with pdftotext")
 }

@@ -114,6 +114,9 @@ func (w *contentWalker) walk(strm, resources pdf.Value, ctm matrix, depth int) {
 	}
 	g := graphicsState{ctm: ctm, tm: identity, tlm: identity, th: 1}
 	var stack []graphicsState
+	// Resolving a font re-reads (and may decompress) objects, so each resource name is
+	// looked up once per stream.
+	local := map[string]*fontDecoder{}
 	pdf.Interpret(strm, func(stk *pdf.Stack, op string) {
 		args := make([]pdf.Value, stk.Len())
 		for i := len(args) - 1; i >= 0; i-- {
@@ -142,7 +145,13 @@ func (w *contentWalker) walk(strm, resources pdf.Value, ctm matrix, depth int) {
 			g.tm, g.tlm = identity, identity
 		case "Tf":
 			if len(args) == 2 {
-				g.font = w.font(resources, args[0].Name())
+				name := args[0].Name()
+				f, ok := local[name]
+				if !ok {
+					f = w.font(resources, name)
+					local[name] = f
+				}
+				g.font = f
 				g.tfs = num(1)
 			}
 		case "Tc":

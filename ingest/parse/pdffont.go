@@ -24,9 +24,9 @@ import (
 // predefined CMaps are decoded here, and the library's encoders are used for the rest.
 type fontDecoder struct {
 	toUnicode *toUnicodeMap
-	cmap      cmapDecoder      // predefined CMap, when the font names one
-	simple    pdf.TextEncoding // library encoder for simple fonts
-	composite bool             // Type0: codes are multi-byte
+	cmap      cmapDecoder  // predefined CMap, when the font names one
+	simple    *[256]string // simple fonts: each byte decoded once by the library's encoder
+	composite bool         // Type0: codes are multi-byte
 	firstChar int
 	widths    []float64 // simple fonts, in 1/1000 em
 	missingW  float64
@@ -57,8 +57,11 @@ func (f *fontDecoder) decode(raw string) decoded {
 		// is detected as garbled and repaired by pdftotext.
 		d = decoded{text: pdfDocFallback(raw), codes: len(raw) / 2, width: float64(len(raw)/2) * f.dw}
 	default:
-		text := f.simple.Decode(raw)
-		d = decoded{text: text, codes: len(raw)}
+		var b strings.Builder
+		for i := 0; i < len(raw); i++ {
+			b.WriteString(f.simple[raw[i]])
+		}
+		d = decoded{text: b.String(), codes: len(raw)}
 		for i := 0; i < len(raw); i++ {
 			d.width += f.simpleWidth(int(raw[i]))
 			if raw[i] == ' ' {
@@ -89,7 +92,7 @@ func (f *fontDecoder) decodeToUnicode(raw string) decoded {
 		if s, ok := m.lookup(code); ok {
 			b.WriteString(s)
 		} else if !f.composite && f.simple != nil {
-			b.WriteString(f.simple.Decode(code))
+			b.WriteString(f.simple[code[0]])
 		} else {
 			b.WriteRune(utf8.RuneError)
 		}
@@ -128,7 +131,7 @@ func codeValue(code string) uint32 {
 func newFontDecoder(font pdf.Value) *fontDecoder {
 	f := &fontDecoder{missingW: 500, dw: 1000, scale: 1}
 	subtype := font.Key("Subtype").Name()
-	enc := font.Key("Encoding")
+	encoding := font.Key("Encoding")
 	if tu := font.Key("ToUnicode"); tu.Kind() == pdf.Stream {
 		f.toUnicode = parseToUnicode(tu, font)
 	}
@@ -139,13 +142,19 @@ func newFontDecoder(font pdf.Value) *fontDecoder {
 			f.dw = dw.Float64()
 		}
 		f.cidW = parseCIDWidths(desc.Key("W"))
-		if enc.Kind() == pdf.Name {
-			f.cmap = predefinedCMap(enc.Name())
+		if encoding.Kind() == pdf.Name {
+			f.cmap = predefinedCMap(encoding.Name())
 		}
 		return f
 	}
+	// The library's Differences encoder rescans the array for every byte; decoding each of
+	// the 256 codes once here makes simple fonts cost a table lookup per byte.
 	lib := pdf.Font{V: font}
-	f.simple = lib.Encoder()
+	enc := lib.Encoder()
+	f.simple = new([256]string)
+	for c := range f.simple {
+		f.simple[c] = enc.Decode(string([]byte{byte(c)}))
+	}
 	f.firstChar = int(font.Key("FirstChar").Int64())
 	w := font.Key("Widths")
 	for i := 0; i < w.Len() && i < 256; i++ {
