@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zhiku/zhiku/ingest/document"
 	"github.com/zhiku/zhiku/ingest/parse/internal/pdfgen"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // native forbids the pdftotext fallback so results do not depend on the machine.
@@ -222,6 +223,20 @@ func TestParsePDFGarbledWithoutRepair(t *testing.T) {
 	_, err := parseBytes(t, identityPDF(), "glyphs.pdf", native)
 	require.ErrorIs(t, err, ErrGarbled)
 	require.Contains(t, err.Error(), "page 1")
+
+	// GBK bytes shown with a WinAnsi font read as Latin-1 mojibake ("µç»ú¹ýÈÈ").
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String("电机过热，请检查风扇")
+	require.NoError(t, err)
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	font := b.Add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	content := b.Stream("", []byte("BT /F1 12 Tf 72 700 Td <"+fmt.Sprintf("%X", gbk)+"> Tj ET"))
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>", pages, content, font))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	_, err = parseBytes(t, b.Bytes(catalog, 0), "mojibake.pdf", native)
+	require.ErrorIs(t, err, ErrGarbled)
 }
 
 func TestParsePDFToUnicode(t *testing.T) {

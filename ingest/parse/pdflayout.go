@@ -125,7 +125,7 @@ func sizeHeadings(lines []textLine) func(size float64, runes int) int {
 // characters, private-use code points, and Latin-1 letters in quantities no real language
 // uses (the signature of CJK bytes decoded as WinAnsi).
 func garbleRatio(s string) float64 {
-	var total, bad, latinExt, letters int
+	var total, bad, latinExt int
 	for _, r := range s {
 		if unicode.IsSpace(r) {
 			continue
@@ -136,9 +136,6 @@ func garbleRatio(s string) float64 {
 			bad++
 		case r >= 0xA0 && r < 0x250:
 			latinExt++
-		}
-		if unicode.IsLetter(r) {
-			letters++
 		}
 	}
 	if total == 0 {
