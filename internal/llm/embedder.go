@@ -232,13 +232,12 @@ func (e *Embedder) embedBatch(ctx context.Context, inputs []string) ([][]float32
 }
 
 // create sends one embeddings request. A provider that answers in the other encoding than
-// asked (some ignore encoding_format) makes go-openai fail to decode; the request is then
-// repeated once in that other format, which is kept for later calls.
+// asked (some ignore encoding_format), or refuses base64 outright, gets the request again in
+// the other format, which is then kept for later calls.
 func (e *Embedder) create(ctx context.Context, inputs []string) (openai.EmbeddingResponse, error) {
 	format := e.format.Load().(string)
 	resp, err := e.client.CreateEmbeddings(ctx, e.request(inputs, format))
-	var typeErr *json.UnmarshalTypeError
-	if err == nil || !errors.As(err, &typeErr) {
+	if err == nil || !wrongEncoding(err, format) {
 		return resp, err
 	}
 	other := EncodingBase64
@@ -308,4 +307,18 @@ func (e *Embedder) checkDim(got int) error {
 	}
 	return fmt.Errorf("llm: embedding dimension %d from provider (model %s) does not match %s %d / 向量维度不一致：模型返回 %d 维，应为 %d 维: %w",
 		got, e.model, what, want, got, want, ErrDimensionMismatch)
+}
+
+// wrongEncoding: go-openai could not decode the vectors as the asked format, or the provider
+// answered 400 to a base64 request with a message about the encoding.
+func wrongEncoding(err error, asked string) bool {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return true
+	}
+	if asked != EncodingBase64 {
+		return false
+	}
+	e := classify("", "", err)
+	return e.StatusCode == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "encoding")
 }

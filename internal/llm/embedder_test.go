@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +132,25 @@ func TestEmbedEncodings(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 3, srv.requests.Load(), "the switch to float is remembered")
 		require.Equal(t, EncodingFloat, srv.recorded()[2].EncodingFormat)
+	})
+
+	t.Run("ProviderRejectsBase64", func(t *testing.T) {
+		t.Parallel()
+		srv := newFakeEmbedServer(t, 4, func(f *fakeEmbedServer) {
+			f.before = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+				if strings.Contains(readBody(r), `"base64"`) {
+					writeOpenAIError(w, http.StatusBadRequest, "InvalidParameter", "encoding_format must be float")
+					return true
+				}
+				return false
+			}
+		})
+		e := newTestEmbedder(t, EmbedderConfig{BaseURL: srv.URL, EncodingFormat: EncodingBase64})
+
+		v, err := e.EmbedQuery(context.Background(), "q 5")
+		require.NoError(t, err)
+		require.Equal(t, vectorFor("q 5", 4), v)
+		require.EqualValues(t, 2, srv.requests.Load())
 	})
 
 	t.Run("ProviderAlwaysBase64", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -68,6 +69,7 @@ func (f *fakeEmbedServer) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if f.before != nil && f.before(n, w, r) {
 		return
 	}
@@ -184,3 +186,10 @@ func newTestEmbedder(t testing.TB, cfg EmbedderConfig) *Embedder {
 }
 
 type openaiEmbedding = openai.Embedding
+
+// readBody returns the request body and leaves it readable again.
+func readBody(r *http.Request) string {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return string(b)
+}
