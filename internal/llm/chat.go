@@ -47,7 +47,8 @@ type ChatConfig struct {
 	// Model names the chat model, e.g. deepseek-chat, qwen-plus. Required.
 	Model string
 	// Temperature of sampling. 0 means DefaultChatTemperature (0.2); a negative value leaves
-	// the provider's own default (the field is not sent).
+	// the provider's own default (the field is not sent), which OpenAI's o-series reasoning
+	// models require.
 	Temperature float32
 	// MaxTokens caps the answer's length ("max_tokens"). 0 leaves the provider's default.
 	MaxTokens int
