@@ -30,7 +30,7 @@ lint:
 ## test: db + lint + every test against real PostgreSQL
 test: db lint
 	@bash scripts/drop-test-dbs.sh
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 8m ./...
 
 ## bench: benchmarks with their figures
 bench: db

@@ -22,6 +22,9 @@ type Store interface {
 	ListKBs(ctx context.Context, tenantID int64, ids []int64) ([]kb.KnowledgeBase, error)
 	UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) (kb.KnowledgeBase, error)
 	DeleteKB(ctx context.Context, tenantID, id int64) error
+	ListDocuments(ctx context.Context, kbID int64, kind, status string, limit, offset int) ([]kb.Document, int, error)
+	GetDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
+	DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
 	Audit(ctx context.Context, e kb.AuditEntry) error
 }
 
@@ -42,6 +45,7 @@ type Deps struct {
 	Log             *slog.Logger
 	Store           Store
 	DB              Pinger
+	Search          Searcher
 	AdminKey        string // ZHIKU_ADMIN_KEY; empty disables the bootstrap key
 	DefaultTenantID int64  // the tenant of the bootstrap key
 	Embedding       EmbeddingSpec
@@ -105,5 +109,12 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/knowledge-bases/:kb", s.require(kb.PermReadKB), s.getKB)
 	v1.PATCH("/knowledge-bases/:kb", s.require(kb.PermWriteKB), s.updateKB)
 	v1.DELETE("/knowledge-bases/:kb", s.require(kb.PermDeleteKB), s.deleteKB)
+	v1.POST("/knowledge-bases/:kb/search", s.require(kb.PermSearch), s.search)
+	v1.GET("/knowledge-bases/:kb/documents", s.require(kb.PermReadKB), s.listDocuments)
+	v1.GET("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermReadKB), s.getDocument)
+	v1.DELETE("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermCurate), s.deleteDocument)
+
+	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
+	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)
 	return r
 }

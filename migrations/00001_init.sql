@@ -56,6 +56,9 @@ CREATE INDEX documents_metadata ON documents USING gin (metadata jsonb_path_ops)
 -- table; each knowledge base gets its own partial HNSW index on embedding::vector(dim)
 -- (created with the knowledge base), and searches cast to the same expression.
 -- tsv holds the Chinese-aware tokens (segmented in Go), built with array_to_tsvector.
+-- Only current document versions have chunks; live is false while the document awaits
+-- review, so every search filter is on this one table and fits inside the index scan.
+-- metadata carries the document's kind and metadata too, for the same reason.
 CREATE TABLE chunks (
     id              bigserial PRIMARY KEY,
     kb_id           bigint NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
@@ -69,6 +72,7 @@ CREATE TABLE chunks (
     embedding       vector,
     embedding_model text NOT NULL DEFAULT '',
     tsv             tsvector NOT NULL DEFAULT ''::tsvector,
+    live            boolean NOT NULL DEFAULT true,
     created_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (document_id, ord)
 );

@@ -78,8 +78,13 @@ else
   say "pgvector installed"
 fi
 
-# 5. pdftotext for PDFs whose CJK fonts the Go parser cannot decode.
-if command -v pdftotext >/dev/null 2>&1; then say "pdftotext available"; else apt_install poppler-utils; fi
+# 5. pdftotext for PDFs the Go parser cannot read, with poppler-data: without it pdftotext
+#    silently drops Chinese set in fonts that have no ToUnicode map.
+if command -v pdftotext >/dev/null 2>&1 && [ -d /usr/share/poppler/cMap ]; then
+  say "pdftotext available"
+else
+  apt_install poppler-utils poppler-data
+fi
 
 # 6. The database, with the extension.
 if [ "$(psql "$admin_url" -qAtc "select count(*) from pg_database where datname='$dbname'")" = 1 ]; then

@@ -12,6 +12,7 @@ import (
 
 	adminui "github.com/zhiku/zhiku/admin-ui"
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/internal/segment"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -39,6 +40,13 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := segment.Load(); err != nil {
+		return err
+	}
+	eng, err := a.buildEngines(st)
+	if err != nil {
+		return err
+	}
 	if a.cfg.AdminKey == "" {
 		log.Warn("ZHIKU_ADMIN_KEY is not set: only keys made with `zhiku key create` can call the API")
 	}
@@ -46,6 +54,7 @@ func (a *app) serve(ctx context.Context) error {
 		Log:             a.log,
 		Store:           st,
 		DB:              pool,
+		Search:          eng.search,
 		AdminKey:        a.cfg.AdminKey,
 		DefaultTenantID: def.ID,
 		Embedding:       embeddingSpec(a.cfg),

@@ -284,7 +284,7 @@ func TestChatStream(t *testing.T) {
 		t.Parallel()
 		srv := newFakeChatServer(t, func(_ int, _ chatCall, w http.ResponseWriter, r *http.Request) {
 			writeSSE(w, []string{"first "}, false)
-			<-r.Context().Done() // then nothing more
+			waitForHangUp(r) // then nothing more
 		})
 		c := newTestChat(t, ChatConfig{BaseURL: srv.URL, Timeout: 30 * time.Millisecond})
 
@@ -299,7 +299,7 @@ func TestChatStream(t *testing.T) {
 		t.Parallel()
 		srv := newFakeChatServer(t, func(_ int, _ chatCall, w http.ResponseWriter, r *http.Request) {
 			writeSSE(w, []string{"first "}, false)
-			<-r.Context().Done()
+			waitForHangUp(r)
 		})
 		c := newTestChat(t, ChatConfig{BaseURL: srv.URL})
 		ctx, cancel := context.WithCancel(context.Background())

@@ -377,7 +377,7 @@ func TestEmbedRetries(t *testing.T) {
 		srv := newFakeEmbedServer(t, 4, func(f *fakeEmbedServer) {
 			f.before = func(n int, w http.ResponseWriter, r *http.Request) bool {
 				if n == 1 {
-					<-r.Context().Done() // hang until the client gives up
+					waitForHangUp(r) // hang until the client gives up
 					return true
 				}
 				return false
@@ -407,7 +407,7 @@ func TestEmbedContextCancel(t *testing.T) {
 		srv := newFakeEmbedServer(t, 4, func(f *fakeEmbedServer) {
 			f.before = func(_ int, _ http.ResponseWriter, r *http.Request) bool {
 				arrived <- struct{}{}
-				<-r.Context().Done()
+				waitForHangUp(r)
 				return true
 			}
 		})

@@ -193,3 +193,12 @@ func readBody(r *http.Request) string {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return string(b)
 }
+
+// waitForHangUp blocks a fake handler until the client gives up on the request, or 10 s at
+// most, so a missed disconnect fails a test instead of hanging the whole run.
+func waitForHangUp(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}

@@ -45,9 +45,16 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 // VectorIndexName is the name of knowledge base id's partial HNSW index.
 func VectorIndexName(kbID int64) string { return "chunks_embedding_kb_" + strconv.FormatInt(kbID, 10) }
 
-// VectorExpr is the indexed expression for a dimension; searches must use exactly it.
+// VectorExpr is the indexed expression for a dimension, optionally qualified by a table
+// alias; searches must use exactly it for the planner to pick the knowledge base's index.
 // dim is an integer from the knowledge_bases row (a type modifier cannot be a parameter).
-func VectorExpr(dim int) string { return "(embedding::vector(" + strconv.Itoa(dim) + "))" }
+func VectorExpr(alias string, dim int) string {
+	col := "embedding"
+	if alias != "" {
+		col = alias + ".embedding"
+	}
+	return "(" + col + "::vector(" + strconv.Itoa(dim) + "))"
+}
 
 // createVectorIndex builds the knowledge base's own cosine HNSW index. The partial
 // predicate and the cast let knowledge bases of different dimensions share one table.
@@ -57,7 +64,7 @@ func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int) erro
 		return nil
 	}
 	sql := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WHERE kb_id = %d`,
-		VectorIndexName(kbID), VectorExpr(dim), kbID)
+		VectorIndexName(kbID), VectorExpr("", dim), kbID)
 	if _, err := s.db.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
 	}

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/retrieval"
+)
+
+// Searcher runs searches; *retrieval.Engine implements it.
+type Searcher interface {
+	Search(ctx context.Context, r retrieval.Request) ([]kb.Hit, error)
+}
+
+type searchRequest struct {
+	Query          string          `json:"query"`
+	TopK           int             `json:"top_k"`
+	Mode           string          `json:"mode"`
+	Filters        json.RawMessage `json:"filters"`
+	ScoreThreshold float64         `json:"score_threshold"`
+	Rerank         *bool           `json:"rerank"`
+}
+
+type searchResult struct {
+	kb.Hit
+	Source struct {
+		Page        int      `json:"page"`
+		SectionPath []string `json:"section_path"`
+	} `json:"source"`
+}
+
+func (s *Server) search(c *gin.Context) {
+	k, ok := s.knowledgeBase(c)
+	if !ok {
+		return
+	}
+	var req searchRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	filter, err := parseFilters(req.Filters)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
+		KB: k, Query: req.Query, TopK: req.TopK, Mode: req.Mode, Filter: filter,
+		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]searchResult, len(hits))
+	for i, h := range hits {
+		out[i].Hit = h
+		out[i].Source.Page = h.Page
+		out[i].Source.SectionPath = h.SectionPath
+	}
+	c.JSON(http.StatusOK, gin.H{"results": out})
+}
+
+// parseFilters accepts either a list of conditions, [{"field","op","value"}], or an object
+// of field → value: a scalar means equal, a list means in, and an object gives operators
+// ({"price":{"gte":10,"lt":100}}).
+func parseFilters(raw json.RawMessage) (kb.Filter, error) {
+	var f kb.Filter
+	if len(raw) == 0 || string(raw) == "null" {
+		return f, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("%w: filters: %s / 过滤条件格式错误", kb.ErrInvalid, why)
+	}
+	var list []kb.Condition
+	if err := json.Unmarshal(raw, &list); err == nil {
+		for _, c := range list {
+			if c.Field == "" {
+				return f, bad("each condition needs a field")
+			}
+		}
+		f.Conditions = list
+		return f, nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return f, bad("want an object or a list of {field, op, value}")
+	}
+	fields := make([]string, 0, len(obj))
+	for k := range obj {
+		fields = append(fields, k)
+	}
+	sort.Strings(fields) // stable SQL text for the same filter
+	for _, field := range fields {
+		switch v := obj[field].(type) {
+		case []any:
+			f.Conditions = append(f.Conditions, kb.Condition{Field: field, Op: kb.OpIn, Value: v})
+		case map[string]any:
+			ops := make([]string, 0, len(v))
+			for op := range v {
+				ops = append(ops, op)
+			}
+			sort.Strings(ops)
+			for _, op := range ops {
+				f.Conditions = append(f.Conditions, kb.Condition{Field: field, Op: op, Value: v[op]})
+			}
+		default:
+			f.Conditions = append(f.Conditions, kb.Condition{Field: field, Op: kb.OpEq, Value: v})
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,161 @@
+package kb
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Document statuses. Only ready documents are searched; review documents (tickets) wait for
+// an operator; superseded ones are older versions kept for audit.
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusReady      = "ready"
+	StatusReview     = "review"
+	StatusFailed     = "failed"
+	StatusSuperseded = "superseded"
+)
+
+// Document is one version of an ingested file or record in a knowledge base. ExternalID
+// (the record id, or the file name) identifies it across versions.
+type Document struct {
+	ID           int64          `json:"id"`
+	KBID         int64          `json:"kb_id"`
+	ExternalID   string         `json:"external_id"`
+	Title        string         `json:"title"`
+	Kind         string         `json:"kind"`
+	Version      int            `json:"version"`
+	IsCurrent    bool           `json:"is_current"`
+	ContentHash  string         `json:"content_hash"`
+	Status       string         `json:"status"`
+	StatusDetail string         `json:"status_detail"`
+	SourceName   string         `json:"source_name"`
+	MimeType     string         `json:"mime_type"`
+	SizeBytes    int64          `json:"size_bytes"`
+	Pages        int            `json:"pages"`
+	Chunks       int            `json:"chunks"`
+	Metadata     map[string]any `json:"metadata"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+}
+
+// Chunk is a retrievable passage of a document, with what search needs: its embedding
+// (made by the knowledge base's model) and its search tokens (from internal/segment).
+type Chunk struct {
+	ID          int64          `json:"id"`
+	DocumentID  int64          `json:"document_id"`
+	Ord         int            `json:"ord"`
+	Content     string         `json:"content"`
+	SectionPath []string       `json:"section_path"`
+	Page        int            `json:"page"`
+	Metadata    map[string]any `json:"metadata"`
+	ContentHash string         `json:"content_hash"`
+	Embedding   []float32      `json:"-"`
+	Tokens      []string       `json:"-"`
+}
+
+// Search modes.
+const (
+	ModeHybrid = "hybrid"
+	ModeVector = "vector"
+	ModeText   = "text"
+)
+
+// ValidMode reports whether m is a search mode.
+func ValidMode(m string) bool { return m == ModeHybrid || m == ModeVector || m == ModeText }
+
+// Scores explains a hit: each leg's own score and the fused rank score.
+type Scores struct {
+	Vector *float64 `json:"vector"` // cosine similarity, when the vector leg found the chunk
+	Text   *float64 `json:"text"`   // IDF-weighted share of query terms matched, 0..1
+	Fused  float64  `json:"fused"`  // weighted reciprocal-rank fusion
+	Rerank *float64 `json:"rerank,omitempty"`
+}
+
+// Hit is one search result.
+type Hit struct {
+	ChunkID      int64          `json:"chunk_id"`
+	DocumentID   int64          `json:"document_id"`
+	ExternalID   string         `json:"external_id"`
+	Title        string         `json:"title"`
+	Content      string         `json:"content"`
+	SectionPath  []string       `json:"section_path"`
+	Page         int            `json:"page"`
+	Kind         string         `json:"kind"`
+	Metadata     map[string]any `json:"metadata"`
+	Score        float64        `json:"score"` // 0..1, comparable across queries, for thresholds
+	Scores       Scores         `json:"scores"`
+	MatchedTerms []string       `json:"matched_terms"`
+}
+
+// Filter operators on metadata fields.
+const (
+	OpEq       = "eq"
+	OpNe       = "ne"
+	OpIn       = "in"
+	OpNotIn    = "not_in"
+	OpGt       = "gt"
+	OpGte      = "gte"
+	OpLt       = "lt"
+	OpLte      = "lte"
+	OpContains = "contains" // string contains, or array contains the value
+	OpExists   = "exists"
+	OpEmpty    = "empty" // missing, null or ""
+)
+
+// Condition restricts results by one field. Field is a metadata key of the chunk or its
+// document, or one of the built-ins "kind", "document_id", "external_id", "title".
+type Condition struct {
+	Field string `json:"field"`
+	Op    string `json:"op"`
+	Value any    `json:"value"`
+}
+
+// Filter is a set of conditions joined by And (default) or Or.
+type Filter struct {
+	Or         bool
+	Conditions []Condition
+}
+
+// Ranked is a chunk id with one search leg's score, in that leg's order.
+type Ranked struct {
+	ChunkID int64
+	Score   float64 // vector leg: cosine similarity; text leg: sum of matched term weights
+}
+
+// Candidate is a hit as loaded for scoring: the result fields, the chunk's search terms and
+// its cosine similarity to the query vector (nil when no vector was given).
+type Candidate struct {
+	Hit
+	Terms  []string
+	Cosine *float64
+}
+
+// Dictionary returns the custom words and synonym groups in a knowledge base's settings
+// ({"dictionary": ["XR-500", ...], "synonyms": [["退货","退回"], ...]}); both sides of
+// search (indexing and querying) segment with them.
+func (k KnowledgeBase) Dictionary() (words []string, synonyms [][]string) {
+	var s struct {
+		Dictionary []string   `json:"dictionary"`
+		Synonyms   [][]string `json:"synonyms"`
+	}
+	if len(k.Settings) > 0 {
+		_ = json.Unmarshal(k.Settings, &s) // settings are validated as an object on write
+	}
+	return s.Dictionary, s.Synonyms
+}
+
+// ReplaceResult says what writing a document version did.
+type ReplaceResult struct {
+	Document  Document
+	Unchanged bool // the current version already had this content hash; nothing was written
+	Replaced  int  // the version that was superseded, 0 for a new document
+}
+
+// More filter operators, for Dify's metadata conditions.
+const (
+	OpNotContains = "not_contains"
+	OpNotEmpty    = "not_empty"
+	OpStartsWith  = "starts_with"
+	OpEndsWith    = "ends_with"
+)

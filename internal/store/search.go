@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// VectorSearch returns the limit nearest live chunks of a knowledge base by cosine
+// distance, through its HNSW index (iterative scans keep filtered searches at limit rows).
+func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	if len(vec) != k.EmbeddingDim {
+		return nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
+	}
+	args := []any{k.ID, pgvector.NewVector(vec), limit}
+	where, args, err := filterSQL(f, args)
+	if err != nil {
+		return nil, err
+	}
+	expr := VectorExpr("c", k.EmbeddingDim)
+	sql := `SELECT c.id, 1 - (` + expr + ` <=> $2) FROM chunks c
+		WHERE c.kb_id = $1 AND c.live AND c.embedding IS NOT NULL` + where + `
+		ORDER BY ` + expr + ` <=> $2 LIMIT $3`
+	return s.ranked(ctx, sql, args)
+}
+
+// TextSearch returns the live chunks matching any of terms, scored by the sum of the
+// weights of the terms they contain (callers pass IDF weights), shorter chunks first on ties.
+func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	args := []any{kbID, terms, weights, limit}
+	where, args, err := filterSQL(f, args)
+	if err != nil {
+		return nil, err
+	}
+	// One GIN lookup per term (a nested loop over the terms), then sum per chunk: an
+	// accumulator like a classic inverted-index engine's, bounded by the terms' postings.
+	sql := `SELECT c.id, sum(q.w) AS score
+		FROM unnest($2::text[], $3::float8[]) AS q(t, w)
+		JOIN chunks c ON c.tsv @@ quote_literal(q.t)::tsquery
+		WHERE c.kb_id = $1 AND c.live` + where + `
+		GROUP BY c.id
+		ORDER BY score DESC, min(length(c.tsv)) ASC, c.id
+		LIMIT $4`
+	return s.ranked(ctx, sql, args)
+}
+
+func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", interpret(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Ranked, error) {
+		var x kb.Ranked
+		err := r.Scan(&x.ChunkID, &x.Score)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", interpret(err))
+	}
+	return out, nil
+}
+
+// TermStats returns how many live chunks of the knowledge base contain each term, counting
+// at most capAt per term (common terms weigh little, and counting them fully is slow), and
+// the number of live chunks.
+func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error) {
+	df := make(map[string]int, len(terms))
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live`, kbID).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("store: count chunks: %w", err)
+	}
+	if len(terms) == 0 {
+		return df, n, nil
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT t, (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.kb_id = $1 AND c.live
+		           AND c.tsv @@ quote_literal(t)::tsquery LIMIT $3) s)
+		FROM unnest($2::text[]) AS t`, kbID, terms, capAt)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: term stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		var c int
+		if err := rows.Scan(&t, &c); err != nil {
+			return nil, 0, err
+		}
+		df[t] = c
+	}
+	return df, n, rows.Err()
+}
+
+// Hits loads the given chunks of a knowledge base with their documents, in no order.
+func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error) {
+	out := make(map[int64]kb.Candidate, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{k.ID, ids}
+	cos := "NULL::float8"
+	if len(vec) == k.EmbeddingDim {
+		args = append(args, pgvector.NewVector(vec))
+		cos = "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $3)"
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
+		       tsvector_to_array(c.tsv), `+cos+`
+		FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE c.kb_id = $1 AND c.id = ANY($2)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: load hits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h kb.Candidate
+		if err := rows.Scan(&h.ChunkID, &h.DocumentID, &h.ExternalID, &h.Title, &h.Content, &h.SectionPath, &h.Page,
+			&h.Kind, &h.Metadata, &h.Terms, &h.Cosine); err != nil {
+			return nil, fmt.Errorf("store: load hits: %w", err)
+		}
+		out[h.ChunkID] = h
+	}
+	return out, rows.Err()
+}
+
+// filterSQL turns a filter into " AND (...)" with every value as a parameter appended to
+// args; field names are parameters too, never spliced into the SQL text.
+func filterSQL(f kb.Filter, args []any) (string, []any, error) {
+	if len(f.Conditions) == 0 {
+		return "", args, nil
+	}
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var parts []string
+	for _, c := range f.Conditions {
+		part, err := conditionSQL(c, param)
+		if err != nil {
+			return "", nil, err
+		}
+		parts = append(parts, part)
+	}
+	join := " AND "
+	if f.Or {
+		join = " OR "
+	}
+	return " AND (" + strings.Join(parts, join) + ")", args, nil
+}
+
+func conditionSQL(c kb.Condition, param func(any) string) (string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: filter on %q: %s / 过滤条件“%s”无效：%s", kb.ErrInvalid, c.Field, why, c.Field, why)
+	}
+	if c.Field == "" {
+		return "", bad("field is required")
+	}
+	jsonValue := func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", bad("value is not JSON")
+		}
+		return string(b), nil
+	}
+	values := func() ([]any, error) {
+		switch v := c.Value.(type) {
+		case []any:
+			return v, nil
+		case []string:
+			out := make([]any, len(v))
+			for i, s := range v {
+				out[i] = s
+			}
+			return out, nil
+		case nil:
+			return nil, bad("value must be a list")
+		default:
+			return []any{v}, nil
+		}
+	}
+
+	switch c.Field {
+	case "document_id":
+		vs, err := values()
+		if err != nil {
+			return "", err
+		}
+		ids := make([]int64, 0, len(vs))
+		for _, v := range vs {
+			id, err := toInt64(v)
+			if err != nil {
+				return "", bad("document_id must be a number")
+			}
+			ids = append(ids, id)
+		}
+		switch c.Op {
+		case kb.OpEq, kb.OpIn, "":
+			return "c.document_id = ANY(" + param(ids) + "::bigint[])", nil
+		case kb.OpNe, kb.OpNotIn:
+			return "NOT (c.document_id = ANY(" + param(ids) + "::bigint[]))", nil
+		}
+		return "", bad("document_id supports eq, ne, in, not_in")
+	case "external_id":
+		vs, err := values()
+		if err != nil {
+			return "", err
+		}
+		ext := make([]string, 0, len(vs))
+		for _, v := range vs {
+			ext = append(ext, fmt.Sprint(v))
+		}
+		sub := "c.document_id IN (SELECT id FROM documents WHERE kb_id = c.kb_id AND is_current AND external_id = ANY(" + param(ext) + "::text[]))"
+		switch c.Op {
+		case kb.OpEq, kb.OpIn, "":
+			return sub, nil
+		case kb.OpNe, kb.OpNotIn:
+			return "NOT " + sub, nil
+		}
+		return "", bad("external_id supports eq, ne, in, not_in")
+	}
+
+	key := param(c.Field)
+	field := "c.metadata->" + key
+	text := "c.metadata->>" + key
+	switch c.Op {
+	case kb.OpEq, "", kb.OpNe:
+		js, err := jsonValue(c.Value)
+		if err != nil {
+			return "", err
+		}
+		// Equal to the value, or an array holding it (tags).
+		v := param(js)
+		cond := "(c.metadata @> jsonb_build_object(" + key + "::text, " + v + "::jsonb) OR coalesce(" + field + " @> jsonb_build_array(" + v + "::jsonb), false))"
+		if c.Op == kb.OpNe {
+			return "NOT " + cond, nil
+		}
+		return cond, nil
+	case kb.OpIn, kb.OpNotIn:
+		vs, err := values()
+		if err != nil {
+			return "", err
+		}
+		js, err := jsonValue(vs)
+		if err != nil {
+			return "", err
+		}
+		cond := "EXISTS (SELECT 1 FROM jsonb_array_elements(" + param(js) + "::jsonb) AS e(v) WHERE " + field + " = e.v OR coalesce(" + field + " @> jsonb_build_array(e.v), false))"
+		if c.Op == kb.OpNotIn {
+			return "NOT " + cond, nil
+		}
+		return cond, nil
+	case kb.OpGt, kb.OpGte, kb.OpLt, kb.OpLte:
+		op := map[string]string{kb.OpGt: ">", kb.OpGte: ">=", kb.OpLt: "<", kb.OpLte: "<="}[c.Op]
+		switch v := c.Value.(type) {
+		case float64, int, int64, json.Number:
+			return "(CASE WHEN jsonb_typeof(" + field + ") = 'number' THEN (" + text + ")::numeric END) " + op + " " + param(fmt.Sprint(v)) + "::numeric", nil
+		case string:
+			if n, err := strconv.ParseFloat(v, 64); err == nil {
+				return "(CASE WHEN jsonb_typeof(" + field + ") = 'number' THEN (" + text + ")::numeric END) " + op + " " + param(fmt.Sprint(n)) + "::numeric", nil
+			}
+			return text + " " + op + " " + param(v) + "::text", nil // ISO dates compare as text
+		}
+		return "", bad("range value must be a number or a string")
+	case kb.OpContains:
+		js, err := jsonValue(c.Value)
+		if err != nil {
+			return "", err
+		}
+		return "(coalesce(" + field + " @> jsonb_build_array(" + param(js) + "::jsonb), false) OR strpos(" + text + ", " + param(fmt.Sprint(c.Value)) + ") > 0)", nil
+	case kb.OpNotContains:
+		js, err := jsonValue(c.Value)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (coalesce(" + field + " @> jsonb_build_array(" + param(js) + "::jsonb), false) OR coalesce(strpos(" + text + ", " + param(fmt.Sprint(c.Value)) + "), 0) > 0)", nil
+	case kb.OpStartsWith:
+		return "starts_with(" + text + ", " + param(fmt.Sprint(c.Value)) + ")", nil
+	case kb.OpEndsWith:
+		v := param(fmt.Sprint(c.Value))
+		return "right(" + text + ", char_length(" + v + "::text)) = " + v + "::text", nil
+	case kb.OpNotEmpty:
+		return "NOT (coalesce(" + text + ", '') = '' OR coalesce(" + field + " = '[]'::jsonb, false))", nil
+	case kb.OpExists:
+		return "c.metadata ? " + key, nil
+	case kb.OpEmpty:
+		return "(coalesce(" + text + ", '') = '' OR " + field + " = '[]'::jsonb)", nil
+	}
+	return "", bad("unknown operator " + strconv.Quote(c.Op))
+}
+
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), nil
+	case int:
+		return int64(x), nil
+	case int64:
+		return x, nil
+	case json.Number:
+		return x.Int64()
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	}
+	return 0, fmt.Errorf("not a number")
+}

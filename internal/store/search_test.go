@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
+)
+
+// putDoc writes a one-chunk document with the given vector, tokens and metadata.
+func putDoc(t *testing.T, st *store.Store, k kb.KnowledgeBase, ext string, vec []float32, tokens []string, meta map[string]any) kb.Document {
+	t.Helper()
+	res, err := st.ReplaceDocument(context.Background(), kb.Document{
+		KBID: k.ID, ExternalID: ext, Title: ext, Kind: kb.KindRecords, Status: kb.StatusReady,
+		ContentHash: fmt.Sprint(ext, vec, tokens), Metadata: meta,
+	}, []kb.Chunk{{Content: "content of " + ext, Embedding: vec, Tokens: tokens}}, "test-model", 2)
+	require.NoError(t, err)
+	return res.Document
+}
+
+func ids(rs []kb.Ranked) []int64 {
+	out := make([]int64, len(rs))
+	for i, r := range rs {
+		out[i] = r.ChunkID
+	}
+	return out
+}
+
+func TestVectorAndTextSearch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "search", 4)
+	other := newKB(t, b.st, b.tenant.ID, "other", 4)
+	putDoc(t, b.st, k, "a", []float32{1, 0, 0, 0}, []string{"退货", "七天"}, map[string]any{"sku": "SKU-1", "price": 99, "tags": []any{"policy"}})
+	putDoc(t, b.st, k, "b", []float32{0.9, 0.1, 0, 0}, []string{"发货"}, map[string]any{"sku": "SKU-2", "price": 299, "tags": []any{"logistics", "policy"}})
+	putDoc(t, b.st, k, "c", []float32{0, 0, 1, 0}, []string{"e104", "电机"}, map[string]any{"sku": "SKU-3", "price": 1299})
+	putDoc(t, b.st, other, "x", []float32{1, 0, 0, 0}, []string{"退货"}, nil)
+
+	vec, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, kb.Filter{})
+	require.NoError(t, err)
+	require.Len(t, vec, 3, "only this knowledge base's chunks")
+	require.InDelta(t, 1.0, vec[0].Score, 1e-6)
+	hits, err := b.st.Hits(ctx, k, ids(vec), []float32{1, 0, 0, 0})
+	require.NoError(t, err)
+	require.Equal(t, "a", hits[vec[0].ChunkID].ExternalID)
+	require.Equal(t, "records", hits[vec[0].ChunkID].Kind)
+	require.ElementsMatch(t, []string{"退货", "七天"}, hits[vec[0].ChunkID].Terms)
+	require.InDelta(t, 1.0, *hits[vec[0].ChunkID].Cosine, 1e-6)
+
+	_, err = b.st.VectorSearch(ctx, k, []float32{1, 0}, 10, kb.Filter{})
+	require.ErrorIs(t, err, kb.ErrInvalid, "a vector of another dimension is refused")
+
+	text, err := b.st.TextSearch(ctx, k.ID, []string{"退货", "七天", "发货"}, []float64{1, 2, 0.5}, 10, kb.Filter{})
+	require.NoError(t, err)
+	require.Len(t, text, 2)
+	require.InDelta(t, 3.0, text[0].Score, 1e-9, "sum of matched weights")
+	require.InDelta(t, 0.5, text[1].Score, 1e-9)
+
+	// Operator characters are data inside quoted lexemes, never tsquery syntax.
+	weird, err := b.st.TextSearch(ctx, k.ID, []string{"a&b", "!x", "'q'", "(|)"}, []float64{1, 1, 1, 1}, 10, kb.Filter{})
+	require.NoError(t, err)
+	require.Empty(t, weird)
+
+	df, n, err := b.st.TermStats(ctx, k.ID, []string{"退货", "e104", "none"}, 100)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.Equal(t, map[string]int{"退货": 1, "e104": 1, "none": 0}, df)
+}
+
+func TestSearchFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "filters", 4)
+	docA := putDoc(t, b.st, k, "a", []float32{1, 0, 0, 0}, []string{"t"}, map[string]any{"sku": "SKU-1", "price": 99, "tags": []any{"policy"}, "date": "2026-01-05"})
+	putDoc(t, b.st, k, "b", []float32{0.9, 0.1, 0, 0}, []string{"t"}, map[string]any{"sku": "SKU-2", "price": 299, "tags": []any{"logistics", "policy"}, "date": "2026-03-01"})
+	putDoc(t, b.st, k, "c", []float32{0, 0, 1, 0}, []string{"t"}, map[string]any{"sku": "SKU-3", "price": 1299, "note": ""})
+
+	extOf := func(rs []kb.Ranked) []string {
+		h, err := b.st.Hits(ctx, k, ids(rs), nil)
+		require.NoError(t, err)
+		out := []string{}
+		for _, r := range rs {
+			out = append(out, h[r.ChunkID].ExternalID)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		f    kb.Filter
+		want []string
+	}{
+		{"eq", kb.Filter{Conditions: []kb.Condition{{Field: "sku", Op: kb.OpEq, Value: "SKU-2"}}}, []string{"b"}},
+		{"ne", kb.Filter{Conditions: []kb.Condition{{Field: "sku", Op: kb.OpNe, Value: "SKU-2"}}}, []string{"a", "c"}},
+		{"in", kb.Filter{Conditions: []kb.Condition{{Field: "sku", Op: kb.OpIn, Value: []any{"SKU-1", "SKU-3"}}}}, []string{"a", "c"}},
+		{"not in", kb.Filter{Conditions: []kb.Condition{{Field: "sku", Op: kb.OpNotIn, Value: []any{"SKU-1", "SKU-3"}}}}, []string{"b"}},
+		{"tag eq matches arrays", kb.Filter{Conditions: []kb.Condition{{Field: "tags", Op: kb.OpEq, Value: "logistics"}}}, []string{"b"}},
+		{"contains", kb.Filter{Conditions: []kb.Condition{{Field: "tags", Op: kb.OpContains, Value: "policy"}}}, []string{"a", "b"}},
+		{"string contains", kb.Filter{Conditions: []kb.Condition{{Field: "sku", Op: kb.OpContains, Value: "KU-3"}}}, []string{"c"}},
+		{"range", kb.Filter{Conditions: []kb.Condition{{Field: "price", Op: kb.OpGte, Value: 100.0}, {Field: "price", Op: kb.OpLt, Value: 1000.0}}}, []string{"b"}},
+		{"date range", kb.Filter{Conditions: []kb.Condition{{Field: "date", Op: kb.OpGt, Value: "2026-02-01"}}}, []string{"b"}},
+		{"or", kb.Filter{Or: true, Conditions: []kb.Condition{{Field: "sku", Op: kb.OpEq, Value: "SKU-1"}, {Field: "price", Op: kb.OpGt, Value: 1000.0}}}, []string{"a", "c"}},
+		{"empty", kb.Filter{Conditions: []kb.Condition{{Field: "note", Op: kb.OpEmpty}}}, []string{"a", "b", "c"}},
+		{"exists", kb.Filter{Conditions: []kb.Condition{{Field: "note", Op: kb.OpExists}}}, []string{"c"}},
+		{"kind", kb.Filter{Conditions: []kb.Condition{{Field: "kind", Op: kb.OpEq, Value: "records"}}}, []string{"a", "b", "c"}},
+		{"document id", kb.Filter{Conditions: []kb.Condition{{Field: "document_id", Op: kb.OpEq, Value: float64(docA.ID)}}}, []string{"a"}},
+		{"external id", kb.Filter{Conditions: []kb.Condition{{Field: "external_id", Op: kb.OpIn, Value: []any{"b", "c"}}}}, []string{"b", "c"}},
+		{"injection is data", kb.Filter{Conditions: []kb.Condition{{Field: "sku'); DROP TABLE chunks; --", Op: kb.OpEq, Value: "x' OR '1'='1"}}}, []string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, tc.f)
+			require.NoError(t, err)
+			require.ElementsMatch(t, tc.want, extOf(v), "vector leg")
+			x, err := b.st.TextSearch(ctx, k.ID, []string{"t"}, []float64{1}, 10, tc.f)
+			require.NoError(t, err)
+			require.ElementsMatch(t, tc.want, extOf(x), "text leg")
+		})
+	}
+	_, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, kb.Filter{Conditions: []kb.Condition{{Field: "price", Op: "between", Value: 1}}})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+}
+
+func TestReplaceDocumentVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "versions", 4)
+	write := func(hash string, n int) kb.ReplaceResult {
+		chunks := make([]kb.Chunk, n)
+		for i := range chunks {
+			chunks[i] = kb.Chunk{Ord: i, Content: fmt.Sprintf("%s-%d", hash, i), Embedding: []float32{1, 0, 0, 0}, Tokens: []string{hash}}
+		}
+		res, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: "manual.pdf", Kind: kb.KindManual, Status: kb.StatusReady, ContentHash: hash}, chunks, "m", 2)
+		require.NoError(t, err)
+		return res
+	}
+	first := write("v1", 3)
+	require.Equal(t, 1, first.Document.Version)
+	require.Equal(t, 3, first.Document.Chunks)
+	same := write("v1", 3)
+	require.True(t, same.Unchanged)
+	require.Equal(t, first.Document.ID, same.Document.ID)
+
+	second := write("v2", 2)
+	require.Equal(t, 2, second.Document.Version)
+	require.Equal(t, 1, second.Replaced)
+	write("v3", 1)
+	write("v4", 1)
+
+	var versions []int
+	rows, err := b.db.Pool.Query(ctx, `SELECT version FROM documents WHERE kb_id = $1 ORDER BY version`, k.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var v int
+		require.NoError(t, rows.Scan(&v))
+		versions = append(versions, v)
+	}
+	require.Equal(t, []int{2, 3, 4}, versions, "current plus two kept for audit")
+	var live int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1`, k.ID).Scan(&live))
+	require.Equal(t, 1, live, "only the current version has chunks")
+
+	docs, total, err := b.st.ListDocuments(ctx, k.ID, "", "", 10, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, total)
+	require.Equal(t, 4, docs[0].Version)
+
+	// Review documents are stored but not searched until approved.
+	res, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: "tickets", Kind: kb.KindTickets, Status: kb.StatusReview, ContentHash: "t"},
+		[]kb.Chunk{{Content: "q/a", Embedding: []float32{0, 1, 0, 0}, Tokens: []string{"qa"}}}, "m", 2)
+	require.NoError(t, err)
+	found, err := b.st.TextSearch(ctx, k.ID, []string{"qa"}, []float64{1}, 5, kb.Filter{})
+	require.NoError(t, err)
+	require.Empty(t, found)
+	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, res.Document.ID, kb.StatusReady, "approved"))
+	found, err = b.st.TextSearch(ctx, k.ID, []string{"qa"}, []float64{1}, 5, kb.Filter{})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+
+	deleted, err := b.st.DeleteDocument(ctx, k.ID, "manual.pdf")
+	require.NoError(t, err)
+	require.Equal(t, "manual.pdf", deleted.ExternalID)
+	_, err = b.st.GetDocument(ctx, k.ID, "manual.pdf")
+	require.ErrorIs(t, err, kb.ErrNotFound)
+}

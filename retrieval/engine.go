@@ -1,0 +1,391 @@
+package retrieval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/segment"
+)
+
+// Index is the storage search runs on; *store.Store implements it.
+type Index interface {
+	// VectorSearch returns up to limit live chunks nearest to vec (cosine), best first.
+	VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error)
+	// TextSearch returns up to limit live chunks containing any term, by summed weights.
+	TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error)
+	// TermStats counts live chunks holding each term (at most capAt) and all live chunks.
+	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error)
+	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
+	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
+}
+
+// QueryEmbedder embeds a query with the model a knowledge base was built with.
+type QueryEmbedder interface {
+	EmbedQuery(ctx context.Context, q string) ([]float32, error)
+}
+
+// EmbedderFor returns the query embedder for a knowledge base, or an error when this
+// process cannot embed with the knowledge base's model (mixing models is never allowed).
+type EmbedderFor func(k kb.KnowledgeBase) (QueryEmbedder, error)
+
+// Reranker reorders documents by relevance to a query; scores are 0..1, higher is better.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, docs []string) ([]RerankScore, error)
+}
+
+// RerankScore is a reranker's verdict on one document, by its index in the input.
+type RerankScore struct {
+	Index int
+	Score float64
+}
+
+// Options tune the engine. Zero values take the defaults.
+type Options struct {
+	// VectorWeight and TextWeight weigh the legs in reciprocal-rank fusion. Default 1 and 1.
+	VectorWeight, TextWeight float64
+	// RRFK is the rank constant of reciprocal-rank fusion. Default 60.
+	RRFK float64
+	// MinCandidates is the least each leg fetches before fusion (at least 4×top_k). Default 40.
+	MinCandidates int
+	// CommonTermCap: a term in more live chunks than this is too common to drive the text
+	// leg (it still counts towards coverage). Default 5000.
+	CommonTermCap int
+	// StatsTTL is how long term statistics are cached. Default 30 s.
+	StatsTTL time.Duration
+	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
+	// coverage has the rest. Default 0.5.
+	VectorShare float64
+}
+
+func (o *Options) defaults() {
+	if o.VectorWeight == 0 && o.TextWeight == 0 {
+		o.VectorWeight, o.TextWeight = 1, 1
+	}
+	if o.RRFK <= 0 {
+		o.RRFK = 60
+	}
+	if o.MinCandidates <= 0 {
+		o.MinCandidates = 40
+	}
+	if o.CommonTermCap <= 0 {
+		o.CommonTermCap = 5000
+	}
+	if o.StatsTTL <= 0 {
+		o.StatsTTL = 30 * time.Second
+	}
+	if o.VectorShare <= 0 || o.VectorShare > 1 {
+		o.VectorShare = 0.5
+	}
+}
+
+// Engine runs searches. It is safe for concurrent use.
+type Engine struct {
+	idx      Index
+	embedFor EmbedderFor
+	reranker Reranker
+	opts     Options
+	stats    *statsCache
+	dicts    sync.Map // kb id → *dictEntry
+}
+
+// New builds an engine; reranker may be nil (no reranking).
+func New(idx Index, embedFor EmbedderFor, reranker Reranker, opts Options) *Engine {
+	opts.defaults()
+	return &Engine{idx: idx, embedFor: embedFor, reranker: reranker, opts: opts, stats: newStatsCache(opts.StatsTTL)}
+}
+
+// Request is one search.
+type Request struct {
+	KB             kb.KnowledgeBase
+	Query          string
+	TopK           int    // 1..100; default 5
+	Mode           string // hybrid (default), vector or text
+	Filter         kb.Filter
+	ScoreThreshold float64 // drop hits scoring below it (0..1)
+	Rerank         bool    // use the reranker when one is configured
+}
+
+// ErrEmptyQuery is returned for a query with no text at all.
+var ErrEmptyQuery = fmt.Errorf("%w: query is empty / 查询内容为空", kb.ErrInvalid)
+
+// Search answers r with up to TopK hits, best first.
+func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
+	if r.Mode == "" {
+		r.Mode = kb.ModeHybrid
+	}
+	if !kb.ValidMode(r.Mode) {
+		return nil, fmt.Errorf("%w: mode must be hybrid, vector or text / 检索模式只能是 hybrid、vector 或 text", kb.ErrInvalid)
+	}
+	if r.TopK <= 0 {
+		r.TopK = 5
+	}
+	if r.TopK > 100 {
+		return nil, fmt.Errorf("%w: top_k must be at most 100 / top_k 不能超过 100", kb.ErrInvalid)
+	}
+	if r.ScoreThreshold < 0 || r.ScoreThreshold > 1 {
+		return nil, fmt.Errorf("%w: score_threshold must be within 0..1 / score_threshold 须在 0 到 1 之间", kb.ErrInvalid)
+	}
+	if segment.Normalize(r.Query) == "" {
+		return nil, ErrEmptyQuery
+	}
+	useVector := r.Mode != kb.ModeText
+	useText := r.Mode != kb.ModeVector
+
+	terms, err := segment.QueryTokens(r.Query, e.dict(r.KB))
+	if err != nil {
+		return nil, fmt.Errorf("retrieval: segment query: %w", err)
+	}
+	terms = dedupe(terms)
+	weights, err := e.termWeights(ctx, r.KB.ID, terms)
+	if err != nil {
+		return nil, err
+	}
+	n := max(e.opts.MinCandidates, 4*r.TopK)
+
+	var vec []float32
+	var vecHits, textHits []kb.Ranked
+	var vecErr, textErr error
+	var wg sync.WaitGroup
+	if useVector {
+		wg.Go(func() {
+			emb, err := e.embedFor(r.KB)
+			if err != nil {
+				vecErr = err
+				return
+			}
+			if vec, vecErr = emb.EmbedQuery(ctx, r.Query); vecErr != nil {
+				vecErr = fmt.Errorf("retrieval: embed query: %w", vecErr)
+				return
+			}
+			vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter)
+		})
+	}
+	if useText && len(terms) > 0 {
+		wg.Go(func() {
+			driving, w := e.drivingTerms(terms, weights)
+			textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, w, n, r.Filter)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(vecErr, textErr); err != nil {
+		return nil, err
+	}
+
+	fused := e.fuse(vecHits, textHits)
+	pool := fused
+	if len(pool) > 3*r.TopK {
+		pool = pool[:3*r.TopK]
+	}
+	ids := make([]int64, len(pool))
+	for i, f := range pool {
+		ids[i] = f.id
+	}
+	cands, err := e.idx.Hits(ctx, r.KB, ids, vec)
+	if err != nil {
+		return nil, err
+	}
+	totalWeight := 0.0
+	for _, t := range terms {
+		totalWeight += weights[t]
+	}
+	hits := make([]kb.Hit, 0, len(pool))
+	for _, f := range pool {
+		c, ok := cands[f.id]
+		if !ok {
+			continue // deleted between the legs and the load
+		}
+		h := c.Hit
+		h.Scores.Fused = f.score
+		h.MatchedTerms, h.Scores.Text = coverage(terms, weights, totalWeight, c.Terms)
+		if useVector && c.Cosine != nil {
+			cos := clamp01(*c.Cosine)
+			h.Scores.Vector = &cos
+		}
+		h.Score = e.score(r.Mode, h.Scores)
+		if !useText {
+			h.Scores.Text = nil
+		}
+		if h.Metadata == nil {
+			h.Metadata = map[string]any{}
+		}
+		hits = append(hits, h)
+	}
+	if r.Rerank && e.reranker != nil && len(hits) > 1 {
+		if hits, err = e.rerank(ctx, r.Query, hits); err != nil {
+			return nil, err
+		}
+	}
+	out := hits[:0]
+	for _, h := range hits {
+		if h.Score >= r.ScoreThreshold {
+			out = append(out, h)
+		}
+	}
+	if len(out) > r.TopK {
+		out = out[:r.TopK]
+	}
+	return out, nil
+}
+
+type fusedHit struct {
+	id    int64
+	score float64
+}
+
+// fuse combines the legs by weighted reciprocal-rank fusion: Σ w / (k + rank).
+func (e *Engine) fuse(vecHits, textHits []kb.Ranked) []fusedHit {
+	scores := map[int64]float64{}
+	order := []int64{}
+	add := func(list []kb.Ranked, w float64) {
+		for rank, h := range list {
+			if _, seen := scores[h.ChunkID]; !seen {
+				order = append(order, h.ChunkID)
+			}
+			scores[h.ChunkID] += w / (e.opts.RRFK + float64(rank+1))
+		}
+	}
+	add(vecHits, e.opts.VectorWeight)
+	add(textHits, e.opts.TextWeight)
+	out := make([]fusedHit, len(order))
+	for i, id := range order {
+		out[i] = fusedHit{id, scores[id]}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	return out
+}
+
+// score is a hit's 0..1 score for thresholds: the cosine similarity, the weighted share of
+// query terms matched, or a blend of both; never a rank, so it means the same across queries.
+func (e *Engine) score(mode string, s kb.Scores) float64 {
+	v, t := 0.0, 0.0
+	if s.Vector != nil {
+		v = *s.Vector
+	}
+	if s.Text != nil {
+		t = *s.Text
+	}
+	switch mode {
+	case kb.ModeVector:
+		return v
+	case kb.ModeText:
+		return t
+	}
+	return e.opts.VectorShare*v + (1-e.opts.VectorShare)*t
+}
+
+func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.Hit, error) {
+	docs := make([]string, len(hits))
+	for i, h := range hits {
+		docs[i] = h.Content
+	}
+	scores, err := e.reranker.Rerank(ctx, query, docs)
+	if err != nil {
+		return nil, fmt.Errorf("retrieval: rerank: %w", err)
+	}
+	out := make([]kb.Hit, 0, len(scores))
+	for _, s := range scores {
+		if s.Index < 0 || s.Index >= len(hits) {
+			continue
+		}
+		h := hits[s.Index]
+		sc := clamp01(s.Score)
+		h.Scores.Rerank = &sc
+		h.Score = sc
+		out = append(out, h)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	return out, nil
+}
+
+// termWeights gives each query term its BM25 inverse document frequency in the knowledge base.
+func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, error) {
+	df, n, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
+	if err != nil {
+		return nil, fmt.Errorf("retrieval: term statistics: %w", err)
+	}
+	w := make(map[string]float64, len(terms))
+	for _, t := range terms {
+		d := float64(df[t])
+		w[t] = math.Log(1 + (float64(n)-d+0.5)/(d+0.5))
+	}
+	return w, nil
+}
+
+// drivingTerms leaves out terms too common to search by (their postings are long and their
+// weight small), keeping at least the two rarest so a query of common words still matches.
+func (e *Engine) drivingTerms(terms []string, weights map[string]float64) ([]string, []float64) {
+	sorted := slices.Clone(terms)
+	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
+	capWeight := math.Log(1 + 0.5/(float64(e.opts.CommonTermCap)+0.5)) // weight of a term at the cap, N→∞
+	var out []string
+	var w []float64
+	for i, t := range sorted {
+		if i >= 2 && weights[t] <= capWeight {
+			break
+		}
+		out = append(out, t)
+		w = append(w, weights[t])
+	}
+	return out, w
+}
+
+// coverage is the weighted share of the query's terms a chunk holds, and which ones.
+func coverage(terms []string, weights map[string]float64, total float64, chunkTerms []string) ([]string, *float64) {
+	have := make(map[string]bool, len(chunkTerms))
+	for _, t := range chunkTerms {
+		have[t] = true
+	}
+	matched := []string{}
+	sum := 0.0
+	for _, t := range terms {
+		if have[t] {
+			matched = append(matched, t)
+			sum += weights[t]
+		}
+	}
+	c := 0.0
+	if total > 0 {
+		c = sum / total
+	}
+	return matched, &c
+}
+
+func dedupe(terms []string) []string {
+	seen := make(map[string]bool, len(terms))
+	out := terms[:0]
+	for _, t := range terms {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+
+type dictEntry struct {
+	updated time.Time
+	dict    *segment.Dict
+}
+
+// dict returns the knowledge base's custom dictionary, rebuilt when its settings change.
+func (e *Engine) dict(k kb.KnowledgeBase) *segment.Dict {
+	if v, ok := e.dicts.Load(k.ID); ok && v.(*dictEntry).updated.Equal(k.UpdatedAt) {
+		return v.(*dictEntry).dict
+	}
+	words, syns := k.Dictionary()
+	var d *segment.Dict
+	if len(words) > 0 || len(syns) > 0 {
+		d = segment.NewDict(words, syns)
+	}
+	e.dicts.Store(k.ID, &dictEntry{updated: k.UpdatedAt, dict: d})
+	return d
+}
