@@ -297,3 +297,5 @@ func TestUnexpectedErrorsAreGeneric(t *testing.T) {
 	require.NotContains(t, r.Raw, "closed pool", "internals are never echoed")
 	require.Contains(t, b.logs.String(), r.Body["request_id"], "the error is logged with its request id")
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
