@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// BulkChunk is one single-chunk document for BulkLoad.
+type BulkChunk struct {
+	ExternalID string
+	Title      string
+	Content    string
+	Embedding  []float32
+	Tokens     []string
+	Metadata   map[string]any
+}
+
+// BulkLoad writes many single-chunk documents at once with COPY, for benchmarks and large
+// imports into an empty knowledge base: no versioning, no dedupe. The knowledge base's HNSW
+// index is dropped first and rebuilt after the load (faster than maintaining it row by
+// row); the rebuild time is returned.
+func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk) (time.Duration, error) {
+	var build time.Duration
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
+			return err
+		}
+		if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_chunks (
+			external_id text, title text, content text, embedding vector, tokens text[], metadata jsonb) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		rows := make([][]any, len(items))
+		for i, it := range items {
+			meta := it.Metadata
+			if meta == nil {
+				meta = map[string]any{}
+			}
+			meta["kind"] = kb.KindRecords
+			rows[i] = []any{it.ExternalID, it.Title, it.Content, pgvector.NewVector(it.Embedding), it.Tokens, meta}
+		}
+		if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_chunks"},
+			[]string{"external_id", "title", "content", "embedding", "tokens", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("store: bulk copy: %w", err)
+		}
+		_, err := tx.db.Exec(ctx, `
+			WITH docs AS (
+				INSERT INTO documents (kb_id, external_id, title, kind, status, content_hash, metadata)
+				SELECT $1, external_id, title, 'records', 'ready', md5(content), metadata FROM bulk_chunks
+				RETURNING id, external_id)
+			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, metadata, content_hash, embedding, embedding_model, tsv)
+			SELECT $1, d.id, 0, b.content, ARRAY[b.title], b.metadata, md5(b.content), b.embedding, $2, array_to_tsvector(b.tokens)
+			FROM bulk_chunks b JOIN docs d USING (external_id)`, k.ID, model)
+		if err != nil {
+			return fmt.Errorf("store: bulk insert: %w", interpret(err))
+		}
+		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := tx.createVectorIndex(ctx, k.ID, k.EmbeddingDim); err != nil {
+			return err
+		}
+		build = time.Since(start)
+		return nil
+	})
+	if err == nil {
+		_, err = s.db.Exec(ctx, `ANALYZE chunks`)
+	}
+	return build, err
+}
+
+// ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to
+// measure the HNSW index's recall against.
+func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) ([]kb.Ranked, error) {
+	var out []kb.Ranked
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.VectorSearch(ctx, k, vec, limit, kb.Filter{})
+		return err
+	})
+	return out, err
+}
+
+// ExplainVectorSearch returns the plan PostgreSQL chooses for a vector search, to check
+// that it uses the knowledge base's HNSW index.
+func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) (string, error) {
+	expr := VectorExpr("c", k.EmbeddingDim)
+	rows, err := s.db.Query(ctx, `EXPLAIN SELECT c.id FROM chunks c WHERE c.kb_id = $1 AND c.live AND c.embedding IS NOT NULL
+		ORDER BY `+expr+` <=> $2 LIMIT $3`, k.ID, pgvector.NewVector(vec), limit)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	plan := ""
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		plan += line + "\n"
+	}
+	return plan, rows.Err()
+}
+
+// VectorIndexSize is the on-disk size of a knowledge base's HNSW index, in bytes.
+func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0)`, VectorIndexName(kbID)).Scan(&n)
+	return n, err
+}
