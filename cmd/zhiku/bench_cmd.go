@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zhiku/zhiku/internal/embedding"
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/segment"
+	"github.com/zhiku/zhiku/internal/store"
+	"github.com/zhiku/zhiku/retrieval"
+)
+
+func (a *app) benchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Load and latency benchmarks that print their figures"}
+	var sizes string
+	var queries, workers int
+	var qpsFor time.Duration
+	var keep bool
+	ret := &cobra.Command{
+		Use:   "retrieval [--sizes 10000,100000]",
+		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ns []int
+			for _, s := range strings.Split(sizes, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || n < 100 {
+					return fmt.Errorf("--sizes: %q is not a chunk count ≥ 100", s)
+				}
+				ns = append(ns, n)
+			}
+			return a.benchRetrieval(cmd.Context(), ns, queries, workers, qpsFor, keep)
+		},
+	}
+	ret.Flags().StringVar(&sizes, "sizes", "10000,100000", "chunk counts to generate, comma-separated")
+	ret.Flags().IntVar(&queries, "queries", 300, "queries timed one by one per mode")
+	ret.Flags().IntVar(&workers, "workers", 4, "concurrent clients for the QPS run")
+	ret.Flags().DurationVar(&qpsFor, "qps-duration", 3*time.Second, "how long each QPS run lasts")
+	ret.Flags().BoolVar(&keep, "keep", false, "keep the generated knowledge bases")
+	cmd.AddCommand(ret)
+	return cmd
+}
+
+type benchRow struct {
+	chunks         int
+	loadS, buildS  float64
+	indexMB, rssMB float64
+	recall         float64
+	p50, p99, qps  map[string]float64
+}
+
+func (a *app) benchRetrieval(ctx context.Context, sizes []int, nQueries, workers int, qpsFor time.Duration, keep bool) error {
+	pool, st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	t, err := st.EnsureTenant(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: embedding.DefaultDimension})
+	if err != nil {
+		return err
+	}
+	engine := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
+	var rows []benchRow
+	for _, n := range sizes {
+		fmt.Fprintf(a.errOut, "bench: generating and loading %d chunks…\n", n)
+		name := fmt.Sprintf("bench-%d-%d", n, time.Now().Unix())
+		k, err := st.CreateKB(ctx, kb.KnowledgeBase{TenantID: t.ID, Name: name, Embedder: "local", EmbeddingModel: embedding.LocalModel, EmbeddingDim: local.Dimension()})
+		if err != nil {
+			return err
+		}
+		row, err := benchOne(ctx, st, engine, local, k, n, nQueries, workers, qpsFor)
+		if !keep {
+			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
+		}
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	w := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "chunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps\t")
+	for _, r := range rows {
+		for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
+			if i == 0 {
+				fmt.Fprintf(w, "%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
+			} else {
+				fmt.Fprint(w, "\t\t\t\t\t\t")
+			}
+			fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t\n", m, r.p50[m], r.p99[m], r.qps[m])
+		}
+	}
+	return w.Flush()
+}
+
+func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, n, nQueries, workers int, qpsFor time.Duration) (benchRow, error) {
+	row := benchRow{chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
+	gen := newCorpusGen(uint64(n))
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = gen.passage()
+	}
+	start := time.Now()
+	vecs, err := local.EmbedDocuments(ctx, texts)
+	if err != nil {
+		return row, err
+	}
+	items := make([]store.BulkChunk, n)
+	for i, txt := range texts {
+		toks, err := segment.Tokens(txt, nil)
+		if err != nil {
+			return row, err
+		}
+		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
+	}
+	build, err := st.BulkLoad(ctx, k, local.Model(), items)
+	if err != nil {
+		return row, err
+	}
+	row.loadS = time.Since(start).Seconds()
+	row.buildS = build.Seconds()
+	size, err := st.VectorIndexSize(ctx, k.ID)
+	if err != nil {
+		return row, err
+	}
+	row.indexMB = float64(size) / (1 << 20)
+	row.rssMB = rssMB()
+
+	queries := make([]string, nQueries)
+	for i := range queries {
+		queries[i] = gen.query(texts[gen.rng.IntN(n)])
+	}
+	// HNSW recall@10 against exact search.
+	var overlap, total int
+	for _, q := range queries[:min(50, len(queries))] {
+		v, err := local.EmbedQuery(ctx, q)
+		if err != nil {
+			return row, err
+		}
+		approx, err := st.VectorSearch(ctx, k, v, 10, kb.Filter{})
+		if err != nil {
+			return row, err
+		}
+		exact, err := st.ExactVectorSearch(ctx, k, v, 10)
+		if err != nil {
+			return row, err
+		}
+		want := map[int64]bool{}
+		for _, r := range exact {
+			want[r.ChunkID] = true
+		}
+		for _, r := range approx {
+			if want[r.ChunkID] {
+				overlap++
+			}
+		}
+		total += len(exact)
+	}
+	row.recall = float64(overlap) / float64(max(total, 1))
+
+	for _, mode := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
+		search := func(q string) error {
+			_, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
+			return err
+		}
+		for _, q := range queries[:min(20, len(queries))] { // warm caches and connections
+			if err := search(q); err != nil {
+				return row, err
+			}
+		}
+		lat := make([]float64, 0, len(queries))
+		for _, q := range queries {
+			s := time.Now()
+			if err := search(q); err != nil {
+				return row, err
+			}
+			lat = append(lat, float64(time.Since(s).Microseconds())/1000)
+		}
+		sort.Float64s(lat)
+		row.p50[mode] = lat[len(lat)/2]
+		row.p99[mode] = lat[int(0.99*float64(len(lat)-1))]
+
+		var done atomic.Int64
+		qctx, cancel := context.WithTimeout(ctx, qpsFor)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; qctx.Err() == nil; i += workers {
+					if search(queries[i%len(queries)]) == nil && qctx.Err() == nil {
+						done.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		cancel()
+		row.qps[mode] = float64(done.Load()) / qpsFor.Seconds()
+	}
+	return row, nil
+}
+
+// corpusGen writes e-commerce support passages and queries about them, deterministically.
+type corpusGen struct{ rng *rand.Rand }
+
+func newCorpusGen(seed uint64) *corpusGen { return &corpusGen{rng: rand.New(rand.NewPCG(seed, 42))} }
+
+var (
+	benchProducts = []string{"扫地机器人", "空气炸锅", "净水器", "智能手表", "电饭煲", "吹风机", "洗碗机", "加湿器", "蓝牙耳机", "电动牙刷", "robot vacuum", "air fryer"}
+	benchFaults   = []string{"电机过热", "滤网堵塞", "无法充电", "屏幕不亮", "噪音很大", "漏水", "连接不上WiFi", "按键失灵", "异味", "自动关机"}
+	benchFixes    = []string{"请断电冷却30分钟后重启", "请清洗滤网后再试", "请检查电源适配器和插座", "请长按电源键10秒重置", "请联系售后上门检修", "请更新到最新固件", "请更换密封圈", "请在App中重新配网"}
+	benchPolicies = []string{"七天无理由退货", "十五天换货", "一年质保", "运费险理赔", "发票开具", "价保30天", "以旧换新", "分期免息"}
+)
+
+func (g *corpusGen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+func (g *corpusGen) passage() string {
+	p := g.pick(benchProducts)
+	model := fmt.Sprintf("%c%c-%d", 'A'+rune(g.rng.IntN(26)), 'A'+rune(g.rng.IntN(26)), 100+g.rng.IntN(900))
+	code := fmt.Sprintf("E%03d", g.rng.IntN(400))
+	switch g.rng.IntN(3) {
+	case 0:
+		return fmt.Sprintf("%s %s 显示故障码 %s 表示%s。%s；如仍报错，%s。", p, model, code, g.pick(benchFaults), g.pick(benchFixes), g.pick(benchFixes))
+	case 1:
+		return fmt.Sprintf("%s %s 支持%s和%s，SKU-%04d 售价%d元，库存%d件。", p, model, g.pick(benchPolicies), g.pick(benchPolicies), g.rng.IntN(10000), 99+g.rng.IntN(3000), g.rng.IntN(500))
+	default:
+		return fmt.Sprintf("关于%s的%s：购买%s %s 的顾客在签收后可申请%s，%s。", p, g.pick(benchPolicies), p, model, g.pick(benchPolicies), g.pick(benchFixes))
+	}
+}
+
+// query asks about a passage in other words: a few of its terms plus filler.
+func (g *corpusGen) query(passage string) string {
+	words := strings.FieldsFunc(passage, func(r rune) bool { return strings.ContainsRune(" ，。；：、", r) })
+	g.rng.Shuffle(len(words), func(i, j int) { words[i], words[j] = words[j], words[i] })
+	words = words[:min(3, len(words))]
+	return strings.Join(words, " ") + " 怎么办"
+}
+
+// rssMB is this process's resident memory, from /proc (Linux).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kbs, _ := strconv.ParseFloat(f[1], 64)
+				return kbs / 1024
+			}
+		}
+	}
+	return 0
+}
