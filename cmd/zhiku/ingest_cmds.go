@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,76 +12,115 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zhiku/zhiku/ingest"
-	"github.com/zhiku/zhiku/ingest/records"
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
 )
 
+var _ ingest.Pruner = (*store.Store)(nil)
+
+// ingestFlags are `zhiku ingest`'s options besides the files.
+type ingestFlags struct {
+	kbName, kind, tenant, password string
+	replace                        bool
+	timeout                        time.Duration
+}
+
 func (a *app) ingestCmd() *cobra.Command {
-	var kbName, kind, tenantName string
+	var f ingestFlags
 	cmd := &cobra.Command{
-		Use:   "ingest --kb NAME [--kind auto|manual|catalog|tickets|faq|records] FILE...",
+		Use:   "ingest --kb NAME [--kind auto|manual|catalog|tickets|faq|records] [--replace] [--password P] FILE...",
 		Short: "Ingest files synchronously, with a progress line and a per-file summary",
-		Long: "Ingests each file into the knowledge base. Exit status 1 if any file failed; the\n" +
-			"summary names each failed file and why, and the other files still land.",
+		Long: "Ingests each file into the knowledge base. --kind auto (the default) decides each file's kind\n" +
+			"from its content. Exit status 1 if any file failed; the summary names each failed file and\n" +
+			"why, and the other files still land. --replace makes a catalog file the whole truth for its\n" +
+			"source: SKUs imported earlier from a file of the same name and missing now are deleted.\n" +
+			"Mined ticket pairs wait in review status until approved (API: POST .../documents/{id}/approve).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			ctx := cmd.Context()
-			if kbName == "" {
+			if f.kbName == "" {
 				return errors.New("--kb is required")
+			}
+			if f.kind != ingest.KindAuto && !isKind(f.kind) {
+				return fmt.Errorf("--kind must be auto, %s; got %q", strings.Join(ingest.Kinds, ", "), f.kind)
 			}
 			pool, st, err := a.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			t, err := tenant(ctx, st, tenantName)
+			t, err := tenant(ctx, st, f.tenant)
 			if err != nil {
 				return err
 			}
-			k, err := st.GetKB(ctx, t.ID, kbName)
+			k, err := st.GetKB(ctx, t.ID, f.kbName)
 			if err != nil {
-				return fmt.Errorf("--kb %s: no such knowledge base in tenant %s (create it with `zhiku kb create %s`)", kbName, t.Name, kbName)
+				return fmt.Errorf("--kb %s: no such knowledge base in tenant %s (create it with `zhiku kb create %s`)", f.kbName, t.Name, f.kbName)
 			}
 			eng, err := a.buildEngines(st)
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for _, f := range files {
-				if err := a.ingestFile(ctx, eng, k, kind, f); err != nil {
-					failed++
-					fmt.Fprintf(a.out, "FAILED %s: %v\n", f, err)
+			var failures []string
+			for i, path := range files {
+				fmt.Fprintf(a.errOut, "[%d/%d] %s\n", i+1, len(files), path)
+				if err := a.ingestFile(ctx, eng, st, k, f, path); err != nil {
+					failures = append(failures, fmt.Sprintf("  %s: %v", path, err))
+					fmt.Fprintf(a.out, "FAILED %s: %v\n", path, err)
+				}
+				if ctx.Err() != nil {
+					break
 				}
 			}
-			fmt.Fprintf(a.out, "summary: %d file(s), %d ok, %d failed\n", len(files), len(files)-failed, failed)
-			if failed > 0 {
+			fmt.Fprintf(a.out, "summary: %d file(s), %d ok, %d failed\n", len(files), len(files)-len(failures), len(failures))
+			if len(failures) > 0 {
+				fmt.Fprintf(a.errOut, "zhiku ingest: %d file(s) failed:\n%s\n", len(failures), strings.Join(failures, "\n"))
 				return exitError{1}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&kbName, "kb", "", "knowledge base name (required)")
-	cmd.Flags().StringVar(&kind, "kind", "auto", "auto, manual, catalog, tickets, faq or records")
-	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
+	cmd.Flags().StringVar(&f.kbName, "kb", "", "knowledge base name (required)")
+	cmd.Flags().StringVar(&f.kind, "kind", ingest.KindAuto, "auto, manual, catalog, tickets, faq or records")
+	cmd.Flags().StringVar(&f.tenant, "tenant", "", "tenant (default \"default\")")
+	cmd.Flags().StringVar(&f.password, "password", "", "password of encrypted PDFs")
+	cmd.Flags().BoolVar(&f.replace, "replace", false, "catalogs: delete SKUs of the same source file that are no longer present")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", ingest.DefaultTimeout, "time allowed to read and convert one file")
 	return cmd
 }
 
-// ingestFile reads, converts and writes one file, printing progress to stderr.
-func (a *app) ingestFile(ctx context.Context, eng *engines, k kb.KnowledgeBase, kind, path string) error {
+func isKind(k string) bool {
+	for _, x := range ingest.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ingestFile reads, converts and writes one file, printing progress to stderr and a summary
+// line to stdout.
+func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k kb.KnowledgeBase, f ingestFlags, path string) error {
 	start := time.Now()
+	name := filepath.Base(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	units, err := unitsFor(kind, filepath.Base(path), data)
+	res, err := ingest.ReadFile(ctx, name, data, ingest.FileOptions{
+		Kind: f.kind, Password: f.password, Limits: ingest.Limits{Timeout: f.timeout},
+	})
 	if err != nil {
 		return err
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(a.errOut, "  warning: %s\n", w)
+	}
 	lastPrint := time.Time{}
-	outcomes, err := eng.pipeline.Write(ctx, k, units, func(done, total int, _ ingest.Outcome) {
+	outcomes, err := eng.pipeline.Write(ctx, k, res.Units, func(done, total int, _ ingest.Outcome) {
 		if time.Since(lastPrint) > 500*time.Millisecond || done == total {
 			lastPrint = time.Now()
-			fmt.Fprintf(a.errOut, "\r%s: %d/%d documents", filepath.Base(path), done, total)
+			fmt.Fprintf(a.errOut, "\r  %s: %d/%d documents written", name, done, total)
 			if done == total {
 				fmt.Fprintln(a.errOut)
 			}
@@ -91,12 +129,13 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, k kb.KnowledgeBase, 
 	if err != nil {
 		return err
 	}
-	var added, updated, unchanged, chunks int
+	var added, updated, unchanged, chunks, review int
 	var errs []string
 	for _, o := range outcomes {
 		switch {
 		case o.Err != nil:
 			errs = append(errs, fmt.Sprintf("%s: %v", o.ExternalID, o.Err))
+			continue
 		case o.Result.Unchanged:
 			unchanged++
 		case o.Result.Replaced > 0:
@@ -106,45 +145,41 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, k kb.KnowledgeBase, 
 			added++
 			chunks += o.Chunks
 		}
+		if o.Result.Document.Status == kb.StatusReview {
+			review++
+		}
 	}
-	fmt.Fprintf(a.out, "ok %s: %d documents (%d new, %d updated, %d unchanged), %d chunks in %s\n",
-		path, len(units)-len(errs), added, updated, unchanged, chunks, time.Since(start).Round(time.Millisecond))
+	var pruned []string
+	if f.replace && res.ReplaceScope != "" {
+		if pruned, err = ingest.Prune(ctx, st, k.ID, res); err != nil {
+			return err
+		}
+	}
+	detail := fmt.Sprintf("%s via %s", res.Kind, res.Method)
+	if res.Pages > 0 {
+		detail += fmt.Sprintf(", %d page(s)", res.Pages)
+	}
+	status := "ok"
+	if len(errs) > 0 {
+		status = "partly failed"
+	}
+	fmt.Fprintf(a.out, "%s %s (%s): %d documents (%d new, %d updated, %d unchanged", status, path, detail, len(res.Units)-len(errs), added, updated, unchanged)
+	if len(pruned) > 0 {
+		fmt.Fprintf(a.out, ", %d removed", len(pruned))
+	}
+	fmt.Fprintf(a.out, "), %d chunks", chunks)
+	if review > 0 {
+		fmt.Fprintf(a.out, ", %d awaiting review", review)
+	}
+	if len(res.Warnings) > 0 {
+		fmt.Fprintf(a.out, ", %d warning(s)", len(res.Warnings))
+	}
+	fmt.Fprintf(a.out, " in %s\n", time.Since(start).Round(time.Millisecond))
 	if len(errs) > 0 {
 		if len(errs) > 5 {
 			errs = append(errs[:5], fmt.Sprintf("and %d more", len(errs)-5))
 		}
-		return fmt.Errorf("%d of %d documents failed: %s", len(errs), len(units), strings.Join(errs, "; "))
+		return fmt.Errorf("%d of %d documents failed: %s", len(errs), len(res.Units), strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// unitsFor converts a file's bytes into units according to kind.
-func unitsFor(kind, name string, data []byte) ([]ingest.Unit, error) {
-	if kind == "auto" {
-		kind = sniffKind(name, data)
-	}
-	switch kind {
-	case kb.KindRecords:
-		recs, err := records.Parse(bytes.NewReader(data), name)
-		if err != nil {
-			return nil, err
-		}
-		return ingest.RecordUnits(recs, name), nil
-	case kb.KindManual, kb.KindCatalog, kb.KindTickets, kb.KindFAQ:
-		return nil, fmt.Errorf("%w: --kind %s is not available yet / 暂不支持该类型", kb.ErrUnsupported, kind)
-	}
-	return nil, fmt.Errorf("%w: unknown --kind %q (auto, manual, catalog, tickets, faq, records)", kb.ErrInvalid, kind)
-}
-
-// sniffKind guesses a file's kind from its content.
-func sniffKind(name string, data []byte) string {
-	head := bytes.TrimSpace(data[:min(len(data), 4096)])
-	if bytes.HasPrefix(head, []byte("{")) && bytes.Contains(head, []byte(`"id"`)) && bytes.Contains(head, []byte(`"text"`)) {
-		return kb.KindRecords
-	}
-	first, _, _ := bytes.Cut(head, []byte("\n"))
-	if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(string(first), "\ufeff")), "id,title,text") {
-		return kb.KindRecords
-	}
-	return kb.KindManual
 }

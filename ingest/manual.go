@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/zhiku/zhiku/ingest/chunk"
+	"github.com/zhiku/zhiku/ingest/parse"
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// readManual parses a document (PDF, DOCX, HTML, Markdown, text) and chunks it by its
+// structure: one document, external id = the file name.
+func readManual(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	doc, err := parse.Parse(ctx, data, name, parse.Options{
+		Password: opts.Password, MaxPages: opts.Limits.MaxPages, MaxBytes: opts.Limits.MaxBytes,
+		Timeout: opts.Limits.Timeout, NoExternalTools: opts.NoExternalTools,
+	})
+	if err != nil {
+		return FileResult{}, err
+	}
+	meta := maps.Clone(doc.Metadata)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["parse_method"] = doc.Method
+	title := strings.TrimSpace(doc.Title)
+	if title == "" {
+		title = name
+	}
+	format, _ := parse.Sniff(name, data)
+	u := Unit{
+		Doc: kb.Document{
+			ExternalID: name, Title: title, Kind: kb.KindManual, Pages: doc.Pages, MimeType: mimeTypes[format],
+			Metadata: meta, StatusDetail: parseDetail(doc.Method, doc.Warnings),
+		},
+		Passages: ChunkPassages(doc, chunk.Options{}),
+	}
+	return FileResult{Method: doc.Method, Units: []Unit{u}, Pages: doc.Pages, Warnings: doc.Warnings}, nil
+}
+
+var mimeTypes = map[parse.Format]string{
+	parse.FormatPDF:      "application/pdf",
+	parse.FormatDOCX:     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	parse.FormatHTML:     "text/html",
+	parse.FormatMarkdown: "text/markdown",
+	parse.FormatText:     "text/plain",
+	parse.FormatCSV:      "text/csv",
+	parse.FormatJSONL:    "application/jsonl",
+}
+
+// parseDetail is the status line operators see: how the text was obtained and what went
+// wrong on the way, e.g. "parsed with pdf+cmap+pdftotext; page 3: garbled text repaired by pdftotext".
+func parseDetail(method string, warnings []string) string {
+	s := "parsed with " + method
+	for i, w := range warnings {
+		if i == 3 {
+			s += fmt.Sprintf("; and %d more warning(s)", len(warnings)-3)
+			break
+		}
+		s += "; " + w
+	}
+	return s
+}

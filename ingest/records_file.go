@@ -1,0 +1,26 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/zhiku/zhiku/ingest/records"
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// readRecords reads the records interchange format (INTERFACES.md) strictly.
+func readRecords(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	recs, err := records.Parse(bytes.NewReader(data), name)
+	if err != nil {
+		return FileResult{}, err
+	}
+	if len(recs) > opts.Limits.MaxRows {
+		return FileResult{}, fmt.Errorf("%w: %s has %d records, the limit is %d / 记录数超过上限 %d", kb.ErrTooLarge, name, len(recs), opts.Limits.MaxRows, opts.Limits.MaxRows)
+	}
+	method := "jsonl"
+	if t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {
+		method = "csv"
+	}
+	return FileResult{Method: method, Units: RecordUnits(recs, name)}, nil
+}
