@@ -32,9 +32,12 @@ test: db lint
 	@bash scripts/drop-test-dbs.sh
 	$(GO) test -count=1 -timeout 8m ./...
 
-## bench: benchmarks with their figures
-bench: db
+## bench: Go benchmarks (parsing, chunking, embedding, ingestion) and retrieval latency,
+## QPS, HNSW build and recall at 10k and 100k generated chunks, each printing its figures
+bench: db build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN) migrate
+	$(BIN) bench retrieval --sizes $(or $(BENCH_SIZES),10000,100000)
 
 clean:
 	rm -rf bin
