@@ -47,15 +47,12 @@ func (a *app) kbCmd() *cobra.Command {
 			if !kb.ValidLanguage(language) {
 				return fmt.Errorf("--language must be zh or en, got %q", language)
 			}
-			pool, st, err := a.openStore(ctx)
+			sess, err := a.openSession(ctx, tenantName)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			t, err := tenant(ctx, st, tenantName)
-			if err != nil {
-				return err
-			}
+			defer sess.Close()
+			st, t := sess.st, sess.tenant
 			spec := embeddingSpec(a.cfg)
 			k, err := st.CreateKB(ctx, kb.KnowledgeBase{
 				TenantID: t.ID, Name: name, Description: description, Language: language,
@@ -88,15 +85,12 @@ func (a *app) kbCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			pool, st, err := a.openStore(ctx)
+			sess, err := a.openSession(ctx, listTenant)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			t, err := tenant(ctx, st, listTenant)
-			if err != nil {
-				return err
-			}
+			defer sess.Close()
+			st, t := sess.st, sess.tenant
 			kbs, err := st.ListKBs(ctx, t.ID, nil)
 			if err != nil {
 				return err
@@ -127,15 +121,12 @@ func (a *app) keyCmd() *cobra.Command {
 			if !kb.ValidRole(kb.Role(role)) {
 				return fmt.Errorf("--role must be admin, operator, uploader or bot, got %q", role)
 			}
-			pool, st, err := a.openStore(ctx)
+			sess, err := a.openSession(ctx, tenantName)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			t, err := tenant(ctx, st, tenantName)
-			if err != nil {
-				return err
-			}
+			defer sess.Close()
+			st, t := sess.st, sess.tenant
 			var ids []int64
 			for _, n := range kbNames {
 				k, err := st.GetKB(ctx, t.ID, n)

@@ -68,18 +68,15 @@ func (a *app) evalCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--queries %s: %w", queriesPath, err)
 			}
-			pool, st, err := a.openStore(ctx)
+			sess, err := a.openSession(ctx, tenantName)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			t, err := tenant(ctx, st, tenantName)
+			defer sess.Close()
+			st := sess.st
+			knowledge, err := sess.knowledgeBase(ctx, kbName)
 			if err != nil {
 				return err
-			}
-			knowledge, err := st.GetKB(ctx, t.ID, kbName)
-			if err != nil {
-				return fmt.Errorf("--kb %s: no such knowledge base in tenant %s", kbName, t.Name)
 			}
 			eng, err := a.buildEngines(st)
 			if err != nil {

@@ -47,3 +47,35 @@ func tenant(ctx context.Context, st *store.Store, name string) (kb.Tenant, error
 	}
 	return st.EnsureTenant(ctx, name)
 }
+
+// session is what a CLI command works in: the migrated store and the tenant it acts for.
+type session struct {
+	pool   *pgxpool.Pool
+	st     *store.Store
+	tenant kb.Tenant
+}
+
+func (s *session) Close() { s.pool.Close() }
+
+// openSession migrates, connects and resolves the tenant (the default one when empty).
+func (a *app) openSession(ctx context.Context, tenantName string) (*session, error) {
+	pool, st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tenant(ctx, st, tenantName)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &session{pool: pool, st: st, tenant: t}, nil
+}
+
+// knowledgeBase finds a knowledge base of the session's tenant, with a CLI-worded error.
+func (s *session) knowledgeBase(ctx context.Context, name string) (kb.KnowledgeBase, error) {
+	k, err := s.st.GetKB(ctx, s.tenant.ID, name)
+	if err != nil {
+		return k, fmt.Errorf("--kb %s: no such knowledge base in tenant %s (create it with `zhiku kb create %s`)", name, s.tenant.Name, name)
+	}
+	return k, nil
+}
