@@ -25,6 +25,8 @@ type Store interface {
 	ListDocuments(ctx context.Context, kbID int64, kind, status string, limit, offset int) ([]kb.Document, int, error)
 	GetDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
 	DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
+	// SetDocumentStatus approves (ready) or rejects (failed) a current document; see store.
+	SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error
 	Audit(ctx context.Context, e kb.AuditEntry) error
 }
 
@@ -113,6 +115,8 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/knowledge-bases/:kb/documents", s.require(kb.PermReadKB), s.listDocuments)
 	v1.GET("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermReadKB), s.getDocument)
 	v1.DELETE("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermCurate), s.deleteDocument)
+	v1.POST("/knowledge-bases/:kb/documents/:doc/approve", s.require(kb.PermCurate), s.approveDocument)
+	v1.POST("/knowledge-bases/:kb/documents/:doc/reject", s.require(kb.PermCurate), s.rejectDocument)
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
 	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)
