@@ -37,6 +37,7 @@ type Config struct {
 	MaxBodyBytes    int64         // ZHIKU_MAX_BODY_BYTES: JSON request bodies; defaults to 1 MiB
 	MaxUploadBytes  int64         // ZHIKU_MAX_UPLOAD_BYTES: uploaded files; defaults to 100 MiB
 	ShutdownTimeout time.Duration // ZHIKU_SHUTDOWN_TIMEOUT: grace for in-flight requests; defaults to 20s
+	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
 }
 
 // Defaults used when a variable is unset.
@@ -44,6 +45,9 @@ const (
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable"
 	DefaultAddr        = ":8080"
 	DefaultLocalDim    = 768
+	// DefaultIngestWorkers bounds concurrent upload jobs per process: parsing and embedding
+	// are CPU- and provider-heavy, and searches must stay fast meanwhile.
+	DefaultIngestWorkers = 2
 )
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests) and
@@ -115,6 +119,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:    integer("ZHIKU_MAX_BODY_BYTES", 1<<20),
 		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
 		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
+		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
 	}
 	defDim := int64(0)
 	if c.Embedder == "local" {
@@ -192,6 +197,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUploadBytes < 1024 {
 		bad("ZHIKU_MAX_UPLOAD_BYTES: at least 1024, got %d", c.MaxUploadBytes)
+	}
+	if c.IngestWorkers < 1 || c.IngestWorkers > 64 {
+		bad("ZHIKU_INGEST_WORKERS: want 1..64, got %d", c.IngestWorkers)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)

@@ -19,6 +19,18 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "local", c.Embedder)
 	require.Equal(t, DefaultLocalDim, c.EmbedDim)
 	require.Equal(t, int64(100<<20), c.MaxUploadBytes)
+	require.Equal(t, 2, c.IngestWorkers)
+}
+
+func TestIngestWorkers(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"ZHIKU_INGEST_WORKERS": "6"}))
+	require.NoError(t, err)
+	require.Equal(t, 6, c.IngestWorkers)
+	for _, bad := range []string{"0", "-1", "65", "many"} {
+		_, err := Load(env(map[string]string{"ZHIKU_INGEST_WORKERS": bad}))
+		require.ErrorContains(t, err, "ZHIKU_INGEST_WORKERS", bad)
+	}
 }
 
 func TestLoadNamesBadVariables(t *testing.T) {

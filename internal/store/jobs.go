@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zhiku/zhiku/internal/jobs"
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// The store is the job queue the workers use.
+var _ jobs.Queue = (*Store)(nil)
+
+// jobSelect reads jobs (aliased j, possibly a CTE) with their knowledge base's name.
+const jobSelect = `
+	SELECT j.id, j.tenant_id, j.kb_id, k.name, j.state, j.spec, j.progress, j.result, j.error,
+	       j.attempt_errors, j.attempt, j.max_attempts, j.cancel_requested, j.created_by,
+	       j.created_at, j.run_at, j.started_at, j.finished_at`
+
+func scanJob(row pgx.Row) (jobs.Job, error) {
+	var j jobs.Job
+	var spec, progress, result []byte
+	err := row.Scan(&j.ID, &j.TenantID, &j.KBID, &j.KBName, &j.State, &spec, &progress, &result, &j.Error,
+		&j.AttemptErrors, &j.Attempt, &j.MaxAttempts, &j.CancelRequested, &j.CreatedBy,
+		&j.CreatedAt, &j.RunAt, &j.StartedAt, &j.FinishedAt)
+	if err != nil {
+		return j, err
+	}
+	if err := json.Unmarshal(spec, &j.Spec); err != nil {
+		return j, fmt.Errorf("job %d spec: %w", j.ID, err)
+	}
+	if err := json.Unmarshal(progress, &j.Progress); err != nil {
+		return j, fmt.Errorf("job %d progress: %w", j.ID, err)
+	}
+	if result != nil {
+		j.Result = &jobs.Result{}
+		if err := json.Unmarshal(result, j.Result); err != nil {
+			return j, fmt.Errorf("job %d result: %w", j.ID, err)
+		}
+	}
+	return j, nil
+}
+
+// EnqueueJob stores a job and its file bytes in one transaction; workers in any process
+// may pick it up from then on. MaxAttempts defaults to jobs.DefaultMaxAttempts.
+func (s *Store) EnqueueJob(ctx context.Context, n jobs.NewJob) (jobs.Job, error) {
+	if n.MaxAttempts <= 0 {
+		n.MaxAttempts = jobs.DefaultMaxAttempts
+	}
+	spec, err := json.Marshal(n.Spec)
+	if err != nil {
+		return jobs.Job{}, fmt.Errorf("store: enqueue job: %w", err)
+	}
+	progress, _ := json.Marshal(jobs.Progress{Stage: jobs.StageQueued})
+	var out jobs.Job
+	err = s.WithTx(ctx, func(tx *Store) error {
+		var id int64
+		err := tx.db.QueryRow(ctx, `
+			INSERT INTO ingest_jobs (tenant_id, kb_id, spec, progress, max_attempts, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			n.TenantID, n.KBID, spec, progress, n.MaxAttempts, n.CreatedBy).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("store: enqueue job: %w", interpret(err))
+		}
+		if _, err := tx.db.Exec(ctx, `INSERT INTO ingest_job_files (job_id, data, password) VALUES ($1, $2, $3)`,
+			id, n.File.Data, n.File.Password); err != nil {
+			return fmt.Errorf("store: enqueue job %d file: %w", id, interpret(err))
+		}
+		out, err = tx.GetJob(ctx, n.TenantID, id)
+		return err
+	})
+	return out, err
+}
+
+// GetJob returns a job of the tenant, or kb.ErrNotFound (also for another tenant's job).
+func (s *Store) GetJob(ctx context.Context, tenantID, id int64) (jobs.Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, jobSelect+`
+		FROM ingest_jobs j JOIN knowledge_bases k ON k.id = j.kb_id
+		WHERE j.id = $1 AND j.tenant_id = $2`, id, tenantID))
+	if err != nil {
+		return j, fmt.Errorf("store: get job %d: %w", id, interpret(err))
+	}
+	return j, nil
+}
+
+// ListJobs returns the tenant's most recent jobs, newest first; kbID 0 means every
+// knowledge base. Limit defaults to 50.
+func (s *Store) ListJobs(ctx context.Context, tenantID, kbID int64, limit int) ([]jobs.Job, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.Query(ctx, jobSelect+`
+		FROM ingest_jobs j JOIN knowledge_bases k ON k.id = j.kb_id
+		WHERE j.tenant_id = $1 AND ($2 = 0 OR j.kb_id = $2)
+		ORDER BY j.id DESC LIMIT $3`, tenantID, kbID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list jobs: %w", err)
+	}
+	defer rows.Close()
+	out := []jobs.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// ErrJobFinished is returned (wrapping kb.ErrConflict) when cancelling a finished job.
+var ErrJobFinished = fmt.Errorf("%w: job has already finished / 任务已结束", kb.ErrConflict)
+
+// CancelJob cancels a queued job at once (its file is deleted) and asks a running one to
+// stop, which its worker notices at its next lease renewal. A finished job gives
+// ErrJobFinished; another tenant's, kb.ErrNotFound.
+func (s *Store) CancelJob(ctx context.Context, tenantID, id int64) (jobs.Job, error) {
+	var out jobs.Job
+	err := s.WithTx(ctx, func(tx *Store) error {
+		var state jobs.State
+		err := tx.db.QueryRow(ctx, `
+			UPDATE ingest_jobs SET cancel_requested = true, updated_at = now(),
+				state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+				error = CASE WHEN state = 'queued' THEN 'cancelled on request / 已按请求取消' ELSE error END,
+				finished_at = CASE WHEN state = 'queued' THEN now() ELSE finished_at END,
+				progress = CASE WHEN state = 'queued' THEN jsonb_set(progress, '{stage}', '"done"') ELSE progress END
+			WHERE id = $1 AND tenant_id = $2 AND state IN ('queued', 'running')
+			RETURNING state`, id, tenantID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if _, err := tx.GetJob(ctx, tenantID, id); err != nil {
+				return err
+			}
+			return fmt.Errorf("store: cancel job %d: %w", id, ErrJobFinished)
+		}
+		if err != nil {
+			return fmt.Errorf("store: cancel job %d: %w", id, interpret(err))
+		}
+		if state == jobs.StateCancelled {
+			if _, err := tx.db.Exec(ctx, `DELETE FROM ingest_job_files WHERE job_id = $1`, id); err != nil {
+				return fmt.Errorf("store: cancel job %d: %w", id, err)
+			}
+		}
+		out, err = tx.GetJob(ctx, tenantID, id)
+		return err
+	})
+	return out, err
+}
+
+// ClaimJob implements jobs.Queue: the oldest runnable job, skipping rows other workers
+// hold locked, so several processes share the queue without handing a job out twice.
+func (s *Store) ClaimJob(ctx context.Context, worker string, lease time.Duration) (jobs.Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, `
+		WITH next AS (
+			SELECT id FROM ingest_jobs
+			WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND lease_until < now())
+			ORDER BY run_at, id
+			LIMIT 1
+			FOR UPDATE SKIP LOCKED
+		), j AS (
+			UPDATE ingest_jobs u SET state = 'running', attempt = u.attempt + 1, worker = $1,
+				lease_until = now() + $2 * interval '1 millisecond',
+				started_at = coalesce(u.started_at, now()), updated_at = now(),
+				progress = jsonb_set(u.progress, '{stage}', '"parsing"')
+			FROM next WHERE u.id = next.id
+			RETURNING u.*
+		)`+jobSelect+` FROM j JOIN knowledge_bases k ON k.id = j.kb_id`,
+		worker, lease.Milliseconds()))
+	if err != nil {
+		return j, fmt.Errorf("store: claim job: %w", interpret(err))
+	}
+	return j, nil
+}
+
+// JobFile implements jobs.Queue.
+func (s *Store) JobFile(ctx context.Context, id int64) (jobs.File, error) {
+	var f jobs.File
+	err := s.db.QueryRow(ctx, `SELECT data, password FROM ingest_job_files WHERE job_id = $1`, id).Scan(&f.Data, &f.Password)
+	if err != nil {
+		return f, fmt.Errorf("store: job %d file: %w", id, interpret(err))
+	}
+	return f, nil
+}
+
+// HeartbeatJob implements jobs.Queue.
+func (s *Store) HeartbeatJob(ctx context.Context, id int64, worker string, lease time.Duration, p jobs.Progress) (bool, error) {
+	progress, err := json.Marshal(p)
+	if err != nil {
+		return false, fmt.Errorf("store: job %d heartbeat: %w", id, err)
+	}
+	var cancel bool
+	err = s.db.QueryRow(ctx, `
+		UPDATE ingest_jobs SET lease_until = now() + $3 * interval '1 millisecond', progress = $4, updated_at = now()
+		WHERE id = $1 AND worker = $2 AND state = 'running'
+		RETURNING cancel_requested`, id, worker, lease.Milliseconds(), progress).Scan(&cancel)
+	if err != nil {
+		return false, fmt.Errorf("store: job %d heartbeat: %w", id, interpret(err))
+	}
+	return cancel, nil
+}
+
+// RetryJob implements jobs.Queue.
+func (s *Store) RetryJob(ctx context.Context, id int64, worker string, runAt time.Time, attemptErr string, r jobs.Result) error {
+	return s.releaseJob(ctx, id, worker, `
+		UPDATE ingest_jobs SET state = 'queued', run_at = $3, worker = '', lease_until = NULL,
+			attempt_errors = attempt_errors || $4::text, result = $5,
+			progress = '{"stage":"queued"}', updated_at = now()
+		WHERE id = $1 AND worker = $2 AND state = 'running'`, runAt, attemptErr, r)
+}
+
+// RequeueJob implements jobs.Queue.
+func (s *Store) RequeueJob(ctx context.Context, id int64, worker string, r jobs.Result) error {
+	return s.releaseJob(ctx, id, worker, `
+		UPDATE ingest_jobs SET state = 'queued', run_at = now(), worker = '', lease_until = NULL,
+			attempt = greatest(attempt - 1, 0), result = $3,
+			progress = '{"stage":"queued"}', updated_at = now()
+		WHERE id = $1 AND worker = $2 AND state = 'running'`, r)
+}
+
+// FinishJob implements jobs.Queue: the final state and the file's deletion commit together.
+func (s *Store) FinishJob(ctx context.Context, id int64, worker string, state jobs.State, errMsg string, r jobs.Result) error {
+	if !state.Final() {
+		return fmt.Errorf("store: finish job %d: %w: state %q is not final", id, kb.ErrInvalid, state)
+	}
+	return s.WithTx(ctx, func(tx *Store) error {
+		if err := tx.releaseJob(ctx, id, worker, `
+			UPDATE ingest_jobs SET state = $3, error = $4, result = $5, worker = '', lease_until = NULL,
+				finished_at = now(), updated_at = now(), progress = jsonb_set(progress, '{stage}', '"done"')
+			WHERE id = $1 AND worker = $2 AND state = 'running'`, state, errMsg, r); err != nil {
+			return err
+		}
+		if _, err := tx.db.Exec(ctx, `DELETE FROM ingest_job_files WHERE job_id = $1`, id); err != nil {
+			return fmt.Errorf("store: finish job %d: delete file: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// releaseJob runs an update guarded by "this worker still holds the job"; no row updated
+// means it does not, reported as kb.ErrNotFound. A jobs.Result argument is sent as JSON.
+func (s *Store) releaseJob(ctx context.Context, id int64, worker, sql string, args ...any) error {
+	all := []any{id, worker}
+	for _, a := range args {
+		if r, ok := a.(jobs.Result); ok {
+			if r.Warnings == nil {
+				r.Warnings = []string{}
+			}
+			b, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("store: job %d result: %w", id, err)
+			}
+			a = b
+		}
+		all = append(all, a)
+	}
+	tag, err := s.db.Exec(ctx, sql, all...)
+	if err != nil {
+		return fmt.Errorf("store: job %d: %w", id, interpret(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: job %d is no longer held by %s: %w", id, worker, kb.ErrNotFound)
+	}
+	return nil
+}
