@@ -41,7 +41,9 @@ func Migrate(ctx context.Context, databaseURL string, log *slog.Logger) (Result,
 
 // MigrateDB applies every pending migration through an open database handle.
 func MigrateDB(ctx context.Context, db *sql.DB, log *slog.Logger) (Result, error) {
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files)
+	// Out-of-order: migrations written on parallel branches land in any order; each
+	// still runs once, as its own transaction.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return Result{}, fmt.Errorf("migrate: %w", err)
 	}

@@ -33,25 +33,41 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 
 // TextSearch returns the live chunks matching any of terms, scored by the sum of the
 // weights of the terms they contain (callers pass IDF weights), shorter chunks first on ties.
+// The OR of the terms is one tsquery parameter, so the (kb_id, tsv) GIN index finds the
+// candidates in one scan; each candidate is then scored term by term.
 func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error) {
 	if len(terms) == 0 {
 		return nil, nil
 	}
-	args := []any{kbID, terms, weights, limit}
+	args := []any{kbID, terms, weights, limit, orQuery(terms)}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
 		return nil, err
 	}
-	// One GIN lookup per term (a nested loop over the terms), then sum per chunk: an
-	// accumulator like a classic inverted-index engine's, bounded by the terms' postings.
-	sql := `SELECT c.id, sum(q.w) AS score
-		FROM unnest($2::text[], $3::float8[]) AS q(t, w)
-		JOIN chunks c ON c.tsv @@ quote_literal(q.t)::tsquery
-		WHERE c.kb_id = $1 AND c.live` + where + `
-		GROUP BY c.id
-		ORDER BY score DESC, min(length(c.tsv)) ASC, c.id
+	sql := `SELECT c.id, (SELECT sum(q.w) FROM unnest($2::text[], $3::float8[]) AS q(t, w)
+		                  WHERE c.tsv @@ quote_literal(q.t)::tsquery) AS score
+		FROM chunks c
+		WHERE c.kb_id = $1 AND c.tsv @@ $5::tsquery AND c.live` + where + `
+		ORDER BY score DESC, length(c.tsv) ASC, c.id
 		LIMIT $4`
 	return s.ranked(ctx, sql, args)
+}
+
+// orQuery writes terms as a tsquery matching any of them. Each term is a quoted lexeme
+// (quotes and backslashes escaped), so operator characters in a term are just data.
+func orQuery(terms []string) string {
+	var b strings.Builder
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(quoteLexeme(t))
+	}
+	return b.String()
+}
+
+func quoteLexeme(t string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(t) + "'"
 }
 
 func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked, error) {
@@ -72,33 +88,30 @@ func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked
 
 // TermStats returns how many live chunks of the knowledge base contain each term, counting
 // at most capAt per term (common terms weigh little, and counting them fully is slow), and
-// the number of live chunks.
+// the number of live chunks. Each count is its own statement with a constant tsquery, so
+// the (kb_id, tsv) GIN index serves it; the statements go in one round trip.
 func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error) {
 	df := make(map[string]int, len(terms))
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT count(*) FROM chunks WHERE kb_id = $1 AND live`, kbID)
+	for _, t := range terms {
+		batch.Queue(`SELECT count(*) FROM (SELECT 1 FROM chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND live LIMIT $3) s`,
+			kbID, quoteLexeme(t), capAt)
+	}
+	br := s.db.SendBatch(ctx, batch)
+	defer br.Close()
 	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live`, kbID).Scan(&n); err != nil {
+	if err := br.QueryRow().Scan(&n); err != nil {
 		return nil, 0, fmt.Errorf("store: count chunks: %w", err)
 	}
-	if len(terms) == 0 {
-		return df, n, nil
-	}
-	rows, err := s.db.Query(ctx, `
-		SELECT t, (SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.kb_id = $1 AND c.live
-		           AND c.tsv @@ quote_literal(t)::tsquery LIMIT $3) s)
-		FROM unnest($2::text[]) AS t`, kbID, terms, capAt)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: term stats: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var t string
+	for _, t := range terms {
 		var c int
-		if err := rows.Scan(&t, &c); err != nil {
-			return nil, 0, err
+		if err := br.QueryRow().Scan(&c); err != nil {
+			return nil, 0, fmt.Errorf("store: term stats: %w", err)
 		}
 		df[t] = c
 	}
-	return df, n, rows.Err()
+	return df, n, br.Close()
 }
 
 // Hits loads the given chunks of a knowledge base with their documents, in no order.
