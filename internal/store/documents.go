@@ -191,11 +191,13 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 	})
 }
 
-// ChunkTexts calls fn with the external id and content of every live chunk of a
-// knowledge base (the corpus a lexical baseline indexes), in id order.
+// ChunkTexts calls fn with the external id and indexed text (heading path, then content:
+// what the full-text and vector indexes saw) of every live chunk of a knowledge base, the
+// corpus a lexical baseline indexes, in id order.
 func (s *Store) ChunkTexts(ctx context.Context, kbID int64, fn func(externalID, content string)) error {
 	rows, err := s.db.Query(ctx, `
-		SELECT d.external_id, c.content FROM chunks c JOIN documents d ON d.id = c.document_id
+		SELECT d.external_id, concat_ws(E'\n', nullif(array_to_string(c.section_path, ' > '), ''), c.content)
+		FROM chunks c JOIN documents d ON d.id = c.document_id
 		WHERE c.kb_id = $1 AND c.live ORDER BY c.id`, kbID)
 	if err != nil {
 		return fmt.Errorf("store: chunk texts: %w", err)
