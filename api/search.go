@@ -25,6 +25,8 @@ type searchRequest struct {
 	Filters        json.RawMessage `json:"filters"`
 	ScoreThreshold float64         `json:"score_threshold"`
 	Rerank         *bool           `json:"rerank"`
+	// Weights of the vector and text legs in hybrid fusion; default 1 and 1.
+	Weights *retrieval.Weights `json:"weights"`
 }
 
 type searchResult struct {
@@ -51,7 +53,7 @@ func (s *Server) search(c *gin.Context) {
 	}
 	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
 		KB: k, Query: req.Query, TopK: req.TopK, Mode: req.Mode, Filter: filter,
-		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank,
+		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank, Weights: req.Weights,
 	})
 	if err != nil {
 		fail(c, err)

@@ -110,6 +110,14 @@ type Request struct {
 	Filter         kb.Filter
 	ScoreThreshold float64 // drop hits scoring below it (0..1)
 	Rerank         bool    // use the reranker when one is configured
+	// Weights, when set, replace the engine's fusion weights for this search.
+	Weights *Weights
+}
+
+// Weights weigh the two legs in reciprocal-rank fusion (each ≥ 0, not both 0).
+type Weights struct {
+	Vector float64 `json:"vector"`
+	Text   float64 `json:"text"`
 }
 
 // ErrEmptyQuery is returned for a query with no text at all.
@@ -131,6 +139,13 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	if r.ScoreThreshold < 0 || r.ScoreThreshold > 1 {
 		return nil, fmt.Errorf("%w: score_threshold must be within 0..1 / score_threshold 须在 0 到 1 之间", kb.ErrInvalid)
+	}
+	w := Weights{Vector: e.opts.VectorWeight, Text: e.opts.TextWeight}
+	if r.Weights != nil {
+		if r.Weights.Vector < 0 || r.Weights.Text < 0 || r.Weights.Vector+r.Weights.Text == 0 {
+			return nil, fmt.Errorf("%w: weights must be ≥ 0 and not both 0 / 权重须非负且不能同时为 0", kb.ErrInvalid)
+		}
+		w = *r.Weights
 	}
 	if segment.Normalize(r.Query) == "" {
 		return nil, ErrEmptyQuery
@@ -178,7 +193,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		return nil, err
 	}
 
-	fused := e.fuse(vecHits, textHits)
+	fused := e.fuse(vecHits, textHits, w)
 	pool := fused
 	if len(pool) > 3*r.TopK {
 		pool = pool[:3*r.TopK]
@@ -240,7 +255,7 @@ type fusedHit struct {
 }
 
 // fuse combines the legs by weighted reciprocal-rank fusion: Σ w / (k + rank).
-func (e *Engine) fuse(vecHits, textHits []kb.Ranked) []fusedHit {
+func (e *Engine) fuse(vecHits, textHits []kb.Ranked, w Weights) []fusedHit {
 	scores := map[int64]float64{}
 	order := []int64{}
 	add := func(list []kb.Ranked, w float64) {
@@ -251,8 +266,8 @@ func (e *Engine) fuse(vecHits, textHits []kb.Ranked) []fusedHit {
 			scores[h.ChunkID] += w / (e.opts.RRFK + float64(rank+1))
 		}
 	}
-	add(vecHits, e.opts.VectorWeight)
-	add(textHits, e.opts.TextWeight)
+	add(vecHits, w.Vector)
+	add(textHits, w.Text)
 	out := make([]fusedHit, len(order))
 	for i, id := range order {
 		out[i] = fusedHit{id, scores[id]}

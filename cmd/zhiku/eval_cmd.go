@@ -36,6 +36,7 @@ func (a *app) evalCmd() *cobra.Command {
 	var kbName, queriesPath, mode, tenantName, baseline string
 	var k int
 	var asJSON bool
+	var vectorWeight, textWeight float64
 	cmd := &cobra.Command{
 		Use:   "eval --kb NAME --queries FILE [--k 10] [--mode hybrid|vector|text] [--baseline bm25] [--json]",
 		Short: "Measure retrieval quality on a queries file (recall@1/5/10, MRR@10, nDCG@10, latency)",
@@ -84,7 +85,11 @@ func (a *app) evalCmd() *cobra.Command {
 			}
 			depth := max(10, k)
 			search := func(q string) ([]string, error) {
-				hits, err := eng.search.Search(ctx, retrieval.Request{KB: knowledge, Query: q, TopK: min(100, 2*depth), Mode: mode})
+				req := retrieval.Request{KB: knowledge, Query: q, TopK: min(100, 2*depth), Mode: mode}
+				if vectorWeight >= 0 || textWeight >= 0 {
+					req.Weights = &retrieval.Weights{Vector: max(vectorWeight, 0), Text: max(textWeight, 0)}
+				}
+				hits, err := eng.search.Search(ctx, req)
 				if err != nil {
 					return nil, err
 				}
@@ -142,6 +147,8 @@ func (a *app) evalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&baseline, "baseline", "", "bm25: also evaluate an in-memory Okapi BM25 over the same tokens")
 	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the metrics object as the last line")
+	cmd.Flags().Float64Var(&vectorWeight, "vector-weight", -1, "fusion weight of the vector leg (default: the engine's)")
+	cmd.Flags().Float64Var(&textWeight, "text-weight", -1, "fusion weight of the text leg (default: the engine's)")
 	return cmd
 }
 
