@@ -53,6 +53,7 @@ type Deps struct {
 	Embedding       EmbeddingSpec
 	MaxBodyBytes    int64                // JSON bodies; defaults to 1 MiB
 	MaxUploadBytes  int64                // multipart uploads; defaults to 100 MiB
+	Jobs            JobStore             // ingestion jobs; nil leaves out the upload and job routes
 	AdminUI         http.Handler         // served under /admin/ when not nil
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 }
@@ -117,6 +118,15 @@ func (s *Server) routes() *gin.Engine {
 	v1.DELETE("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermCurate), s.deleteDocument)
 	v1.POST("/knowledge-bases/:kb/documents/:doc/approve", s.require(kb.PermCurate), s.approveDocument)
 	v1.POST("/knowledge-bases/:kb/documents/:doc/reject", s.require(kb.PermCurate), s.rejectDocument)
+
+	if s.deps.Jobs != nil {
+		// Uploads get their own body limit (MaxUploadBytes) instead of the JSON one.
+		up := r.Group("/v1", s.limitUpload, s.authenticate)
+		up.POST("/knowledge-bases/:kb/documents", s.require(kb.PermUpload), s.uploadDocument)
+		v1.GET("/jobs", s.require(kb.PermReadKB), s.listJobs)
+		v1.GET("/jobs/:id", s.require(kb.PermReadKB), s.getJob)
+		v1.POST("/jobs/:id/cancel", s.require(kb.PermUpload), s.cancelJob)
+	}
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
 	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)

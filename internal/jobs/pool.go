@@ -206,6 +206,7 @@ func (p *Pool) process(ctx context.Context, log *slog.Logger, worker string, j J
 	res, err := p.safeProcess(jctx, j, k, f, report)
 	close(stopBeats)
 	beats.Wait()
+	beat() // saves the final progress, and learns of a cancel or a lost lease in the meantime
 	res = mergeAttempts(prev, res)
 
 	switch cause := context.Cause(jctx); {
