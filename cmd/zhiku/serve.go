@@ -12,6 +12,10 @@ import (
 
 	adminui "github.com/zhiku/zhiku/admin-ui"
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/ingest"
+	"github.com/zhiku/zhiku/ingest/filejob"
+	"github.com/zhiku/zhiku/internal/jobs"
+	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/segment"
 )
 
@@ -27,7 +31,9 @@ func (a *app) serveCmd() *cobra.Command {
 }
 
 // serve runs until ctx ends (SIGINT/SIGTERM), then stops accepting connections and lets
-// in-flight requests finish within ZHIKU_SHUTDOWN_TIMEOUT.
+// in-flight requests finish within ZHIKU_SHUTDOWN_TIMEOUT. Upload jobs run on
+// ZHIKU_INGEST_WORKERS workers; at shutdown the jobs in flight go back to the queue, where
+// this server after a restart, or another one on the same database, resumes them.
 func (a *app) serve(ctx context.Context) error {
 	log := a.log.With("component", "serve")
 	log.Info("starting", "config", a.cfg.String())
@@ -60,8 +66,19 @@ func (a *app) serve(ctx context.Context) error {
 		Embedding:       embeddingSpec(a.cfg),
 		MaxBodyBytes:    a.cfg.MaxBodyBytes,
 		MaxUploadBytes:  a.cfg.MaxUploadBytes,
+		Jobs:            st,
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
 	})
+
+	workers := jobs.NewPool(st, filejob.New(filejob.Options{
+		Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
+		Limits: ingest.Limits{MaxBytes: a.cfg.MaxUploadBytes},
+	}), jobs.Options{Workers: a.cfg.IngestWorkers, IsTransient: llm.IsTransient, Log: a.log})
+	// The workers outlive ctx until the HTTP server has drained, then stop and requeue.
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	workersDone := make(chan struct{})
+	go func() { workers.Run(wctx); close(workersDone) }()
+	defer func() { stopWorkers(); <-workersDone }()
 
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
@@ -88,6 +105,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	log.Info("stopping ingest workers: jobs in flight go back to the queue")
+	stopWorkers()
+	<-workersDone
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
