@@ -54,9 +54,12 @@ type Options struct {
 	RRFK float64
 	// MinCandidates is the least each leg fetches before fusion (at least 4×top_k). Default 40.
 	MinCandidates int
-	// CommonTermCap: a term in more live chunks than this is too common to drive the text
-	// leg (it still counts towards coverage). Default 5000.
+	// CommonTermCap: document frequencies are counted up to this many chunks; a term in more
+	// is too common to drive the text leg (it still counts towards coverage). Default 2000.
 	CommonTermCap int
+	// CommonTermShare: a term in more than this share of the live chunks is too common to
+	// drive the text leg either (long postings, little weight). Default 0.05.
+	CommonTermShare float64
 	// StatsTTL is how long term statistics are cached. Default 30 s.
 	StatsTTL time.Duration
 	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
@@ -75,7 +78,10 @@ func (o *Options) defaults() {
 		o.MinCandidates = 40
 	}
 	if o.CommonTermCap <= 0 {
-		o.CommonTermCap = 5000
+		o.CommonTermCap = 2000
+	}
+	if o.CommonTermShare <= 0 {
+		o.CommonTermShare = 0.05
 	}
 	if o.StatsTTL <= 0 {
 		o.StatsTTL = 30 * time.Second
@@ -158,7 +164,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		return nil, fmt.Errorf("retrieval: segment query: %w", err)
 	}
 	terms = dedupe(terms)
-	weights, err := e.termWeights(ctx, r.KB.ID, terms)
+	weights, common, err := e.termWeights(ctx, r.KB.ID, terms)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +190,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	if useText && len(terms) > 0 {
 		wg.Go(func() {
-			driving, w := e.drivingTerms(terms, weights)
+			driving, w := drivingTerms(terms, weights, common)
 			textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, w, n, r.Filter)
 		})
 	}
@@ -319,30 +325,33 @@ func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.
 	return out, nil
 }
 
-// termWeights gives each query term its BM25 inverse document frequency in the knowledge base.
-func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, error) {
+// termWeights gives each query term its BM25 inverse document frequency in the knowledge
+// base, and says which terms are too common to drive the text leg.
+func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]bool, error) {
 	df, n, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
 	if err != nil {
-		return nil, fmt.Errorf("retrieval: term statistics: %w", err)
+		return nil, nil, fmt.Errorf("retrieval: term statistics: %w", err)
 	}
+	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*float64(n)))
 	w := make(map[string]float64, len(terms))
+	common := map[string]bool{}
 	for _, t := range terms {
 		d := float64(df[t])
 		w[t] = math.Log(1 + (float64(n)-d+0.5)/(d+0.5))
+		common[t] = d > limit
 	}
-	return w, nil
+	return w, common, nil
 }
 
 // drivingTerms leaves out terms too common to search by (their postings are long and their
 // weight small), keeping at least the two rarest so a query of common words still matches.
-func (e *Engine) drivingTerms(terms []string, weights map[string]float64) ([]string, []float64) {
+func drivingTerms(terms []string, weights map[string]float64, common map[string]bool) ([]string, []float64) {
 	sorted := slices.Clone(terms)
 	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
-	capWeight := math.Log(1 + 0.5/(float64(e.opts.CommonTermCap)+0.5)) // weight of a term at the cap, N→∞
 	var out []string
 	var w []float64
 	for i, t := range sorted {
-		if i >= 2 && weights[t] <= capWeight {
+		if i >= 2 && common[t] {
 			break
 		}
 		out = append(out, t)
