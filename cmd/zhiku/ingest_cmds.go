@@ -44,19 +44,16 @@ func (a *app) ingestCmd() *cobra.Command {
 			if f.kind != ingest.KindAuto && !isKind(f.kind) {
 				return fmt.Errorf("--kind must be auto, %s; got %q", strings.Join(ingest.Kinds, ", "), f.kind)
 			}
-			pool, st, err := a.openStore(ctx)
+			sess, err := a.openSession(ctx, f.tenant)
 			if err != nil {
 				return err
 			}
-			defer pool.Close()
-			t, err := tenant(ctx, st, f.tenant)
+			defer sess.Close()
+			k, err := sess.knowledgeBase(ctx, f.kbName)
 			if err != nil {
 				return err
 			}
-			k, err := st.GetKB(ctx, t.ID, f.kbName)
-			if err != nil {
-				return fmt.Errorf("--kb %s: no such knowledge base in tenant %s (create it with `zhiku kb create %s`)", f.kbName, t.Name, f.kbName)
-			}
+			st := sess.st
 			eng, err := a.buildEngines(st)
 			if err != nil {
 				return err
