@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,7 +154,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		w = *r.Weights
 	}
-	if segment.Normalize(r.Query) == "" {
+	if strings.TrimSpace(segment.Normalize(r.Query)) == "" {
 		return nil, ErrEmptyQuery
 	}
 	useVector := r.Mode != kb.ModeText

@@ -1,0 +1,127 @@
+package retrieval_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/ingest"
+	"github.com/zhiku/zhiku/ingest/records"
+	"github.com/zhiku/zhiku/internal/embedding"
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store/storetest"
+	"github.com/zhiku/zhiku/retrieval"
+)
+
+type bundle struct {
+	db  *storetest.DB
+	kb  kb.KnowledgeBase
+	emb *embedding.Local
+}
+
+func setup(t *testing.T, recs string) bundle {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	tenant, err := db.Store.EnsureTenant(ctx, "t")
+	require.NoError(t, err)
+	emb, err := embedding.NewLocal(embedding.LocalOptions{Dimension: 256})
+	require.NoError(t, err)
+	k, err := db.Store.CreateKB(ctx, kb.KnowledgeBase{TenantID: tenant.ID, Name: "kb", Embedder: "local", EmbeddingModel: emb.Model(), EmbeddingDim: 256})
+	require.NoError(t, err)
+	rs, err := records.Parse(strings.NewReader(recs), "r.jsonl")
+	require.NoError(t, err)
+	pipe := ingest.NewPipeline(db.Store, func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return emb, emb.Model(), nil }, ingest.Options{})
+	outs, err := pipe.Write(ctx, k, ingest.RecordUnits(rs, "r.jsonl"), nil)
+	require.NoError(t, err)
+	for _, o := range outs {
+		require.NoError(t, o.Err)
+	}
+	return bundle{db: db, kb: k, emb: emb}
+}
+
+func (b bundle) engine(rr retrieval.Reranker) *retrieval.Engine {
+	return retrieval.New(b.db.Store, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return b.emb, nil }, rr, retrieval.Options{})
+}
+
+const recs = `{"id":"a","title":"退货政策","text":"签收后七天内可以申请退货，商品需保持完好。"}
+{"id":"b","title":"换货政策","text":"签收后十五天内出现质量问题可以换货。"}
+{"id":"c","title":"E104","text":"E104 表示电机过热，请断电冷却三十分钟。"}
+`
+
+// reverseReranker ranks documents in reverse input order with descending scores, so a test
+// can tell that the reranker's order, not the fusion's, decides.
+type reverseReranker struct{ calls int }
+
+func (r *reverseReranker) Rerank(_ context.Context, _ string, docs []string) ([]retrieval.RerankScore, error) {
+	r.calls++
+	out := make([]retrieval.RerankScore, len(docs))
+	for i := range docs {
+		out[i] = retrieval.RerankScore{Index: len(docs) - 1 - i, Score: 0.9 - 0.3*float64(i)}
+	}
+	return out, nil
+}
+
+func TestRerankerDecidesOrderAndScore(t *testing.T) {
+	t.Parallel()
+	b := setup(t, recs)
+	ctx := context.Background()
+	plain, err := b.engine(nil).Search(ctx, retrieval.Request{KB: b.kb, Query: "退货 换货 E104", TopK: 3})
+	require.NoError(t, err)
+	require.Len(t, plain, 3)
+
+	rr := &reverseReranker{}
+	got, err := b.engine(rr).Search(ctx, retrieval.Request{KB: b.kb, Query: "退货 换货 E104", TopK: 3, Rerank: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, rr.calls)
+	require.Equal(t, plain[len(plain)-1].ChunkID, got[0].ChunkID, "the reranker's best comes first")
+	require.InDelta(t, 0.9, got[0].Score, 1e-9)
+	require.NotNil(t, got[0].Scores.Rerank)
+
+	cut, err := b.engine(rr).Search(ctx, retrieval.Request{KB: b.kb, Query: "退货 换货 E104", TopK: 3, Rerank: true, ScoreThreshold: 0.5})
+	require.NoError(t, err)
+	require.Len(t, cut, 2, "the threshold applies to the rerank score")
+
+	_, err = b.engine(rr).Search(ctx, retrieval.Request{KB: b.kb, Query: "退货", TopK: 3, Rerank: false})
+	require.NoError(t, err)
+	require.Equal(t, 2, rr.calls, "rerank: false skips the reranker")
+}
+
+func TestSynonymsTakeEffectForNewQueries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, recs)
+	ctx := context.Background()
+	e := b.engine(nil)
+	before, err := e.Search(ctx, retrieval.Request{KB: b.kb, Query: "退回", TopK: 3, Mode: kb.ModeText})
+	require.NoError(t, err)
+	for _, h := range before {
+		require.NotEqual(t, "a", h.ExternalID, "without synonyms 退回 does not match 退货")
+	}
+
+	settings, _ := json.Marshal(map[string]any{"synonyms": [][]string{{"退回", "退货"}}})
+	k, err := b.db.Store.UpdateKB(ctx, b.kb.TenantID, b.kb.ID, kb.KBPatch{Settings: settings})
+	require.NoError(t, err)
+	require.True(t, k.UpdatedAt.After(b.kb.UpdatedAt.Add(-time.Second)))
+	after, err := e.Search(ctx, retrieval.Request{KB: k, Query: "退回", TopK: 3, Mode: kb.ModeText})
+	require.NoError(t, err)
+	require.NotEmpty(t, after)
+	require.Equal(t, "a", after[0].ExternalID)
+	require.Contains(t, after[0].MatchedTerms, "退货")
+}
+
+func TestEmptyAndInvalidRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, recs)
+	e := b.engine(nil)
+	ctx := context.Background()
+	_, err := e.Search(ctx, retrieval.Request{KB: b.kb, Query: "   "})
+	require.ErrorIs(t, err, retrieval.ErrEmptyQuery)
+	_, err = e.Search(ctx, retrieval.Request{KB: b.kb, Query: "x", Weights: &retrieval.Weights{}})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+	_, err = e.Search(ctx, retrieval.Request{KB: b.kb, Query: `-&!"(`})
+	require.NoError(t, err, "a query of operators is not an error")
+}
