@@ -41,6 +41,15 @@ func (s *Store) ReplaceDocument(ctx context.Context, d kb.Document, chunks []kb.
 		if _, err := tx.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::bigint::text || '/' || $2, 0))`, d.KBID, d.ExternalID); err != nil {
 			return fmt.Errorf("store: lock document %q: %w", d.ExternalID, err)
 		}
+		// A re-embed swaps the model under FOR UPDATE of this row (see SwapReembed): chunks
+		// written first are re-embedded by it; vectors of the model it retired are refused.
+		var retired bool
+		if err := tx.db.QueryRow(ctx, `SELECT $2 = ANY(retired_models) FROM knowledge_bases WHERE id = $1 FOR SHARE`, d.KBID, model).Scan(&retired); err != nil {
+			return fmt.Errorf("store: lock knowledge base %d: %w", d.KBID, interpret(err))
+		}
+		if retired {
+			return fmt.Errorf("%w: knowledge base %d was re-embedded away from model %q while %q was being ingested; ingest it again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, d.KBID, model, d.ExternalID)
+		}
 		cur, err := scanDoc(tx.db.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.external_id = $2 AND d.is_current`, d.KBID, d.ExternalID))
 		switch {
 		case err == nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview):

@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// ChunkSource is what re-embedding and re-indexing read of a chunk: the text it was
+// embedded and tokenized from, or what that text is rebuilt from.
+type ChunkSource struct {
+	ID          int64
+	SectionPath []string
+	Content     string
+	// IndexText is the stored index text; empty for chunks written without one, whose
+	// index text is rebuilt from SectionPath and Content (see internal/kbmaint).
+	IndexText string
+	Kind      string         // the document's kind
+	Metadata  map[string]any // the chunk's metadata (document metadata merged in)
+}
+
+const chunkSourceColumns = `c.id, c.section_path, c.content, coalesce(c.index_text, ''), coalesce(c.metadata->>'kind', ''), c.metadata`
+
+func (s *Store) chunkSources(ctx context.Context, sql string, args ...any) ([]ChunkSource, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read chunks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ChunkSource, error) {
+		var c ChunkSource
+		err := r.Scan(&c.ID, &c.SectionPath, &c.Content, &c.IndexText, &c.Kind, &c.Metadata)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read chunks: %w", err)
+	}
+	return out, nil
+}
+
+// ChunksAfter pages through every chunk of a knowledge base in id order: up to limit
+// chunks with ids above afterID (start with 0).
+func (s *Store) ChunksAfter(ctx context.Context, kbID, afterID int64, limit int) ([]ChunkSource, error) {
+	return s.chunkSources(ctx, `SELECT `+chunkSourceColumns+` FROM chunks c
+		WHERE c.kb_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3`, kbID, afterID, limit)
+}
+
+// CountChunks returns how many chunks a knowledge base has, and how many of them already
+// have a shadow vector (embedding_next) from a re-embed in progress.
+func (s *Store) CountChunks(ctx context.Context, kbID int64) (total, shadowed int, err error) {
+	err = s.db.QueryRow(ctx, `SELECT count(*), count(embedding_next) FROM chunks WHERE kb_id = $1`, kbID).Scan(&total, &shadowed)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: count chunks of knowledge base %d: %w", kbID, err)
+	}
+	return total, shadowed, nil
+}
+
+// SetTokens replaces the search tokens (tsv) of the given chunks of a knowledge base,
+// tokens[i] for ids[i], in one round trip. Chunks deleted meanwhile are skipped.
+func (s *Store) SetTokens(ctx context.Context, kbID int64, ids []int64, tokens [][]string) error {
+	if len(ids) != len(tokens) {
+		return fmt.Errorf("store: set tokens: %d ids, %d token lists", len(ids), len(tokens))
+	}
+	batch := &pgx.Batch{}
+	for i, id := range ids {
+		toks := tokens[i]
+		if toks == nil {
+			toks = []string{}
+		}
+		batch.Queue(`UPDATE chunks SET tsv = array_to_tsvector($3::text[]) WHERE kb_id = $1 AND id = $2`, kbID, id, toks)
+	}
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store: set tokens of knowledge base %d: %w", kbID, interpret(err))
+	}
+	return nil
+}
+
+// EmbeddingTarget is the model a knowledge base is being re-embedded with.
+type EmbeddingTarget struct {
+	Embedder string
+	Model    string
+	Dim      int
+}
+
+// Matches reports whether knowledge base k already uses the target model.
+func (t EmbeddingTarget) Matches(k kb.KnowledgeBase) bool {
+	return k.Embedder == t.Embedder && k.EmbeddingModel == t.Model && k.EmbeddingDim == t.Dim
+}
+
+// StartReembed records t as knowledge base kbID's re-embedding target. When a run towards
+// the same target was interrupted, its shadow vectors are kept (resumed is true); when the
+// target differs, shadow vectors of the earlier target are cleared first.
+func (s *Store) StartReembed(ctx context.Context, kbID int64, t EmbeddingTarget) (resumed bool, err error) {
+	err = s.WithTx(ctx, func(tx *Store) error {
+		cur, _, err := scanTarget(tx.db.QueryRow(ctx, `SELECT next_embedder, next_model, next_dim FROM knowledge_bases WHERE id = $1 FOR UPDATE`, kbID))
+		if err != nil {
+			return fmt.Errorf("store: start re-embed of knowledge base %d: %w", kbID, err)
+		}
+		if cur == t {
+			resumed = true
+			return nil
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE chunks SET embedding_next = NULL WHERE kb_id = $1 AND embedding_next IS NOT NULL`, kbID); err != nil {
+			return fmt.Errorf("store: clear shadow vectors of knowledge base %d: %w", kbID, err)
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE knowledge_bases SET next_embedder = $2, next_model = $3, next_dim = $4 WHERE id = $1`,
+			kbID, t.Embedder, t.Model, t.Dim); err != nil {
+			return fmt.Errorf("store: record re-embed target of knowledge base %d: %w", kbID, interpret(err))
+		}
+		return nil
+	})
+	return resumed, err
+}
+
+// ChunksWithoutShadow returns up to limit chunks of a knowledge base with ids above
+// afterID that have no shadow vector yet, in id order.
+func (s *Store) ChunksWithoutShadow(ctx context.Context, kbID, afterID int64, limit int) ([]ChunkSource, error) {
+	return s.chunkSources(ctx, `SELECT `+chunkSourceColumns+` FROM chunks c
+		WHERE c.kb_id = $1 AND c.id > $2 AND c.embedding_next IS NULL ORDER BY c.id LIMIT $3`, kbID, afterID, limit)
+}
+
+// SetShadowEmbeddings stores the target model's vectors of the given chunks, vecs[i] for
+// ids[i], in one round trip. Chunks deleted meanwhile are skipped.
+func (s *Store) SetShadowEmbeddings(ctx context.Context, kbID int64, ids []int64, vecs [][]float32) error {
+	if len(ids) != len(vecs) {
+		return fmt.Errorf("store: set shadow vectors: %d ids, %d vectors", len(ids), len(vecs))
+	}
+	batch := &pgx.Batch{}
+	for i, id := range ids {
+		batch.Queue(`UPDATE chunks SET embedding_next = $3 WHERE kb_id = $1 AND id = $2`, kbID, id, pgvector.NewVector(vecs[i]))
+	}
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store: set shadow vectors of knowledge base %d: %w", kbID, interpret(err))
+	}
+	return nil
+}
+
+// ShadowEmbedder embeds, with the target model, chunks written while a re-embed ran.
+type ShadowEmbedder func(ctx context.Context, chunks []ChunkSource) ([][]float32, error)
+
+// SwapReembed makes the shadow vectors knowledge base kbID's vectors and t its model. It
+// first drops the old HNSW index (concurrently: searches keep running, exactly, on the old
+// vectors meanwhile; an HNSW index is on embedding::vector(dim), so it cannot be built
+// ahead on a column the search does not read). Then, in one transaction holding the
+// knowledge base row (ingestion waits on it): chunks still lacking a shadow vector are
+// embedded with embed, every chunk's vector and embedding_model move over at once, and
+// the knowledge base records t (the old model becomes retired, refused on later writes).
+// Last, the new index is built concurrently. On failure the old index is rebuilt.
+func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, embed ShadowEmbedder) error {
+	var oldDim int
+	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&oldDim); err != nil {
+		return fmt.Errorf("store: swap vectors of knowledge base %d: %w", kbID, interpret(err))
+	}
+	if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+VectorIndexName(kbID)); err != nil {
+		return fmt.Errorf("store: drop vector index of knowledge base %d: %w", kbID, err)
+	}
+	err := s.WithTx(ctx, func(tx *Store) error {
+		cur, _, err := scanTarget(tx.db.QueryRow(ctx, `SELECT next_embedder, next_model, next_dim FROM knowledge_bases WHERE id = $1 FOR UPDATE`, kbID))
+		if err != nil {
+			return fmt.Errorf("store: lock knowledge base %d: %w", kbID, err)
+		}
+		if cur != t {
+			return fmt.Errorf("%w: knowledge base %d is being re-embedded with %s %q (%d dims), not %s %q (%d dims)",
+				kb.ErrConflict, kbID, cur.Embedder, cur.Model, cur.Dim, t.Embedder, t.Model, t.Dim)
+		}
+		for after := int64(0); ; {
+			missing, err := tx.ChunksWithoutShadow(ctx, kbID, after, 256)
+			if err != nil || len(missing) == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			vecs, err := embed(ctx, missing)
+			if err != nil {
+				return fmt.Errorf("store: embed chunks written during the re-embed: %w", err)
+			}
+			ids := make([]int64, len(missing))
+			for i, c := range missing {
+				ids[i] = c.ID
+			}
+			if err := tx.SetShadowEmbeddings(ctx, kbID, ids, vecs); err != nil {
+				return err
+			}
+			after = ids[len(ids)-1]
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE chunks SET embedding = embedding_next, embedding_next = NULL, embedding_model = $2
+			WHERE kb_id = $1`, kbID, t.Model); err != nil {
+			return fmt.Errorf("store: move shadow vectors of knowledge base %d: %w", kbID, err)
+		}
+		if _, err := tx.db.Exec(ctx, `UPDATE knowledge_bases SET
+				retired_models = array_append(array_remove(retired_models, $3), embedding_model),
+				embedder = $2, embedding_model = $3, embedding_dim = $4,
+				next_embedder = NULL, next_model = NULL, next_dim = NULL, updated_at = now()
+			WHERE id = $1`, kbID, t.Embedder, t.Model, t.Dim); err != nil {
+			return fmt.Errorf("store: record model of knowledge base %d: %w", kbID, interpret(err))
+		}
+		return nil
+	})
+	if err != nil {
+		if ierr := s.EnsureVectorIndex(context.WithoutCancel(ctx), kbID, oldDim); ierr != nil {
+			return fmt.Errorf("%w (and rebuilding the old index failed: %v)", err, ierr)
+		}
+		return err
+	}
+	return s.EnsureVectorIndex(ctx, kbID, t.Dim)
+}
+
+// EnsureVectorIndex builds knowledge base kbID's HNSW index on dimension dim concurrently
+// (writes go on) unless a valid one exists; an invalid leftover of an interrupted build is
+// dropped first. Dimensions above HNSW's limit (2,000) have no index.
+func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) error {
+	if dim > 2000 {
+		return nil
+	}
+	name := VectorIndexName(kbID)
+	var valid *bool
+	err := s.db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&valid)
+	switch {
+	case err == nil && valid != nil && *valid:
+		return nil
+	case err == nil:
+		if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+			return fmt.Errorf("store: drop invalid vector index of knowledge base %d: %w", kbID, err)
+		}
+	case interpret(err) != kb.ErrNotFound:
+		return fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
+	}
+	sql := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WHERE kb_id = %d`,
+		name, VectorExpr("", dim), kbID)
+	if _, err := s.db.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+	}
+	return nil
+}
+
+// ReembedTarget returns the re-embedding target recorded for a knowledge base, if any.
+func (s *Store) ReembedTarget(ctx context.Context, kbID int64) (EmbeddingTarget, bool, error) {
+	t, ok, err := scanTarget(s.db.QueryRow(ctx, `SELECT next_embedder, next_model, next_dim FROM knowledge_bases WHERE id = $1`, kbID))
+	if err != nil {
+		return t, false, fmt.Errorf("store: re-embed target of knowledge base %d: %w", kbID, err)
+	}
+	return t, ok, nil
+}
+
+func scanTarget(row pgx.Row) (EmbeddingTarget, bool, error) {
+	var emb, model *string
+	var dim *int
+	if err := row.Scan(&emb, &model, &dim); err != nil {
+		return EmbeddingTarget{}, false, interpret(err)
+	}
+	if emb == nil || model == nil || dim == nil {
+		return EmbeddingTarget{}, false, nil
+	}
+	return EmbeddingTarget{Embedder: *emb, Model: *model, Dim: *dim}, true, nil
+}
