@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -68,12 +70,50 @@ func (s *Server) listKBs(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"knowledge_bases": list})
 }
 
+// Reindexer re-tokenizes a knowledge base's chunks in the background after its dictionary
+// words or synonyms changed (new queries use them at once). Reindex returns at once and is
+// idempotent; ReindexStatus reports the latest run, if any.
+type Reindexer interface {
+	Reindex(k kb.KnowledgeBase)
+	ReindexStatus(kbID int64) (ReindexStatus, bool)
+}
+
+// ReindexStatus is a background re-index: state is queued, running, done or failed.
+type ReindexStatus struct {
+	State      string    `json:"state"`
+	Done       int       `json:"done"`
+	Total      int       `json:"total"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// kbView is a knowledge base with its background re-index, when one ran.
+type kbView struct {
+	kb.KnowledgeBase
+	Reindex *ReindexStatus `json:"reindex,omitempty"`
+}
+
 func (s *Server) getKB(c *gin.Context) {
 	k, ok := s.knowledgeBase(c)
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, k)
+	view := kbView{KnowledgeBase: k}
+	if s.deps.Reindexer != nil {
+		if st, ok := s.deps.Reindexer.ReindexStatus(k.ID); ok {
+			view.Reindex = &st
+		}
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+// dictionaryChanged reports whether an update changed the words that tokenization keeps
+// whole (custom words and synonym entries), so stored chunks need new tokens.
+func dictionaryChanged(before, after kb.KnowledgeBase) bool {
+	w1, s1 := before.Dictionary()
+	w2, s2 := after.Dictionary()
+	return !reflect.DeepEqual(w1, w2) || !reflect.DeepEqual(s1, s2)
 }
 
 func (s *Server) updateKB(c *gin.Context) {
@@ -113,6 +153,9 @@ func (s *Server) updateKB(c *gin.Context) {
 		return
 	}
 	s.audit(c, "kb.update", updated.Name, map[string]any{"id": k.ID})
+	if s.deps.Reindexer != nil && dictionaryChanged(k, updated) {
+		s.deps.Reindexer.Reindex(updated)
+	}
 	c.JSON(http.StatusOK, updated)
 }
 

@@ -56,6 +56,7 @@ type Deps struct {
 	Jobs            JobStore             // ingestion jobs; nil leaves out the upload and job routes
 	AdminUI         http.Handler         // served under /admin/ when not nil
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
+	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 }
 
 // Server holds the routes' dependencies.

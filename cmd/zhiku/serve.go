@@ -68,6 +68,7 @@ func (a *app) serve(ctx context.Context) error {
 		MaxUploadBytes:  a.cfg.MaxUploadBytes,
 		Jobs:            st,
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
+		Reindexer:       a.reindexer(ctx, st),
 	})
 
 	workers := jobs.NewPool(st, filejob.New(filejob.Options{

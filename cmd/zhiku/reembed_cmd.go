@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/kbmaint"
+	"github.com/zhiku/zhiku/internal/store"
+)
+
+// The compiler checks that the store satisfies the maintenance runners' interfaces.
+var (
+	_ kbmaint.ReembedStore = (*store.Store)(nil)
+	_ kbmaint.KBStore      = (*store.Store)(nil)
+	_ api.Reindexer        = reindexAdapter{}
+)
+
+func (a *app) reembedCmd() *cobra.Command {
+	var kbName, tenantName string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "reembed --kb NAME [--tenant T] [--batch 256]",
+		Short: "Re-embed a knowledge base with the configured embedder, swapping models only when complete",
+		Long: "Re-embeds every chunk of the knowledge base with the embedder configured now (ZHIKU_EMBEDDER,\n" +
+			"ZHIKU_EMBED_MODEL, ZHIKU_EMBED_DIM) into a shadow column; searches keep using the old model\n" +
+			"meanwhile. When every chunk has a new vector, the vectors and the knowledge base's recorded\n" +
+			"model are swapped in one transaction and its HNSW index is rebuilt for the new dimension\n" +
+			"(searches run exactly, without the index, while it builds). Interrupted? Run it again: it\n" +
+			"continues where it stopped. Servers must be configured with the new model to search it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if kbName == "" {
+				return errors.New("--kb is required")
+			}
+			sess, err := a.openSession(ctx, tenantName)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			k, err := sess.knowledgeBase(ctx, kbName)
+			if err != nil {
+				return err
+			}
+			spec := embeddingSpec(a.cfg)
+			target := store.EmbeddingTarget{Embedder: spec.Embedder, Model: spec.Model, Dim: spec.Dimension}
+			emb, err := newEmbedders(a.cfg)
+			if err != nil {
+				return err
+			}
+			targetEmb, _, err := emb.forKB(kb.KnowledgeBase{Name: k.Name, Embedder: target.Embedder, EmbeddingModel: target.Model, EmbeddingDim: target.Dim})
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			res, err := kbmaint.Reembed(ctx, sess.st, k, target, targetEmb, kbmaint.ReembedOptions{
+				Batch: batch,
+				Progress: func(done, total int) {
+					fmt.Fprintf(a.errOut, "reembed %s: %d/%d chunks\n", k.Name, done, total)
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("reembed %s: %w (run it again to continue / 可重新运行以继续)", k.Name, err)
+			}
+			if res.AlreadyCurrent {
+				fmt.Fprintf(a.out, "knowledge base %q already uses %s %q (%d dims); nothing to do\n", k.Name, k.Embedder, k.EmbeddingModel, k.EmbeddingDim)
+				return nil
+			}
+			_ = sess.st.Audit(ctx, kb.AuditEntry{TenantID: sess.tenant.ID, Actor: "cli", Action: "kb.reembed", Target: k.Name,
+				Details: map[string]any{"from": k.EmbeddingModel, "to": target.Model, "dim": target.Dim, "chunks": res.Total}})
+			resumed := ""
+			if res.Resumed {
+				resumed = ", resumed"
+			}
+			fmt.Fprintf(a.out, "re-embedded %q: %d chunk(s) embedded%s in %s; %s %q (%d dims) -> %s %q (%d dims)\n",
+				k.Name, res.Embedded, resumed, time.Since(start).Round(time.Millisecond),
+				k.Embedder, k.EmbeddingModel, k.EmbeddingDim, target.Embedder, target.Model, target.Dim)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kbName, "kb", "", "knowledge base name (required)")
+	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
+	cmd.Flags().IntVar(&batch, "batch", kbmaint.DefaultBatch, "chunks embedded and written at a time")
+	return cmd
+}
+
+func (a *app) reindexCmd() *cobra.Command {
+	var kbName, tenantName string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "reindex --kb NAME [--tenant T] [--batch 256]",
+		Short: "Re-tokenize a knowledge base's chunks with its current dictionary words and synonyms",
+		Long: "Rebuilds the full-text tokens of every chunk with the knowledge base's settings.dictionary\n" +
+			"and settings.synonyms. The server does this by itself in the background after a PATCH that\n" +
+			"changes them; this command does it synchronously, with progress on stderr.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if kbName == "" {
+				return errors.New("--kb is required")
+			}
+			sess, err := a.openSession(ctx, tenantName)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			k, err := sess.knowledgeBase(ctx, kbName)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			n, err := kbmaint.Reindex(ctx, sess.st, k, batch, func(done, total int) {
+				fmt.Fprintf(a.errOut, "reindex %s: %d/%d chunks\n", k.Name, done, total)
+			})
+			if err != nil {
+				return fmt.Errorf("reindex %s: %w", k.Name, err)
+			}
+			fmt.Fprintf(a.out, "re-indexed %q: %d chunk(s) in %s\n", k.Name, n, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kbName, "kb", "", "knowledge base name (required)")
+	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
+	cmd.Flags().IntVar(&batch, "batch", kbmaint.DefaultBatch, "chunks tokenized and written at a time")
+	return cmd
+}
+
+// reindexer runs the server's background re-indexes (one knowledge base at a time) until
+// ctx ends.
+func (a *app) reindexer(ctx context.Context, st *store.Store) api.Reindexer {
+	return reindexAdapter{kbmaint.NewReindexer(ctx, st, a.log, kbmaint.ReindexerOptions{})}
+}
+
+// reindexAdapter lets the API start and report background re-indexes.
+type reindexAdapter struct{ r *kbmaint.Reindexer }
+
+func (a reindexAdapter) Reindex(k kb.KnowledgeBase) { a.r.Reindex(k) }
+
+func (a reindexAdapter) ReindexStatus(kbID int64) (api.ReindexStatus, bool) {
+	s, ok := a.r.Status(kbID)
+	return api.ReindexStatus(s), ok
+}
