@@ -44,11 +44,17 @@ func (s *Store) ReplaceDocument(ctx context.Context, d kb.Document, chunks []kb.
 		// A re-embed swaps the model under FOR UPDATE of this row (see SwapReembed): chunks
 		// written first are re-embedded by it; vectors of the model it retired are refused.
 		var retired bool
-		if err := tx.db.QueryRow(ctx, `SELECT $2 = ANY(retired_models) FROM knowledge_bases WHERE id = $1 FOR SHARE`, d.KBID, model).Scan(&retired); err != nil {
+		var dim int
+		if err := tx.db.QueryRow(ctx, `SELECT $2 = ANY(retired_models), embedding_dim FROM knowledge_bases WHERE id = $1 FOR SHARE`, d.KBID, model).Scan(&retired, &dim); err != nil {
 			return fmt.Errorf("store: lock knowledge base %d: %w", d.KBID, interpret(err))
 		}
+		for _, c := range chunks {
+			if c.Embedding != nil && len(c.Embedding) != dim {
+				retired = true
+			}
+		}
 		if retired {
-			return fmt.Errorf("%w: knowledge base %d was re-embedded away from model %q while %q was being ingested; ingest it again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, d.KBID, model, d.ExternalID)
+			return fmt.Errorf("%w: %q was embedded with model %q, which knowledge base %d no longer uses (re-embedded meanwhile); ingest it again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, d.ExternalID, model, d.KBID)
 		}
 		cur, err := scanDoc(tx.db.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.external_id = $2 AND d.is_current`, d.KBID, d.ExternalID))
 		switch {

@@ -147,7 +147,8 @@ type ShadowEmbedder func(ctx context.Context, chunks []ChunkSource) ([][]float32
 // ahead on a column the search does not read). Then, in one transaction holding the
 // knowledge base row (ingestion waits on it): chunks still lacking a shadow vector are
 // embedded with embed, every chunk's vector and embedding_model move over at once, and
-// the knowledge base records t (the old model becomes retired, refused on later writes).
+// the knowledge base records t (the old model becomes retired: later writes of its
+// vectors, or of vectors of the old dimension, are refused by ReplaceDocument).
 // Last, the new index is built concurrently. On failure the old index is rebuilt.
 func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, embed ShadowEmbedder) error {
 	var oldDim int
@@ -192,7 +193,8 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 			return fmt.Errorf("store: move shadow vectors of knowledge base %d: %w", kbID, err)
 		}
 		if _, err := tx.db.Exec(ctx, `UPDATE knowledge_bases SET
-				retired_models = array_append(array_remove(retired_models, $3), embedding_model),
+				retired_models = CASE WHEN embedding_model = $3 THEN array_remove(retired_models, $3) -- same model, new dimension
+				                 ELSE array_append(array_remove(retired_models, $3), embedding_model) END,
 				embedder = $2, embedding_model = $3, embedding_dim = $4,
 				next_embedder = NULL, next_model = NULL, next_dim = NULL, updated_at = now()
 			WHERE id = $1`, kbID, t.Embedder, t.Model, t.Dim); err != nil {

@@ -188,3 +188,62 @@ func TestChunksAfterAndSetTokens(t *testing.T) {
 	require.Equal(t, rest[0].ID, got[0].ChunkID)
 	require.Error(t, b.st.SetTokens(ctx, k.ID, []int64{1, 2}, [][]string{{"x"}}))
 }
+
+func TestIngestionWaitsForTheSwapAndIsRefusedAfterIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "race", 4)
+	require.NoError(t, putModelDoc(t, b.st, k, "a", k.EmbeddingModel, []float32{1, 0, 0, 0}))
+
+	// Hold the knowledge base row as SwapReembed does, and retire the model inside.
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SELECT 1 FROM knowledge_bases WHERE id = $1 FOR UPDATE`, k.ID)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- putModelDoc(t, b.st, k, "late", k.EmbeddingModel, []float32{0, 1, 0, 0}) }()
+	// Wait until the ingestion is blocked on the row lock (not a timing assertion: it polls).
+	for {
+		var waiting int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting))
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("ingestion finished while the swap held the knowledge base: %v", err)
+		default:
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE knowledge_bases SET retired_models = array_append(retired_models, embedding_model),
+		embedding_model = 'next-model' WHERE id = $1`, k.ID)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	require.ErrorIs(t, <-done, kb.ErrConflict, "vectors of the retired model never land after the swap")
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1`, k.ID).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+func TestReembedToAnotherDimensionOfTheSameModel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "grow", 4)
+	require.NoError(t, putModelDoc(t, b.st, k, "a", k.EmbeddingModel, []float32{1, 0, 0, 0}))
+	target := store.EmbeddingTarget{Embedder: "local", Model: k.EmbeddingModel, Dim: 8}
+	_, err := b.st.StartReembed(ctx, k.ID, target)
+	require.NoError(t, err)
+	require.NoError(t, b.st.SwapReembed(ctx, k.ID, target, func(_ context.Context, cs []store.ChunkSource) ([][]float32, error) {
+		return [][]float32{vec8(cs[0].Content)}, nil
+	}))
+	k2, err := b.st.GetKB(ctx, b.tenant.ID, "grow")
+	require.NoError(t, err)
+	require.Equal(t, 8, k2.EmbeddingDim)
+	require.ErrorIs(t, putModelDoc(t, b.st, k2, "old-dim", k.EmbeddingModel, []float32{0, 1, 0, 0}), kb.ErrConflict,
+		"vectors of the old dimension are refused")
+	require.NoError(t, putModelDoc(t, b.st, k2, "new-dim", k.EmbeddingModel, vec8("x")), "the model itself is not retired")
+}
