@@ -57,11 +57,7 @@ func TestAtomicReingestUnderConcurrentSearch(t *testing.T) {
 	})
 	t.Run("Engine", func(t *testing.T) {
 		t.Parallel()
-		// The engine runs its text leg, vector leg and hit loading as separate statements
-		// outside one snapshot: a re-ingest committing between them leaves the loaded ids
-		// deleted and the search empty. Writes are atomic (Snapshot passes); un-skip this
-		// when retrieval searches inside one REPEATABLE READ transaction.
-		t.Skip("retrieval.Engine does not search in one snapshot yet; see the Snapshot subtest")
+		// The engine runs both legs and the hit loading in one read-only snapshot.
 		testAtomicReingest(t, engineSearch)
 	})
 }

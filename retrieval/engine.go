@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
@@ -25,6 +26,8 @@ type Index interface {
 	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error)
 	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
+	// Snapshot runs fn so that the reads above made with its ctx see one consistent state.
+	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // QueryEmbedder embeds a query with the model a knowledge base was built with.
@@ -165,51 +168,62 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		return nil, fmt.Errorf("retrieval: segment query: %w", err)
 	}
 	terms = dedupe(terms)
-	weights, common, err := e.termWeights(ctx, r.KB.ID, terms)
-	if err != nil {
-		return nil, err
-	}
-	n := max(e.opts.MinCandidates, 4*r.TopK)
 
+	// The query embedding (a network call for remote models) and the term statistics are
+	// independent: fetch them together, before the snapshot, to keep it short.
 	var vec []float32
-	var vecHits, textHits []kb.Ranked
-	var vecErr, textErr error
+	var weights map[string]float64
+	var common map[string]bool
+	var embErr, statsErr error
 	var wg sync.WaitGroup
 	if useVector {
 		wg.Go(func() {
 			emb, err := e.embedFor(r.KB)
 			if err != nil {
-				vecErr = err
+				embErr = err
 				return
 			}
-			if vec, vecErr = emb.EmbedQuery(ctx, r.Query); vecErr != nil {
-				vecErr = fmt.Errorf("retrieval: embed query: %w", vecErr)
-				return
+			if vec, err = emb.EmbedQuery(ctx, r.Query); err != nil {
+				embErr = fmt.Errorf("retrieval: embed query: %w", err)
 			}
-			vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter)
 		})
 	}
-	if useText && len(terms) > 0 {
-		wg.Go(func() {
-			driving, w := drivingTerms(terms, weights, common)
-			textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, w, n, r.Filter)
-		})
-	}
+	weights, common, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	wg.Wait()
-	if err := errors.Join(vecErr, textErr); err != nil {
+	if err := errors.Join(embErr, statsErr); err != nil {
 		return nil, err
 	}
 
-	fused := e.fuse(vecHits, textHits, w)
-	pool := fused
-	if len(pool) > 3*r.TopK {
-		pool = pool[:3*r.TopK]
-	}
-	ids := make([]int64, len(pool))
-	for i, f := range pool {
-		ids[i] = f.id
-	}
-	cands, err := e.idx.Hits(ctx, r.KB, ids, vec)
+	// Both legs and the loading of the winners read one snapshot, so a document re-ingested
+	// meanwhile shows up as its old version or its new one, never as a gap.
+	n := max(e.opts.MinCandidates, 4*r.TopK)
+	var pool []fusedHit
+	var cands map[int64]kb.Candidate
+	err = e.idx.Snapshot(ctx, func(ctx context.Context) error {
+		var vecHits, textHits []kb.Ranked
+		var err error
+		if useVector {
+			if vecHits, err = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter); err != nil {
+				return err
+			}
+		}
+		if useText && len(terms) > 0 {
+			driving, dw := drivingTerms(terms, weights, common)
+			if textHits, err = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter); err != nil {
+				return err
+			}
+		}
+		pool = e.fuse(vecHits, textHits, w)
+		if len(pool) > 3*r.TopK {
+			pool = pool[:3*r.TopK]
+		}
+		ids := make([]int64, len(pool))
+		for i, f := range pool {
+			ids[i] = f.id
+		}
+		cands, err = e.idx.Hits(ctx, r.KB, ids, vec)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +235,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	for _, f := range pool {
 		c, ok := cands[f.id]
 		if !ok {
-			continue // deleted between the legs and the load
+			continue // defensive: the snapshot keeps loaded ids consistent with the legs
 		}
 		h := c.Hit
 		h.Scores.Fused = f.score
@@ -239,6 +253,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		hits = append(hits, h)
 	}
+	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {
 		if hits, err = e.rerank(ctx, r.Query, hits); err != nil {
 			return nil, err
@@ -413,4 +428,48 @@ func (e *Engine) dict(k kb.KnowledgeBase) *segment.Dict {
 	}
 	e.dicts.Store(k.ID, &dictEntry{updated: k.UpdatedAt, dict: d})
 	return d
+}
+
+// identifierFields are metadata keys whose value identifies one item (catalog rows carry
+// sku; manuals may carry model or code).
+var identifierFields = []string{"sku", "model", "code"}
+
+// promoteExactIDs moves hits whose SKU, model or code equals a code in the query (ignoring
+// case, spaces and hyphens: "xr700p" is "XR-700P") to the front, keeping their order, and
+// lifts their score to at least 0.9. A customer who types a SKU means that product, even
+// when accessory cards that mention it are shorter and score higher on similarity.
+func promoteExactIDs(query string, hits []kb.Hit) {
+	codes := map[string]bool{}
+	for _, sp := range segment.Split(query) {
+		if sp.Kind == segment.KindCode {
+			codes[normalizeID(sp.Text)] = true
+		}
+	}
+	if len(codes) == 0 {
+		return
+	}
+	exact := func(h kb.Hit) bool {
+		for _, f := range identifierFields {
+			if v, ok := h.Metadata[f].(string); ok && codes[normalizeID(v)] {
+				return true
+			}
+		}
+		return false
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return exact(hits[i]) && !exact(hits[j]) })
+	for i := range hits {
+		if exact(hits[i]) {
+			hits[i].Score = max(hits[i].Score, 0.9)
+		}
+	}
+}
+
+func normalizeID(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '_', ' ', '.':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
 }

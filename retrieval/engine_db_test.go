@@ -125,3 +125,19 @@ func TestEmptyAndInvalidRequests(t *testing.T) {
 	_, err = e.Search(ctx, retrieval.Request{KB: b.kb, Query: `-&!"(`})
 	require.NoError(t, err, "a query of operators is not an error")
 }
+
+func TestExactSKUComesFirst(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `{"id":"sku:XR-700P","title":"XR-700P 扫地机器人","text":"商品：XR-700P 扫地机器人 旗舰款\nSKU：XR-700P\n价格：3999元\n规格：激光导航，5000Pa 吸力，自动集尘，续航 180 分钟，适合大户型","metadata":{"sku":"XR-700P"}}
+{"id":"sku:AC-1","title":"滤网","text":"滤网 适用 XR-700P","metadata":{"sku":"AC-1"}}
+{"id":"sku:AC-2","title":"边刷","text":"边刷 适用 XR-700P","metadata":{"sku":"AC-2"}}
+{"id":"sku:AC-3","title":"尘袋","text":"尘袋 适用 XR-700P","metadata":{"sku":"AC-3"}}
+`)
+	for _, q := range []string{"XR-700P", "xr700p", "XR-700P 多少钱"} {
+		hits, err := b.engine(nil).Search(context.Background(), retrieval.Request{KB: b.kb, Query: q, TopK: 4})
+		require.NoError(t, err)
+		require.NotEmpty(t, hits)
+		require.Equal(t, "sku:XR-700P", hits[0].ExternalID, q)
+		require.GreaterOrEqual(t, hits[0].Score, 0.9, q)
+	}
+}
