@@ -37,7 +37,8 @@ test: db lint
 bench: db build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) migrate
-	$(BIN) bench retrieval --sizes $(or $(BENCH_SIZES),10000,100000)
+	$(BIN) bench retrieval --sizes $(or $(BENCH_SIZES),10000,100000) \
+	  $(if $(wildcard ../shared/devsets/lcqmc_zh/corpus.jsonl),--devset ../shared/devsets/lcqmc_zh)
 
 clean:
 	rm -rf bin

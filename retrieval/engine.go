@@ -22,8 +22,10 @@ type Index interface {
 	VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error)
 	// TextSearch returns up to limit live chunks containing any term, by summed weights.
 	TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error)
-	// TermStats counts live chunks holding each term (at most capAt) and all live chunks.
-	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error)
+	// TermStats counts the chunks holding each term, at most capAt.
+	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error)
+	// LiveChunks counts a knowledge base's live chunks.
+	LiveChunks(ctx context.Context, kbID int64) (int, error)
 	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
 	// Snapshot runs fn so that the reads above made with its ctx see one consistent state.
@@ -69,7 +71,16 @@ type Options struct {
 	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
 	// coverage has the rest. Default 0.5.
 	VectorShare float64
+	// Fusion orders hybrid results: FusionRRF by weighted reciprocal-rank fusion, or
+	// FusionScore by the blended 0..1 score. Default FusionRRF.
+	Fusion string
 }
+
+// Fusion methods.
+const (
+	FusionRRF   = "rrf"
+	FusionScore = "score"
+)
 
 func (o *Options) defaults() {
 	if o.VectorWeight == 0 && o.TextWeight == 0 {
@@ -92,6 +103,9 @@ func (o *Options) defaults() {
 	}
 	if o.VectorShare <= 0 || o.VectorShare > 1 {
 		o.VectorShare = 0.5
+	}
+	if o.Fusion == "" {
+		o.Fusion = FusionRRF
 	}
 }
 
@@ -214,8 +228,8 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			}
 		}
 		pool = e.fuse(vecHits, textHits, w)
-		if len(pool) > 3*r.TopK {
-			pool = pool[:3*r.TopK]
+		if e.opts.Fusion == FusionRRF && len(pool) > 3*r.TopK {
+			pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
 		}
 		ids := make([]int64, len(pool))
 		for i, f := range pool {
@@ -252,6 +266,9 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			h.Metadata = map[string]any{}
 		}
 		hits = append(hits, h)
+	}
+	if e.opts.Fusion == FusionScore {
+		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
 	}
 	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// statsCache keeps per-knowledge-base term document frequencies for a short time: IDF
-// weights move slowly, and counting postings on every query would dominate latency.
+// statsCache keeps per-knowledge-base chunk counts and term document frequencies for a
+// short time: IDF weights move slowly, and counting on every query would dominate latency.
+// The total and each term expire on their own, so a new term costs one count, not two.
 type statsCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -35,44 +36,46 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 	var missing []string
 	c.mu.Lock()
 	st := c.kbs[kbID]
-	if st == nil || now.Sub(st.totalAt) > c.ttl {
-		missing = terms
-	} else {
-		for _, t := range terms {
-			if e, ok := st.df[t]; ok && now.Sub(e.at) <= c.ttl {
-				df[t] = e.n
-			} else {
-				missing = append(missing, t)
-			}
-		}
-	}
-	total := 0
-	if st != nil {
-		total = st.total
-	}
-	c.mu.Unlock()
-	if len(missing) == 0 {
-		return df, total, nil
-	}
-
-	fresh, n, err := idx.TermStats(ctx, kbID, missing, capAt)
-	if err != nil {
-		return nil, 0, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st = c.kbs[kbID]
 	if st == nil {
 		st = &kbStats{df: map[string]dfEntry{}}
 		c.kbs[kbID] = st
 	}
+	total, totalFresh := st.total, now.Sub(st.totalAt) <= c.ttl
+	for _, t := range terms {
+		if e, ok := st.df[t]; ok && now.Sub(e.at) <= c.ttl {
+			df[t] = e.n
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	c.mu.Unlock()
+
+	if !totalFresh {
+		n, err := idx.LiveChunks(ctx, kbID)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = n
+	}
+	var fresh map[string]int
+	if len(missing) > 0 {
+		var err error
+		if fresh, err = idx.TermStats(ctx, kbID, missing, capAt); err != nil {
+			return nil, 0, err
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !totalFresh {
+		st.total, st.totalAt = total, now
+	}
 	if len(st.df) > 100_000 { // bound memory: start over rather than track recency
 		st.df = map[string]dfEntry{}
 	}
-	st.total, st.totalAt = n, now
 	for t, v := range fresh {
 		st.df[t] = dfEntry{v, now}
 		df[t] = v
 	}
-	return df, n, nil
+	return df, total, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zhiku/zhiku/ingest/records"
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
@@ -28,6 +30,8 @@ func (a *app) benchCmd() *cobra.Command {
 	var queries, workers int
 	var qpsFor time.Duration
 	var keep bool
+	var hnsw store.HNSWParams
+	var devsets []string
 	ret := &cobra.Command{
 		Use:   "retrieval [--sizes 10000,100000]",
 		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data",
@@ -35,13 +39,16 @@ func (a *app) benchCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ns []int
 			for _, s := range strings.Split(sizes, ",") {
+				if strings.TrimSpace(s) == "" {
+					continue
+				}
 				n, err := strconv.Atoi(strings.TrimSpace(s))
 				if err != nil || n < 100 {
 					return fmt.Errorf("--sizes: %q is not a chunk count ≥ 100", s)
 				}
 				ns = append(ns, n)
 			}
-			return a.benchRetrieval(cmd.Context(), ns, queries, workers, qpsFor, keep)
+			return a.benchRetrieval(cmd.Context(), ns, devsets, queries, workers, qpsFor, keep, hnsw)
 		},
 	}
 	ret.Flags().StringVar(&sizes, "sizes", "10000,100000", "chunk counts to generate, comma-separated")
@@ -49,19 +56,24 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().IntVar(&workers, "workers", 4, "concurrent clients for the QPS run")
 	ret.Flags().DurationVar(&qpsFor, "qps-duration", 3*time.Second, "how long each QPS run lasts")
 	ret.Flags().BoolVar(&keep, "keep", false, "keep the generated knowledge bases")
+	ret.Flags().StringSliceVar(&devsets, "devset", nil, "also load a real dev set directory (corpus.jsonl, queries.jsonl in the `zhiku eval` format) and measure on its queries")
+	ret.Flags().IntVar(&hnsw.M, "m", store.DefaultHNSW.M, "HNSW links per node")
+	ret.Flags().IntVar(&hnsw.EfConstruction, "ef-construction", store.DefaultHNSW.EfConstruction, "HNSW candidate list size while building")
 	cmd.AddCommand(ret)
 	return cmd
 }
 
 type benchRow struct {
+	name           string
 	chunks         int
 	loadS, buildS  float64
 	indexMB, rssMB float64
 	recall         float64
+	curve          map[int][2]float64 // ef_search → recall@10, ms per search
 	p50, p99, qps  map[string]float64
 }
 
-func (a *app) benchRetrieval(ctx context.Context, sizes []int, nQueries, workers int, qpsFor time.Duration, keep bool) error {
+func (a *app) benchRetrieval(ctx context.Context, sizes []int, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool, hnsw store.HNSWParams) error {
 	pool, st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -76,15 +88,26 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, nQueries, workers
 		return err
 	}
 	engine := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
-	var rows []benchRow
+	var sets []benchSet
 	for _, n := range sizes {
-		fmt.Fprintf(a.errOut, "bench: generating and loading %d chunks…\n", n)
-		name := fmt.Sprintf("bench-%d-%d", n, time.Now().Unix())
+		sets = append(sets, generatedSet(n, nQueries))
+	}
+	for _, dir := range devsets {
+		set, err := loadDevset(dir, nQueries)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, set)
+	}
+	var rows []benchRow
+	for _, set := range sets {
+		fmt.Fprintf(a.errOut, "bench: loading %d chunks (%s)…\n", len(set.texts), set.name)
+		name := fmt.Sprintf("bench-%d-%d", len(set.texts), time.Now().UnixNano())
 		k, err := st.CreateKB(ctx, kb.KnowledgeBase{TenantID: t.ID, Name: name, Embedder: "local", EmbeddingModel: embedding.LocalModel, EmbeddingDim: local.Dimension()})
 		if err != nil {
 			return err
 		}
-		row, err := benchOne(ctx, st, engine, local, k, n, nQueries, workers, qpsFor)
+		row, err := benchOne(ctx, st, engine, local, k, set, workers, qpsFor, hnsw)
 		if !keep {
 			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
 		}
@@ -94,27 +117,87 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, nQueries, workers
 		rows = append(rows, row)
 	}
 	w := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "chunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps\t")
+	fmt.Fprintln(w, "corpus\tchunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps\t")
 	for _, r := range rows {
 		for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 			if i == 0 {
-				fmt.Fprintf(w, "%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
+				fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
 			} else {
-				fmt.Fprint(w, "\t\t\t\t\t\t")
+				fmt.Fprint(w, "\t\t\t\t\t\t\t")
 			}
 			fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t\n", m, r.p50[m], r.p99[m], r.qps[m])
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "\nHNSW (m=%d, ef_construction=%d) recall@10 against exact search, by hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", hnsw.M, hnsw.EfConstruction)
+	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "corpus\tchunks\tef_search\trecall@10\tms/search\t")
+	for _, r := range rows {
+		efs := make([]int, 0, len(r.curve))
+		for ef := range r.curve {
+			efs = append(efs, ef)
+		}
+		sort.Ints(efs)
+		for _, ef := range efs {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%.3f\t%.2f\t\n", r.name, r.chunks, ef, r.curve[ef][0], r.curve[ef][1])
 		}
 	}
 	return w.Flush()
 }
 
-func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, n, nQueries, workers int, qpsFor time.Duration) (benchRow, error) {
-	row := benchRow{chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
+// benchSet is a corpus and queries about it: generated, or a real dev set.
+type benchSet struct {
+	name    string
+	texts   []string
+	queries []string
+}
+
+func generatedSet(n, nQueries int) benchSet {
 	gen := newCorpusGen(uint64(n))
-	texts := make([]string, n)
-	for i := range texts {
-		texts[i] = gen.passage()
+	set := benchSet{name: "generated", texts: make([]string, n), queries: make([]string, nQueries)}
+	for i := range set.texts {
+		set.texts[i] = gen.passage()
 	}
+	for i := range set.queries {
+		set.queries[i] = gen.query(set.texts[gen.rng.IntN(n)])
+	}
+	return set
+}
+
+func loadDevset(dir string, nQueries int) (benchSet, error) {
+	set := benchSet{name: filepath.Base(dir)}
+	f, err := os.Open(filepath.Join(dir, "corpus.jsonl"))
+	if err != nil {
+		return set, fmt.Errorf("--devset: %w", err)
+	}
+	recs, err := records.Parse(f, "corpus.jsonl")
+	f.Close()
+	if err != nil {
+		return set, fmt.Errorf("--devset %s: %w", dir, err)
+	}
+	for _, r := range recs {
+		set.texts = append(set.texts, r.Text)
+	}
+	qf, err := os.Open(filepath.Join(dir, "queries.jsonl"))
+	if err != nil {
+		return set, fmt.Errorf("--devset: %w", err)
+	}
+	qs, err := records.ParseQueries(qf)
+	qf.Close()
+	if err != nil {
+		return set, fmt.Errorf("--devset %s: %w", dir, err)
+	}
+	for _, q := range qs[:min(nQueries, len(qs))] {
+		set.queries = append(set.queries, q.Text)
+	}
+	return set, nil
+}
+
+func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, hnsw store.HNSWParams) (benchRow, error) {
+	texts, queries, n := set.texts, set.queries, len(set.texts)
+	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
 	start := time.Now()
 	vecs, err := local.EmbedDocuments(ctx, texts)
 	if err != nil {
@@ -128,7 +211,7 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		}
 		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
 	}
-	build, err := st.BulkLoad(ctx, k, local.Model(), items)
+	build, err := st.BulkLoad(ctx, k, local.Model(), items, hnsw)
 	if err != nil {
 		return row, err
 	}
@@ -141,37 +224,35 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 	row.indexMB = float64(size) / (1 << 20)
 	row.rssMB = rssMB()
 
-	queries := make([]string, nQueries)
-	for i := range queries {
-		queries[i] = gen.query(texts[gen.rng.IntN(n)])
+	// HNSW recall@10 against exact search, at the configured ef_search and around it.
+	recallQueries := queries[:min(100, len(queries))]
+	exacts := make([][]kb.Ranked, len(recallQueries))
+	qvecs := make([][]float32, len(recallQueries))
+	for i, q := range recallQueries {
+		if qvecs[i], err = local.EmbedQuery(ctx, q); err != nil {
+			return row, err
+		}
+		if exacts[i], err = st.ExactVectorSearch(ctx, k, qvecs[i], 10); err != nil {
+			return row, err
+		}
 	}
-	// HNSW recall@10 against exact search.
-	var overlap, total int
-	for _, q := range queries[:min(50, len(queries))] {
-		v, err := local.EmbedQuery(ctx, q)
-		if err != nil {
-			return row, err
-		}
-		approx, err := st.VectorSearch(ctx, k, v, 10, kb.Filter{})
-		if err != nil {
-			return row, err
-		}
-		exact, err := st.ExactVectorSearch(ctx, k, v, 10)
-		if err != nil {
-			return row, err
-		}
-		want := map[int64]bool{}
-		for _, r := range exact {
-			want[r.ChunkID] = true
-		}
-		for _, r := range approx {
-			if want[r.ChunkID] {
-				overlap++
+	row.curve = map[int][2]float64{}
+	for _, ef := range []int{40, store.DefaultEfSearch, 200, 400} {
+		var overlap, total int
+		var spent time.Duration
+		for i, exact := range exacts {
+			s := time.Now()
+			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
+			if err != nil {
+				return row, err
 			}
+			spent += time.Since(s)
+			overlap += tieAwareOverlap(exact, approx)
+			total += len(exact)
 		}
-		total += len(exact)
+		row.curve[ef] = [2]float64{float64(overlap) / float64(max(total, 1)), float64(spent.Microseconds()) / 1000 / float64(len(exacts))}
 	}
-	row.recall = float64(overlap) / float64(max(total, 1))
+	row.recall = row.curve[store.DefaultEfSearch][0]
 
 	for _, mode := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 		search := func(q string) error {
@@ -212,6 +293,26 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		row.qps[mode] = float64(done.Load()) / qpsFor.Seconds()
 	}
 	return row, nil
+}
+
+// tieAwareOverlap counts approximate hits that are among the exact ten, or as near as the
+// tenth: generated passages repeat, and an equally distant twin is as good an answer.
+func tieAwareOverlap(exact, approx []kb.Ranked) int {
+	if len(exact) == 0 {
+		return 0
+	}
+	want := map[int64]bool{}
+	for _, r := range exact {
+		want[r.ChunkID] = true
+	}
+	tenth := exact[len(exact)-1].Score
+	n := 0
+	for _, r := range approx {
+		if want[r.ChunkID] || r.Score >= tenth-1e-6 {
+			n++
+		}
+	}
+	return n
 }
 
 // corpusGen writes e-commerce support passages and queries about them, deterministically.

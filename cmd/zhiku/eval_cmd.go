@@ -37,6 +37,7 @@ func (a *app) evalCmd() *cobra.Command {
 	var k int
 	var asJSON bool
 	var vectorWeight, textWeight float64
+	var fusion string
 	cmd := &cobra.Command{
 		Use:   "eval --kb NAME --queries FILE [--k 10] [--mode hybrid|vector|text] [--baseline bm25] [--json]",
 		Short: "Measure retrieval quality on a queries file (recall@1/5/10, MRR@10, nDCG@10, latency)",
@@ -82,6 +83,9 @@ func (a *app) evalCmd() *cobra.Command {
 			eng, err := a.buildEngines(st)
 			if err != nil {
 				return err
+			}
+			if fusion != "" {
+				eng.search = retrieval.New(st, eng.embedders.queryEmbedder, nil, retrieval.Options{Fusion: fusion})
 			}
 			depth := max(10, k)
 			search := func(q string) ([]string, error) {
@@ -147,6 +151,7 @@ func (a *app) evalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&baseline, "baseline", "", "bm25: also evaluate an in-memory Okapi BM25 over the same tokens")
 	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the metrics object as the last line")
+	cmd.Flags().StringVar(&fusion, "fusion", "", "rrf or score: how hybrid results are ordered (default: the engine's)")
 	cmd.Flags().Float64Var(&vectorWeight, "vector-weight", -1, "fusion weight of the vector leg (default: the engine's)")
 	cmd.Flags().Float64Var(&textWeight, "text-weight", -1, "fusion weight of the text leg (default: the engine's)")
 	return cmd

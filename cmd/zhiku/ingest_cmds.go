@@ -152,6 +152,12 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k k
 			return err
 		}
 	}
+	// The audit entry commits synchronously, which also makes the documents written above
+	// durable (they commit without waiting for their WAL flush).
+	if err := st.Audit(ctx, kb.AuditEntry{TenantID: k.TenantID, Actor: "cli", Action: "ingest.file", Target: path,
+		Details: map[string]any{"kb": k.Name, "kind": res.Kind, "new": added, "updated": updated, "unchanged": unchanged, "failed": len(errs), "removed": len(pruned)}}); err != nil {
+		return err
+	}
 	detail := fmt.Sprintf("%s via %s", res.Kind, res.Method)
 	if res.Pages > 0 {
 		detail += fmt.Sprintf(", %d page(s)", res.Pages)

@@ -33,7 +33,7 @@ func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error
 	if _, err := migrations.Migrate(ctx, a.cfg.DatabaseURL, a.log); err != nil {
 		return nil, nil, fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
 	}
-	pool, err := store.OpenPool(ctx, a.cfg.DatabaseURL)
+	pool, err := store.OpenPool(ctx, a.cfg.DatabaseURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch})
 	if err != nil {
 		return nil, nil, err
 	}

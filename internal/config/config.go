@@ -37,6 +37,7 @@ type Config struct {
 	MaxBodyBytes    int64         // ZHIKU_MAX_BODY_BYTES: JSON request bodies; defaults to 1 MiB
 	MaxUploadBytes  int64         // ZHIKU_MAX_UPLOAD_BYTES: uploaded files; defaults to 100 MiB
 	ShutdownTimeout time.Duration // ZHIKU_SHUTDOWN_TIMEOUT: grace for in-flight requests; defaults to 20s
+	HNSWEfSearch    int           // ZHIKU_HNSW_EF_SEARCH: HNSW candidates per vector search (recall vs speed); defaults to 100
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
 }
 
@@ -119,6 +120,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:    integer("ZHIKU_MAX_BODY_BYTES", 1<<20),
 		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
 		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
+		HNSWEfSearch:    int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
 		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
 	}
 	defDim := int64(0)
@@ -200,6 +202,9 @@ func (c Config) Validate() error {
 	}
 	if c.IngestWorkers < 1 || c.IngestWorkers > 64 {
 		bad("ZHIKU_INGEST_WORKERS: want 1..64, got %d", c.IngestWorkers)
+	}
+	if c.HNSWEfSearch < 10 || c.HNSWEfSearch > 1000 {
+		bad("ZHIKU_HNSW_EF_SEARCH: want 10..1000, got %d", c.HNSWEfSearch)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)

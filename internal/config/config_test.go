@@ -50,6 +50,7 @@ func TestLoadNamesBadVariables(t *testing.T) {
 		"short admin key":   {map[string]string{"ZHIKU_ADMIN_KEY": "abc"}, "ZHIKU_ADMIN_KEY"},
 		"bad duration":      {map[string]string{"ZHIKU_SHUTDOWN_TIMEOUT": "soon"}, "ZHIKU_SHUTDOWN_TIMEOUT"},
 		"bad log format":    {map[string]string{"ZHIKU_LOG_FORMAT": "xml"}, "ZHIKU_LOG_FORMAT"},
+		"bad ef_search":     {map[string]string{"ZHIKU_HNSW_EF_SEARCH": "5"}, "ZHIKU_HNSW_EF_SEARCH"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

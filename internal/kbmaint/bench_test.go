@@ -35,7 +35,7 @@ func benchKB(b *testing.B, dim int) (*storetest.DB, kb.KnowledgeBase) {
 		require.NoError(b, err)
 		items[i] = store.BulkChunk{ExternalID: fmt.Sprint("p", i), Title: fmt.Sprint("XR-", i), Content: text, Embedding: vecs[0], Tokens: []string{"xr"}}
 	}
-	_, err = db.Store.BulkLoad(ctx, k, embedding.LocalModel, items)
+	_, err = db.Store.BulkLoad(ctx, k, embedding.LocalModel, items, store.DefaultHNSW)
 	require.NoError(b, err)
 	return db, k
 }

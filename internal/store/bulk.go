@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,7 @@ type BulkChunk struct {
 // imports into an empty knowledge base: no versioning, no dedupe. The knowledge base's HNSW
 // index is dropped first and rebuilt after the load (faster than maintaining it row by
 // row); the rebuild time is returned.
-func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk) (time.Duration, error) {
+func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (time.Duration, error) {
 	var build time.Duration
 	err := s.WithTx(ctx, func(tx *Store) error {
 		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
@@ -63,7 +64,7 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 			return err
 		}
 		start := time.Now()
-		if err := tx.createVectorIndex(ctx, k.ID, k.EmbeddingDim); err != nil {
+		if err := tx.createVectorIndex(ctx, k.ID, k.EmbeddingDim, p); err != nil {
 			return err
 		}
 		build = time.Since(start)
@@ -78,37 +79,49 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 // ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to
 // measure the HNSW index's recall against.
 func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) ([]kb.Ranked, error) {
+	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
+	if err != nil {
+		return nil, err
+	}
 	var out []kb.Ranked
-	err := s.WithTx(ctx, func(tx *Store) error {
+	err = s.WithTx(ctx, func(tx *Store) error {
 		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
 			return err
 		}
 		var err error
-		out, err = tx.VectorSearch(ctx, k, vec, limit, kb.Filter{})
+		out, err = tx.ranked(ctx, sql, args)
 		return err
 	})
 	return out, err
 }
 
-// ExplainVectorSearch returns the plan PostgreSQL chooses for a vector search, to check
-// that it uses the knowledge base's HNSW index.
+// ExplainVectorSearch returns the plan PostgreSQL chooses for VectorSearch, to check that
+// it uses the knowledge base's HNSW index.
 func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) (string, error) {
-	expr := VectorExpr("c", k.EmbeddingDim)
-	rows, err := s.db.Query(ctx, `EXPLAIN SELECT c.id FROM chunks c WHERE c.kb_id = $1 AND c.live AND c.embedding IS NOT NULL
-		ORDER BY `+expr+` <=> $2 LIMIT $3`, k.ID, pgvector.NewVector(vec), limit)
+	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
 	if err != nil {
 		return "", err
 	}
-	defer rows.Close()
 	plan := ""
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return "", err
+	err = s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			return err
 		}
-		plan += line + "\n"
-	}
-	return plan, rows.Err()
+		rows, err := tx.db.Query(ctx, "EXPLAIN "+sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan += line + "\n"
+		}
+		return rows.Err()
+	})
+	return plan, err
 }
 
 // VectorIndexSize is the on-disk size of a knowledge base's HNSW index, in bytes.
@@ -116,4 +129,19 @@ func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (int64, error) 
 	var n int64
 	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0)`, VectorIndexName(kbID)).Scan(&n)
 	return n, err
+}
+
+// VectorSearchEf is VectorSearch with hnsw.ef_search set for this one search, to measure
+// how recall and latency trade off.
+func (s *Store) VectorSearchEf(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit, efSearch int) ([]kb.Ranked, error) {
+	var out []kb.Ranked
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(efSearch)); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.VectorSearch(ctx, k, vec, limit, kb.Filter{})
+		return err
+	})
+	return out, err
 }

@@ -37,9 +37,9 @@ func TestVectorSearchUsesHNSWAt100k(t *testing.T) {
 		items[i] = store.BulkChunk{ExternalID: fmt.Sprint(i), Content: "c", Embedding: vec(), Tokens: []string{"t"},
 			Metadata: map[string]any{"bucket": i % 100}}
 	}
-	_, err := b.st.BulkLoad(ctx, k, "m", items)
+	_, err := b.st.BulkLoad(ctx, k, "m", items, store.DefaultHNSW)
 	require.NoError(t, err)
-	_, err = b.st.BulkLoad(ctx, other, "m", items[:1000])
+	_, err = b.st.BulkLoad(ctx, other, "m", items[:1000], store.DefaultHNSW)
 	require.NoError(t, err)
 
 	q := vec()

@@ -37,7 +37,7 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		if err != nil {
 			return fmt.Errorf("store: create knowledge base %q: %w", p.Name, interpret(err))
 		}
-		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim)
+		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, DefaultHNSW)
 	})
 	return out, err
 }
@@ -56,16 +56,42 @@ func VectorExpr(alias string, dim int) string {
 	return "(" + col + "::vector(" + strconv.Itoa(dim) + "))"
 }
 
+// HNSWParams are the graph's build parameters: M links per node and the candidate list
+// size while building. Larger values build slower and bigger graphs that keep recall up
+// for short, sparse queries; `zhiku bench retrieval --m --ef-construction` measures them.
+type HNSWParams struct {
+	M              int // defaults to DefaultHNSW.M
+	EfConstruction int // defaults to DefaultHNSW.EfConstruction
+}
+
+// DefaultHNSW is what knowledge bases are indexed with.
+var DefaultHNSW = HNSWParams{M: 16, EfConstruction: 64}
+
+// indexSQL is the CREATE INDEX statement of a knowledge base's vector index. All values
+// are integers from Zhiku's own rows and settings, never user text.
+func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
+	if p.M <= 0 {
+		p.M = DefaultHNSW.M
+	}
+	if p.EfConstruction <= 0 {
+		p.EfConstruction = DefaultHNSW.EfConstruction
+	}
+	how := "INDEX"
+	if concurrently {
+		how = "INDEX CONCURRENTLY"
+	}
+	return fmt.Sprintf(`CREATE %s IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d) WHERE kb_id = %d`,
+		how, VectorIndexName(kbID), VectorExpr("", dim), p.M, p.EfConstruction, kbID)
+}
+
 // createVectorIndex builds the knowledge base's own cosine HNSW index. The partial
 // predicate and the cast let knowledge bases of different dimensions share one table.
-func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int) error {
+func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) error {
 	if dim > 2000 {
 		// pgvector's HNSW indexes vectors up to 2,000 dimensions; larger ones are searched exactly.
 		return nil
 	}
-	sql := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WHERE kb_id = %d`,
-		VectorIndexName(kbID), VectorExpr("", dim), kbID)
-	if _, err := s.db.Exec(ctx, sql); err != nil {
+	if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, p, false)); err != nil {
 		return fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
 	}
 	return nil

@@ -232,8 +232,7 @@ func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) erro
 	case interpret(err) != kb.ErrNotFound:
 		return fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
 	}
-	sql := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WHERE kb_id = %d`,
-		name, VectorExpr("", dim), kbID)
+	sql := indexSQL(kbID, dim, DefaultHNSW, true)
 	if _, err := s.db.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
 	}

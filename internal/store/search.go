@@ -15,20 +15,44 @@ import (
 
 // VectorSearch returns the limit nearest live chunks of a knowledge base by cosine
 // distance, through its HNSW index (iterative scans keep filtered searches at limit rows).
+//
+// Sorting is disabled for the statement: the planner otherwise prices an exact scan of a
+// few ten thousand chunks below the index, but computing 768-dimension distances for all of
+// them takes tens of milliseconds where the index takes one.
 func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	sql, args, err := vectorSQL(k, vec, limit, f)
+	if err != nil {
+		return nil, err
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`SET LOCAL enable_sort = off`)
+	q := batch.Queue(sql, args...)
+	batch.Queue(`SET LOCAL enable_sort = on`)
+	var out []kb.Ranked
+	q.Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = collectRanked(rows)
+		return err
+	})
+	if err := s.reader(ctx).SendBatch(ctx, batch).Close(); err != nil {
+		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
+	}
+	return out, nil
+}
+
+func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
 	if len(vec) != k.EmbeddingDim {
-		return nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
+		return "", nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
 	}
 	args := []any{k.ID, pgvector.NewVector(vec), limit}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	expr := VectorExpr("c", k.EmbeddingDim)
-	sql := `SELECT c.id, 1 - (` + expr + ` <=> $2) FROM chunks c
+	return `SELECT c.id, 1 - (` + expr + ` <=> $2) FROM chunks c
 		WHERE c.kb_id = $1 AND c.live AND c.embedding IS NOT NULL` + where + `
-		ORDER BY ` + expr + ` <=> $2 LIMIT $3`
-	return s.ranked(ctx, sql, args)
+		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
 }
 
 // TextSearch returns the live chunks matching any of terms, scored by the sum of the
@@ -75,43 +99,56 @@ func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", interpret(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Ranked, error) {
-		var x kb.Ranked
-		err := r.Scan(&x.ChunkID, &x.Score)
-		return x, err
-	})
+	out, err := collectRanked(rows)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", interpret(err))
 	}
 	return out, nil
 }
 
-// TermStats returns how many live chunks of the knowledge base contain each term, counting
-// at most capAt per term (common terms weigh little, and counting them fully is slow), and
-// the number of live chunks. Each count is its own statement with a constant tsquery, so
-// the (kb_id, tsv) GIN index serves it; the statements go in one round trip.
-func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, int, error) {
+func collectRanked(rows pgx.Rows) ([]kb.Ranked, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Ranked, error) {
+		var x kb.Ranked
+		err := r.Scan(&x.ChunkID, &x.Score)
+		return x, err
+	})
+}
+
+// TermStats returns how many chunks of the knowledge base contain each term, counting at
+// most capAt per term (common terms weigh little, and counting them fully is slow). Each
+// count is its own statement with a constant tsquery, so the (kb_id, tsv) GIN index serves
+// it, and the statements go in one round trip. Chunks held for review count too: that
+// changes the statistics negligibly, and leaving the heap column out lets PostgreSQL skip
+// reading all-visible heap pages.
+func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error) {
 	df := make(map[string]int, len(terms))
+	if len(terms) == 0 {
+		return df, nil
+	}
 	batch := &pgx.Batch{}
-	batch.Queue(`SELECT count(*) FROM chunks WHERE kb_id = $1 AND live`, kbID)
 	for _, t := range terms {
-		batch.Queue(`SELECT count(*) FROM (SELECT 1 FROM chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND live LIMIT $3) s`,
+		batch.Queue(`SELECT count(*) FROM (SELECT 1 FROM chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery LIMIT $3) s`,
 			kbID, quoteLexeme(t), capAt)
 	}
 	br := s.db.SendBatch(ctx, batch)
 	defer br.Close()
-	var n int
-	if err := br.QueryRow().Scan(&n); err != nil {
-		return nil, 0, fmt.Errorf("store: count chunks: %w", err)
-	}
 	for _, t := range terms {
 		var c int
 		if err := br.QueryRow().Scan(&c); err != nil {
-			return nil, 0, fmt.Errorf("store: term stats: %w", err)
+			return nil, fmt.Errorf("store: term stats: %w", err)
 		}
 		df[t] = c
 	}
-	return df, n, br.Close()
+	return df, br.Close()
+}
+
+// LiveChunks counts a knowledge base's searchable chunks.
+func (s *Store) LiveChunks(ctx context.Context, kbID int64) (int, error) {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live`, kbID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count chunks: %w", err)
+	}
+	return n, nil
 }
 
 // Hits loads the given chunks of a knowledge base with their documents, in no order.

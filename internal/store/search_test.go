@@ -66,7 +66,9 @@ func TestVectorAndTextSearch(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, weird)
 
-	df, n, err := b.st.TermStats(ctx, k.ID, []string{"退货", "e104", "none"}, 100)
+	df, err := b.st.TermStats(ctx, k.ID, []string{"退货", "e104", "none"}, 100)
+	require.NoError(t, err)
+	n, err := b.st.LiveChunks(ctx, k.ID)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.Equal(t, map[string]int{"退货": 1, "e104": 1, "none": 0}, df)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,20 +32,35 @@ type Store struct {
 // New wraps a pool (or, in tests, a transaction).
 func New(db DBTX) *Store { return &Store{db: db} }
 
+// DefaultEfSearch is the HNSW candidate list size searches use (pgvector's own default is
+// 40); `zhiku bench retrieval` prints recall and latency around it.
+const DefaultEfSearch = 100
+
+// PoolOptions tune a pool. Zero values take the defaults.
+type PoolOptions struct {
+	EfSearch int // hnsw.ef_search; defaults to DefaultEfSearch
+}
+
 // OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
 // types registered on each connection, and custom plans always, because each knowledge
 // base's HNSW index is partial on kb_id and a generic plan (pgx caches prepared statements)
 // could not prove a parameterised kb_id matches it.
-func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pgxpool.Pool, error) {
+	ef := DefaultEfSearch
+	for _, o := range opts {
+		if o.EfSearch > 0 {
+			ef = o.EfSearch
+		}
+	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database url: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "zhiku"
-	// HNSW recall vs speed: 100 candidates per scan (pgvector's default is 40), and pgvector
-	// 0.8 iterative scans so a filtered search keeps scanning until it has LIMIT rows.
-	cfg.ConnConfig.RuntimeParams["hnsw.ef_search"] = "100"
+	// HNSW recall vs speed (see DefaultEfSearch), and pgvector 0.8 iterative scans so a
+	// filtered search keeps scanning until it has LIMIT rows.
+	cfg.ConnConfig.RuntimeParams["hnsw.ef_search"] = strconv.Itoa(ef)
 	cfg.ConnConfig.RuntimeParams["hnsw.iterative_scan"] = "relaxed_order"
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		return pgxvec.RegisterTypes(ctx, conn)
