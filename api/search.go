@@ -27,6 +27,8 @@ type searchRequest struct {
 	Rerank         *bool           `json:"rerank"`
 	// Weights of the vector and text legs in hybrid fusion; default 1 and 1.
 	Weights *retrieval.Weights `json:"weights"`
+	// Fusion orders hybrid results: score (default) or rrf.
+	Fusion string `json:"fusion"`
 }
 
 type searchResult struct {
@@ -53,7 +55,7 @@ func (s *Server) search(c *gin.Context) {
 	}
 	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
 		KB: k, Query: req.Query, TopK: req.TopK, Mode: req.Mode, Filter: filter,
-		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank, Weights: req.Weights,
+		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank, Weights: req.Weights, Fusion: req.Fusion,
 	})
 	if err != nil {
 		fail(c, err)

@@ -26,6 +26,9 @@ type Index interface {
 	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error)
 	// LiveChunks counts a knowledge base's live chunks.
 	LiveChunks(ctx context.Context, kbID int64) (int, error)
+	// CommonTermShares estimates, without scanning, the share of chunks holding each of the
+	// terms that are common enough to be in the database's statistics.
+	CommonTermShares(ctx context.Context, terms []string) (map[string]float64, error)
 	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
 	// Snapshot runs fn so that the reads above made with its ctx see one consistent state.
@@ -60,8 +63,9 @@ type Options struct {
 	RRFK float64
 	// MinCandidates is the least each leg fetches before fusion (at least 4×top_k). Default 40.
 	MinCandidates int
-	// CommonTermCap: document frequencies are counted up to this many chunks; a term in more
-	// is too common to drive the text leg (it still counts towards coverage). Default 2000.
+	// CommonTermCap: document frequencies are counted exactly up to this many chunks (a
+	// term in more is estimated from the database's statistics), and a term in more is too
+	// common to drive the text leg (it still counts towards coverage). Default 300.
 	CommonTermCap int
 	// CommonTermShare: a term in more than this share of the live chunks is too common to
 	// drive the text leg either (long postings, little weight). Default 0.05.
@@ -71,8 +75,11 @@ type Options struct {
 	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
 	// coverage has the rest. Default 0.5.
 	VectorShare float64
-	// Fusion orders hybrid results: FusionRRF by weighted reciprocal-rank fusion, or
-	// FusionScore by the blended 0..1 score. Default FusionRRF.
+	// Fusion orders hybrid results: FusionScore by the blended 0..1 score (vector cosine
+	// and IDF-weighted term coverage, weighted), or FusionRRF by weighted reciprocal-rank
+	// fusion. Default FusionScore: on the project's eval set and both Chinese dev sets it
+	// ranks better (oppo_xiaobu MRR@10 0.578 against 0.534), because RRF discards how much
+	// better one leg's top hit is (a rare fault code matched) than its runners-up.
 	Fusion string
 }
 
@@ -93,7 +100,7 @@ func (o *Options) defaults() {
 		o.MinCandidates = 40
 	}
 	if o.CommonTermCap <= 0 {
-		o.CommonTermCap = 2000
+		o.CommonTermCap = 300
 	}
 	if o.CommonTermShare <= 0 {
 		o.CommonTermShare = 0.05
@@ -105,7 +112,7 @@ func (o *Options) defaults() {
 		o.VectorShare = 0.5
 	}
 	if o.Fusion == "" {
-		o.Fusion = FusionRRF
+		o.Fusion = FusionScore
 	}
 }
 
@@ -134,8 +141,11 @@ type Request struct {
 	Filter         kb.Filter
 	ScoreThreshold float64 // drop hits scoring below it (0..1)
 	Rerank         bool    // use the reranker when one is configured
-	// Weights, when set, replace the engine's fusion weights for this search.
+	// Weights, when set, replace the engine's fusion weights for this search: the RRF
+	// weights, or under score fusion the legs' shares of the score.
 	Weights *Weights
+	// Fusion, when set, replaces the engine's fusion method (FusionScore or FusionRRF).
+	Fusion string
 }
 
 // Weights weigh the two legs in reciprocal-rank fusion (each ≥ 0, not both 0).
@@ -170,6 +180,17 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			return nil, fmt.Errorf("%w: weights must be ≥ 0 and not both 0 / 权重须非负且不能同时为 0", kb.ErrInvalid)
 		}
 		w = *r.Weights
+	}
+	fusion := e.opts.Fusion
+	if r.Fusion != "" {
+		if r.Fusion != FusionScore && r.Fusion != FusionRRF {
+			return nil, fmt.Errorf("%w: fusion must be score or rrf / 融合方式只能是 score 或 rrf", kb.ErrInvalid)
+		}
+		fusion = r.Fusion
+	}
+	share := e.opts.VectorShare
+	if r.Weights != nil {
+		share = w.Vector / (w.Vector + w.Text)
 	}
 	if strings.TrimSpace(segment.Normalize(r.Query)) == "" {
 		return nil, ErrEmptyQuery
@@ -228,7 +249,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			}
 		}
 		pool = e.fuse(vecHits, textHits, w)
-		if e.opts.Fusion == FusionRRF && len(pool) > 3*r.TopK {
+		if fusion == FusionRRF && len(pool) > 3*r.TopK {
 			pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
 		}
 		ids := make([]int64, len(pool))
@@ -258,7 +279,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			cos := clamp01(*c.Cosine)
 			h.Scores.Vector = &cos
 		}
-		h.Score = e.score(r.Mode, h.Scores)
+		h.Score = score(r.Mode, h.Scores, share)
 		if !useText {
 			h.Scores.Text = nil
 		}
@@ -267,7 +288,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		hits = append(hits, h)
 	}
-	if e.opts.Fusion == FusionScore {
+	if fusion == FusionScore {
 		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
 	}
 	promoteExactIDs(r.Query, hits)
@@ -317,7 +338,7 @@ func (e *Engine) fuse(vecHits, textHits []kb.Ranked, w Weights) []fusedHit {
 
 // score is a hit's 0..1 score for thresholds: the cosine similarity, the weighted share of
 // query terms matched, or a blend of both; never a rank, so it means the same across queries.
-func (e *Engine) score(mode string, s kb.Scores) float64 {
+func score(mode string, s kb.Scores, vectorShare float64) float64 {
 	v, t := 0.0, 0.0
 	if s.Vector != nil {
 		v = *s.Vector
@@ -331,7 +352,7 @@ func (e *Engine) score(mode string, s kb.Scores) float64 {
 	case kb.ModeText:
 		return t
 	}
-	return e.opts.VectorShare*v + (1-e.opts.VectorShare)*t
+	return vectorShare*v + (1-vectorShare)*t
 }
 
 func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.Hit, error) {

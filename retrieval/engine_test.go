@@ -42,10 +42,10 @@ func TestCoverageIsWeightedShare(t *testing.T) {
 
 func TestScoreBlendsLegs(t *testing.T) {
 	t.Parallel()
-	e := New(nil, nil, nil, Options{})
 	v, x := 0.6, 1.0
 	s := kb.Scores{Vector: &v, Text: &x}
-	require.InDelta(t, 0.8, e.score(kb.ModeHybrid, s), 1e-12)
-	require.InDelta(t, 0.6, e.score(kb.ModeVector, s), 1e-12)
-	require.InDelta(t, 1.0, e.score(kb.ModeText, s), 1e-12)
+	require.InDelta(t, 0.8, score(kb.ModeHybrid, s, 0.5), 1e-12)
+	require.InDelta(t, 0.7, score(kb.ModeHybrid, s, 0.75), 1e-12)
+	require.InDelta(t, 0.6, score(kb.ModeVector, s, 0.5), 1e-12)
+	require.InDelta(t, 1.0, score(kb.ModeText, s, 0.5), 1e-12)
 }

@@ -63,6 +63,22 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 		if fresh, err = idx.TermStats(ctx, kbID, missing, capAt); err != nil {
 			return nil, 0, err
 		}
+		// Counting stopped at capAt for common terms: estimate them from the statistics.
+		var capped []string
+		for t, n := range fresh {
+			if n >= capAt {
+				capped = append(capped, t)
+			}
+		}
+		if len(capped) > 0 {
+			shares, err := idx.CommonTermShares(ctx, capped)
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, t := range capped {
+				fresh[t] = max(capAt, int(shares[t]*float64(total)))
+			}
+		}
 	}
 
 	c.mu.Lock()

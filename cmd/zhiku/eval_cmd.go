@@ -84,12 +84,9 @@ func (a *app) evalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if fusion != "" {
-				eng.search = retrieval.New(st, eng.embedders.queryEmbedder, nil, retrieval.Options{Fusion: fusion})
-			}
 			depth := max(10, k)
 			search := func(q string) ([]string, error) {
-				req := retrieval.Request{KB: knowledge, Query: q, TopK: min(100, 2*depth), Mode: mode}
+				req := retrieval.Request{KB: knowledge, Query: q, TopK: min(100, 2*depth), Mode: mode, Fusion: fusion}
 				if vectorWeight >= 0 || textWeight >= 0 {
 					req.Weights = &retrieval.Weights{Vector: max(vectorWeight, 0), Text: max(textWeight, 0)}
 				}
