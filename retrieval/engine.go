@@ -31,8 +31,6 @@ type Index interface {
 	CommonTermShares(ctx context.Context, terms []string) (map[string]float64, error)
 	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
-	// Snapshot runs fn so that the reads above made with its ctx see one consistent state.
-	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // QueryEmbedder embeds a query with the model a knowledge base was built with.
@@ -229,38 +227,27 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		return nil, err
 	}
 
-	// Both legs and the loading of the winners read one snapshot, so a document re-ingested
-	// meanwhile shows up as its old version or its new one, never as a gap.
 	n := max(e.opts.MinCandidates, 4*r.TopK)
+	var driving []string
+	var dw []float64
+	if useText {
+		driving, dw = drivingTerms(terms, weights, common)
+	}
 	var pool []fusedHit
 	var cands map[int64]kb.Candidate
-	err = e.idx.Snapshot(ctx, func(ctx context.Context) error {
-		var vecHits, textHits []kb.Ranked
+	// The legs run in parallel, each on its own snapshot; the winners are loaded by one
+	// statement, which sees one state: if a re-ingest committed in between, the old
+	// version's ids are gone from it, so a result never mixes versions. When ids vanished,
+	// the search runs again, so it never comes back empty either.
+	for attempt := 0; ; attempt++ {
 		var err error
-		if useVector {
-			if vecHits, err = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter); err != nil {
-				return err
-			}
+		pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion)
+		if err != nil {
+			return nil, err
 		}
-		if useText && len(terms) > 0 {
-			driving, dw := drivingTerms(terms, weights, common)
-			if textHits, err = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter); err != nil {
-				return err
-			}
+		if len(cands) == len(pool) || attempt == 2 {
+			break
 		}
-		pool = e.fuse(vecHits, textHits, w)
-		if fusion == FusionRRF && len(pool) > 3*r.TopK {
-			pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
-		}
-		ids := make([]int64, len(pool))
-		for i, f := range pool {
-			ids[i] = f.id
-		}
-		cands, err = e.idx.Hits(ctx, r.KB, ids, vec)
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 	totalWeight := 0.0
 	for _, t := range terms {
@@ -270,7 +257,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	for _, f := range pool {
 		c, ok := cands[f.id]
 		if !ok {
-			continue // defensive: the snapshot keeps loaded ids consistent with the legs
+			continue // deleted by a re-ingest after the legs ran (and still so after retries)
 		}
 		h := c.Hit
 		h.Scores.Fused = f.score
@@ -307,6 +294,33 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		out = out[:r.TopK]
 	}
 	return out, nil
+}
+
+// candidates runs the legs in parallel, fuses them and loads the winners.
+func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec []float32, driving []string, dw []float64, n int, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
+	var vecHits, textHits []kb.Ranked
+	var vecErr, textErr error
+	var wg sync.WaitGroup
+	if useVector {
+		wg.Go(func() { vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
+	}
+	if len(driving) > 0 {
+		wg.Go(func() { textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
+	}
+	wg.Wait()
+	if err := errors.Join(vecErr, textErr); err != nil {
+		return nil, nil, err
+	}
+	pool := e.fuse(vecHits, textHits, w)
+	if fusion == FusionRRF && len(pool) > 3*r.TopK {
+		pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
+	}
+	ids := make([]int64, len(pool))
+	for i, f := range pool {
+		ids[i] = f.id
+	}
+	cands, err := e.idx.Hits(ctx, r.KB, ids, vec)
+	return pool, cands, err
 }
 
 type fusedHit struct {

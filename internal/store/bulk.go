@@ -71,6 +71,12 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 		return nil
 	})
 	if err == nil {
+		// Rows added in bulk wait in the GIN index's pending list, which every text search
+		// would scan linearly until autovacuum merges it: merge it now, and refresh the
+		// statistics that the term weights and the planner read.
+		_, err = s.db.Exec(ctx, `SELECT gin_clean_pending_list('chunks_kb_tsv'::regclass)`)
+	}
+	if err == nil {
 		_, err = s.db.Exec(ctx, `ANALYZE chunks`)
 	}
 	return build, err
