@@ -110,6 +110,8 @@ func (b *uploadBundle) startWorkers(t *testing.T) (stop func()) {
 			return b.emb, embedding.LocalModel, nil
 		},
 		NoExternalTools: true,
+		// One document per transaction, so a job can be caught between two documents.
+		Pipeline: ingest.Options{GroupChunks: 1},
 	})
 	pool := jobs.NewPool(b.db.Store, proc, jobs.Options{
 		Workers: 2, Lease: 5 * time.Second, Heartbeat: 20 * time.Millisecond, Poll: 10 * time.Millisecond,

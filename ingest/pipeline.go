@@ -21,9 +21,12 @@ type Embedder interface {
 // process cannot embed with that model (chunks of two models never share an index).
 type EmbedderFor func(k kb.KnowledgeBase) (Embedder, string, error)
 
-// Writer stores a document version with its chunks atomically; *store.Store implements it.
+// Writer stores document versions with their chunks atomically; *store.Store implements it.
 type Writer interface {
+	// ReplaceDocument writes one document version.
 	ReplaceDocument(ctx context.Context, d kb.Document, chunks []kb.Chunk, model string, keepVersions int) (kb.ReplaceResult, error)
+	// ReplaceDocuments writes several in one transaction (all or none), results in order.
+	ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.DocumentWrite, model string, keepVersions int) ([]kb.ReplaceResult, error)
 }
 
 // Passage is a chunk before tokenizing and embedding. IndexText (the content prefixed
@@ -46,7 +49,11 @@ type Unit struct {
 type Options struct {
 	KeepVersions int // previous versions kept for audit, besides the current one. Default 3.
 	EmbedBatch   int // passages embedded per call. Default 64.
-	Writers      int // documents written concurrently. Default 4.
+	Writers      int // groups written concurrently. Default 4.
+	// GroupChunks bounds the chunks of consecutive small documents written (and embedded)
+	// together in one transaction: a catalog row per transaction would spend its time on
+	// round trips and commits. Default 64; a larger document is a group of its own.
+	GroupChunks int
 }
 
 // Pipeline turns units into searchable chunks.
@@ -66,6 +73,9 @@ func NewPipeline(w Writer, embedFor EmbedderFor, opts Options) *Pipeline {
 	}
 	if opts.Writers <= 0 {
 		opts.Writers = 4
+	}
+	if opts.GroupChunks <= 0 {
+		opts.GroupChunks = 64
 	}
 	return &Pipeline{w: w, embedFor: embedFor, opts: opts}
 }
@@ -95,38 +105,116 @@ func (p *Pipeline) Write(ctx context.Context, k kb.KnowledgeBase, units []Unit, 
 	}
 
 	outcomes := make([]Outcome, len(units))
-	jobs := make(chan int)
+	jobs := make(chan []int)
 	var mu sync.Mutex
 	done := 0
 	var wg sync.WaitGroup
 	for range p.opts.Writers {
 		wg.Go(func() {
-			for i := range jobs {
-				o := p.writeUnit(ctx, k, emb, model, dict, units[i])
-				outcomes[i] = o
+			for group := range jobs {
+				p.writeGroup(ctx, k, emb, model, dict, units, group, outcomes)
 				if progress != nil {
 					mu.Lock()
-					done++
-					progress(done, len(units), o)
+					for _, i := range group {
+						done++
+						progress(done, len(units), outcomes[i])
+					}
 					mu.Unlock()
 				}
 			}
 		})
 	}
+	var group []int
+	chunks := 0
 	for i := range units {
 		if ctx.Err() != nil {
 			outcomes[i] = Outcome{ExternalID: units[i].Doc.ExternalID, Err: ctx.Err()}
 			continue
 		}
-		jobs <- i
+		if len(group) > 0 && chunks+len(units[i].Passages) > p.opts.GroupChunks {
+			jobs <- group
+			group, chunks = nil, 0
+		}
+		group = append(group, i)
+		chunks += len(units[i].Passages)
+	}
+	if len(group) > 0 && ctx.Err() == nil {
+		jobs <- group
+	} else {
+		for _, i := range group {
+			outcomes[i] = Outcome{ExternalID: units[i].Doc.ExternalID, Err: ctx.Err()}
+		}
 	}
 	close(jobs)
 	wg.Wait()
 	return outcomes, ctx.Err()
 }
 
-func (p *Pipeline) writeUnit(ctx context.Context, k kb.KnowledgeBase, emb Embedder, model string, dict *segment.Dict, u Unit) Outcome {
-	o := Outcome{ExternalID: u.Doc.ExternalID}
+// prepared is a unit ready to write: its row, its tokenized chunks and the texts to embed.
+type prepared struct {
+	idx    int
+	doc    kb.Document
+	chunks []kb.Chunk
+	texts  []string
+}
+
+// writeGroup prepares the units of one group, embeds all their passages together, and
+// writes them in one transaction; if that fails, each unit is written alone, so one bad
+// document's error is its own. Outcomes are stored by unit index.
+func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embedder, model string, dict *segment.Dict, units []Unit, group []int, outcomes []Outcome) {
+	var ready []*prepared
+	var texts []string
+	for _, i := range group {
+		pr, err := prepare(k, dict, units[i])
+		if err != nil {
+			outcomes[i] = Outcome{ExternalID: units[i].Doc.ExternalID, Err: err}
+			continue
+		}
+		pr.idx = i
+		ready = append(ready, pr)
+		texts = append(texts, pr.texts...)
+	}
+	vecs, err := p.embed(ctx, k, emb, texts)
+	if err != nil && len(ready) > 1 && ctx.Err() == nil {
+		for _, pr := range ready { // one text the provider refuses must not fail its neighbours
+			p.writeGroup(ctx, k, emb, model, dict, units, []int{pr.idx}, outcomes)
+		}
+		return
+	}
+	if err != nil {
+		for _, pr := range ready {
+			outcomes[pr.idx] = Outcome{ExternalID: pr.doc.ExternalID, Err: err}
+		}
+		return
+	}
+	writes := make([]kb.DocumentWrite, len(ready))
+	for wi, pr := range ready {
+		for ci := range pr.chunks {
+			pr.chunks[ci].Embedding, vecs = vecs[0], vecs[1:]
+		}
+		writes[wi] = kb.DocumentWrite{Doc: pr.doc, Chunks: pr.chunks}
+	}
+	if len(writes) == 0 {
+		return
+	}
+	results, err := p.w.ReplaceDocuments(ctx, k.ID, writes, model, p.opts.KeepVersions)
+	for wi, pr := range ready {
+		o := Outcome{ExternalID: pr.doc.ExternalID, Chunks: len(pr.chunks)}
+		switch {
+		case err == nil:
+			o.Result = results[wi]
+		case len(writes) == 1:
+			o.Err = err
+		default:
+			o.Result, o.Err = p.w.ReplaceDocument(ctx, pr.doc, pr.chunks, model, p.opts.KeepVersions)
+		}
+		outcomes[pr.idx] = o
+	}
+}
+
+// prepare turns a unit into its document row and tokenized chunks, dropping passages that
+// repeat within the document (identical passages of one document are stored once).
+func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) {
 	d := u.Doc
 	d.KBID = k.ID
 	if d.Status == "" {
@@ -135,8 +223,7 @@ func (p *Pipeline) writeUnit(ctx context.Context, k kb.KnowledgeBase, emb Embedd
 	if d.ContentHash == "" {
 		d.ContentHash = UnitHash(u)
 	}
-	chunks := make([]kb.Chunk, 0, len(u.Passages))
-	texts := make([]string, 0, len(u.Passages))
+	pr := &prepared{doc: d}
 	seen := map[string]bool{}
 	for _, ps := range u.Passages {
 		idx := ps.IndexText
@@ -145,42 +232,42 @@ func (p *Pipeline) writeUnit(ctx context.Context, k kb.KnowledgeBase, emb Embedd
 		}
 		hash := textHash(ps.Content)
 		if seen[hash] {
-			continue // identical passages of one document are stored once
+			continue
 		}
 		seen[hash] = true
 		tokens, err := segment.Tokens(idx, dict)
 		if err != nil {
-			o.Err = fmt.Errorf("segment: %w", err)
-			return o
+			return nil, fmt.Errorf("segment: %w", err)
 		}
-		chunks = append(chunks, kb.Chunk{
-			Ord: len(chunks), Content: ps.Content, SectionPath: ps.SectionPath, Page: ps.Page,
+		pr.chunks = append(pr.chunks, kb.Chunk{
+			Ord: len(pr.chunks), Content: ps.Content, SectionPath: ps.SectionPath, Page: ps.Page,
 			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens,
 		})
-		texts = append(texts, idx)
+		pr.texts = append(pr.texts, idx)
 	}
+	return pr, nil
+}
+
+// embed embeds texts in EmbedBatch-sized calls and checks every vector's dimension.
+func (p *Pipeline) embed(ctx context.Context, k kb.KnowledgeBase, emb Embedder, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
 	for start := 0; start < len(texts); start += p.opts.EmbedBatch {
 		end := min(start+p.opts.EmbedBatch, len(texts))
 		vecs, err := emb.EmbedDocuments(ctx, texts[start:end])
 		if err != nil {
-			o.Err = fmt.Errorf("embed: %w", err)
-			return o
+			return nil, fmt.Errorf("embed: %w", err)
 		}
 		if len(vecs) != end-start {
-			o.Err = fmt.Errorf("embed: got %d vectors for %d passages", len(vecs), end-start)
-			return o
+			return nil, fmt.Errorf("embed: got %d vectors for %d passages", len(vecs), end-start)
 		}
-		for i, v := range vecs {
+		for _, v := range vecs {
 			if len(v) != k.EmbeddingDim {
-				o.Err = fmt.Errorf("embed: vector has %d dimensions, knowledge base %q needs %d", len(v), k.Name, k.EmbeddingDim)
-				return o
+				return nil, fmt.Errorf("embed: vector has %d dimensions, knowledge base %q needs %d", len(v), k.Name, k.EmbeddingDim)
 			}
-			chunks[start+i].Embedding = v
 		}
+		out = append(out, vecs...)
 	}
-	res, err := p.w.ReplaceDocument(ctx, d, chunks, model, p.opts.KeepVersions)
-	o.Result, o.Err, o.Chunks = res, err, len(chunks)
-	return o
+	return out, nil
 }
 
 // UnitHash identifies a unit's content, so re-ingesting an unchanged document is a no-op.

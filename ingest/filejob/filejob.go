@@ -177,3 +177,8 @@ func (w trackingWriter) ReplaceDocument(ctx context.Context, d kb.Document, chun
 	w.t.update(func(p *jobs.Progress) { p.Stage = jobs.StageWriting })
 	return w.Writer.ReplaceDocument(ctx, d, chunks, model, keep)
 }
+
+func (w trackingWriter) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.DocumentWrite, model string, keep int) ([]kb.ReplaceResult, error) {
+	w.t.update(func(p *jobs.Progress) { p.Stage = jobs.StageWriting })
+	return w.Writer.ReplaceDocuments(ctx, kbID, writes, model, keep)
+}

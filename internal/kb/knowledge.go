@@ -159,3 +159,9 @@ const (
 	OpStartsWith  = "starts_with"
 	OpEndsWith    = "ends_with"
 )
+
+// DocumentWrite is one document version to write, with its chunks.
+type DocumentWrite struct {
+	Doc    Document
+	Chunks []Chunk
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -29,91 +30,133 @@ func scanDoc(row pgx.Row) (kb.Document, error) {
 // ReplaceDocument makes d (with its chunks) the current version of d.ExternalID in d.KBID,
 // in one transaction: readers see the old version's chunks or the new ones, never a mix or
 // nothing. Previous versions' rows stay for audit (their chunks go): the keepVersions most
-// recent of them (at least 1); older ones are deleted. d.Status is ready (searchable) or review (held for an
-// operator). When the current version has the same ContentHash nothing is written.
+// recent of them (at least 1); older ones are deleted. d.Status is ready (searchable) or
+// review (held for an operator). When the current version has the same ContentHash nothing
+// is written.
 func (s *Store) ReplaceDocument(ctx context.Context, d kb.Document, chunks []kb.Chunk, model string, keepVersions int) (kb.ReplaceResult, error) {
-	var res kb.ReplaceResult
-	if keepVersions < 1 {
-		keepVersions = 1
+	res, err := s.ReplaceDocuments(ctx, d.KBID, []kb.DocumentWrite{{Doc: d, Chunks: chunks}}, model, keepVersions)
+	if err != nil {
+		return kb.ReplaceResult{}, err
 	}
+	return res[0], nil
+}
+
+// ReplaceDocuments is ReplaceDocument for several documents of one knowledge base in one
+// transaction, in three round trips whatever their number: one batch takes the locks and
+// reads the current versions, one writes every changed document, then the commit. The
+// documents land together or not at all; results are in input order.
+func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.DocumentWrite, model string, keepVersions int) ([]kb.ReplaceResult, error) {
+	results := make([]kb.ReplaceResult, len(writes))
+	if len(writes) == 0 {
+		return results, nil
+	}
+	keepVersions = max(keepVersions, 1)
+	// Locks are taken in external-id order, so concurrent groups cannot deadlock.
+	order := make([]int, len(writes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return writes[order[a]].Doc.ExternalID < writes[order[b]].Doc.ExternalID })
+
 	err := s.WithTx(ctx, func(tx *Store) error {
-		// One round trip: writers of the same document queue up (advisory lock) while other
-		// documents proceed in parallel; the knowledge base is held FOR SHARE because a
-		// re-embed swaps its model under FOR UPDATE of this row (see SwapReembed): chunks
-		// written first are re-embedded by it, vectors of the model it retired are refused.
-		// The commit does not wait for its WAL flush (synchronous_commit off): a crash can
-		// only lose the last fraction of a second of documents, never half of one, and the
-		// synchronous commit that closes an ingestion job or CLI run flushes them all, since
-		// WAL is flushed in order. It multiplies single-row ingestion (catalogs) several-fold.
+		// The knowledge base is held FOR SHARE because a re-embed swaps its model under FOR
+		// UPDATE of this row (see SwapReembed): chunks written first are re-embedded by it,
+		// vectors of the model it retired are refused. Writers of the same document queue
+		// up on its advisory lock; other documents proceed in parallel. The commit does not
+		// wait for its WAL flush (synchronous_commit off): a crash can only lose the last
+		// fraction of a second of documents, never half of one, and the synchronous commit
+		// that closes an ingestion job or CLI run flushes them all, WAL being flushed in order.
 		var retired bool
 		var dim int
-		if err := tx.db.QueryRow(ctx, `
-			SELECT $2 = ANY(retired_models), embedding_dim,
-			       pg_advisory_xact_lock(hashtextextended($1::bigint::text || '/' || $3, 0)) IS NULL,
-			       set_config('synchronous_commit', 'off', true) IS NULL
-			FROM knowledge_bases WHERE id = $1 FOR SHARE`, d.KBID, model, d.ExternalID).Scan(&retired, &dim, new(bool), new(bool)); err != nil {
-			return fmt.Errorf("store: lock knowledge base %d: %w", d.KBID, interpret(err))
+		current := make([]*kb.Document, len(writes))
+		lookups := &pgx.Batch{}
+		lookups.Queue(`
+			SELECT $2 = ANY(retired_models), embedding_dim, set_config('synchronous_commit', 'off', true) IS NULL
+			FROM knowledge_bases WHERE id = $1 FOR SHARE`, kbID, model).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&retired, &dim, new(bool))
+		})
+		for _, i := range order {
+			ext := writes[i].Doc.ExternalID
+			lookups.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1::bigint::text || '/' || $2, 0))`, kbID, ext)
+			lookups.Queue(`SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.external_id = $2 AND d.is_current`, kbID, ext).
+				Query(func(rows pgx.Rows) error {
+					docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Document, error) { return scanDoc(r) })
+					if len(docs) > 0 {
+						current[i] = &docs[0]
+					}
+					return err
+				})
 		}
-		for _, c := range chunks {
-			if c.Embedding != nil && len(c.Embedding) != dim {
-				retired = true
+		if err := tx.db.SendBatch(ctx, lookups).Close(); err != nil {
+			return fmt.Errorf("store: lock documents of knowledge base %d: %w", kbID, interpret(err))
+		}
+		for _, w := range writes {
+			for _, c := range w.Chunks {
+				if c.Embedding != nil && len(c.Embedding) != dim {
+					retired = true
+				}
 			}
 		}
 		if retired {
-			return fmt.Errorf("%w: %q was embedded with model %q, which knowledge base %d no longer uses (re-embedded meanwhile); ingest it again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, d.ExternalID, model, d.KBID)
+			return fmt.Errorf("%w: documents were embedded with model %q, which knowledge base %d no longer uses (re-embedded meanwhile); ingest them again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, model, kbID)
 		}
-		cur, err := scanDoc(tx.db.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.external_id = $2 AND d.is_current`, d.KBID, d.ExternalID))
-		switch {
-		case err == nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview):
-			res = kb.ReplaceResult{Document: cur, Unchanged: true}
+
+		// Every write goes in one pipelined batch: chunk rows find their document through
+		// currval of the sequence the document insert just used.
+		batch := &pgx.Batch{}
+		for i, w := range writes {
+			d, cur := w.Doc, current[i]
+			d.KBID = kbID
+			if cur != nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview) {
+				results[i] = kb.ReplaceResult{Document: *cur, Unchanged: true}
+				continue
+			}
+			if d.Metadata == nil {
+				d.Metadata = map[string]any{}
+			}
+			if cur != nil {
+				results[i].Replaced = cur.Version
+				batch.Queue(`DELETE FROM chunks WHERE document_id = $1`, cur.ID)
+				batch.Queue(`UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1`, cur.ID)
+			}
+			batch.Queue(`
+				INSERT INTO documents (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
+				                       source_name, mime_type, size_bytes, pages, metadata)
+				VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kb_id = $1 AND external_id = $2),
+				        true, $5, $6, $7, $8, $9, $10, $11, $12)`, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
+				d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata)
+			queueChunks(batch, d, w.Chunks, model)
+			if cur != nil {
+				batch.Queue(`
+					DELETE FROM documents WHERE kb_id = $1 AND external_id = $2 AND NOT is_current
+					AND version < (SELECT max(version) FROM documents WHERE kb_id = $1 AND external_id = $2) - $3`,
+					d.KBID, d.ExternalID, keepVersions)
+			}
+			batch.Queue(`SELECT ` + docColumns + ` FROM documents d WHERE d.id = currval('documents_id_seq')`).QueryRow(func(row pgx.Row) error {
+				var err error
+				results[i].Document, err = scanDoc(row)
+				return err
+			})
+		}
+		if batch.Len() == 0 {
 			return nil
-		case err == nil:
-			res.Replaced = cur.Version
-			if _, err := tx.db.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, cur.ID); err != nil {
-				return fmt.Errorf("store: drop chunks of %q v%d: %w", d.ExternalID, cur.Version, err)
-			}
-			if _, err := tx.db.Exec(ctx, `UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1`, cur.ID); err != nil {
-				return fmt.Errorf("store: supersede %q v%d: %w", d.ExternalID, cur.Version, err)
-			}
-		case interpret(err) != kb.ErrNotFound:
-			return fmt.Errorf("store: current version of %q: %w", d.ExternalID, err)
 		}
-		if d.Metadata == nil {
-			d.Metadata = map[string]any{}
+		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("store: write documents of knowledge base %d: %w", kbID, interpret(err))
 		}
-		row := tx.db.QueryRow(ctx, `
-			INSERT INTO documents (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
-			                       source_name, mime_type, size_bytes, pages, metadata)
-			VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kb_id = $1 AND external_id = $2),
-			        true, $5, $6, $7, $8, $9, $10, $11, $12)
-			RETURNING id`, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
-			d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata)
-		if err := row.Scan(&d.ID); err != nil {
-			return fmt.Errorf("store: insert document %q: %w", d.ExternalID, interpret(err))
-		}
-		if err := tx.insertChunks(ctx, d, chunks, model); err != nil {
-			return err
-		}
-		if _, err := tx.db.Exec(ctx, `
-			DELETE FROM documents WHERE kb_id = $1 AND external_id = $2 AND NOT is_current
-			AND version < (SELECT max(version) FROM documents WHERE kb_id = $1 AND external_id = $2) - $3`,
-			d.KBID, d.ExternalID, keepVersions); err != nil {
-			return fmt.Errorf("store: prune versions of %q: %w", d.ExternalID, err)
-		}
-		res.Document, err = scanDoc(tx.db.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.id = $1`, d.ID))
-		return err
+		return nil
 	})
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
-// insertChunks writes a document's chunks in one pipelined batch. Each chunk's metadata
-// also carries the document's kind and metadata, so search filters need only this table.
-func (s *Store) insertChunks(ctx context.Context, d kb.Document, chunks []kb.Chunk, model string) error {
-	if len(chunks) == 0 {
-		return nil
-	}
+// queueChunks adds a new document version's chunk rows to batch, after the statement that
+// inserted the document (they take its id from currval). Each chunk's metadata also
+// carries the document's kind and metadata, so search filters need only this table.
+func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model string) {
 	live := d.Status == kb.StatusReady
-	batch := &pgx.Batch{}
 	for _, c := range chunks {
 		meta := maps.Clone(d.Metadata)
 		maps.Copy(meta, c.Metadata)
@@ -133,13 +176,9 @@ func (s *Store) insertChunks(ctx context.Context, d kb.Document, chunks []kb.Chu
 		batch.Queue(`
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
 			                    embedding, embedding_model, tsv, live)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, array_to_tsvector($11::text[]), $12)`,
-			d.KBID, d.ID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live)
+			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, array_to_tsvector($10::text[]), $11)`,
+			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live)
 	}
-	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("store: insert chunks of %q: %w", d.ExternalID, interpret(err))
-	}
-	return nil
 }
 
 // GetDocument returns the current version of a document by numeric id or external id.
