@@ -15,6 +15,7 @@ import (
 	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/segment"
 	"github.com/zhiku/zhiku/internal/store/storetest"
 	"github.com/zhiku/zhiku/retrieval"
 )
@@ -32,6 +33,9 @@ type dbBundle struct {
 func setupDB(t testing.TB) *dbBundle {
 	t.Helper()
 	ctx := context.Background()
+	// Load the segmenter's dictionaries up front (once per process, ~0.6 s, as serve
+	// does at start), so benchmarks time ingestion, not start-up.
+	require.NoError(t, segment.Load())
 	db := storetest.NewDB(t)
 	tenant, err := db.Store.EnsureTenant(ctx, kb.DefaultTenant)
 	require.NoError(t, err)

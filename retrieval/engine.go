@@ -26,6 +26,9 @@ type Index interface {
 	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error)
 	// LiveChunks counts a knowledge base's live chunks.
 	LiveChunks(ctx context.Context, kbID int64) (int, error)
+	// Snapshot runs fn so that the reads above made with its ctx see one consistent state
+	// (and so must run one at a time).
+	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 	// CommonTermShares estimates, without scanning, the share of chunks holding each of the
 	// terms that are common enough to be in the database's statistics.
 	CommonTermShares(ctx context.Context, terms []string) (map[string]float64, error)
@@ -238,10 +241,19 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// The legs run in parallel, each on its own snapshot; the winners are loaded by one
 	// statement, which sees one state: if a re-ingest committed in between, the old
 	// version's ids are gone from it, so a result never mixes versions. When ids vanished,
-	// the search runs again, so it never comes back empty either.
+	// the search runs again; the last try runs both legs and the load in one read-only
+	// snapshot, one after the other, so a search never comes back with a gap either.
 	for attempt := 0; ; attempt++ {
 		var err error
-		pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion)
+		if attempt < 2 {
+			pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, true)
+		} else {
+			err = e.idx.Snapshot(ctx, func(ctx context.Context) error {
+				var err error
+				pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, false)
+				return err
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -296,16 +308,24 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	return out, nil
 }
 
-// candidates runs the legs in parallel, fuses them and loads the winners.
-func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec []float32, driving []string, dw []float64, n int, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
+// candidates runs the legs (in parallel, or one after the other inside a snapshot), fuses
+// them and loads the winners.
+func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec []float32, driving []string, dw []float64, n int, w Weights, fusion string, parallel bool) ([]fusedHit, map[int64]kb.Candidate, error) {
 	var vecHits, textHits []kb.Ranked
 	var vecErr, textErr error
 	var wg sync.WaitGroup
+	run := func(f func()) {
+		if parallel {
+			wg.Go(f)
+		} else {
+			f()
+		}
+	}
 	if useVector {
-		wg.Go(func() { vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
+		run(func() { vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
 	}
 	if len(driving) > 0 {
-		wg.Go(func() { textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
+		run(func() { textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
 	}
 	wg.Wait()
 	if err := errors.Join(vecErr, textErr); err != nil {

@@ -16,6 +16,11 @@ const docColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.
 	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at,
 	(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)`
 
+// docReturning is docColumns for an INSERT's RETURNING clause: a new version has no
+// chunks yet, and the caller knows how many it writes.
+const docReturning = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
+	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, 0`
+
 func scanDoc(row pgx.Row) (kb.Document, error) {
 	var d kb.Document
 	err := row.Scan(&d.ID, &d.KBID, &d.ExternalID, &d.Title, &d.Kind, &d.Version, &d.IsCurrent, &d.ContentHash,
@@ -120,11 +125,17 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 				batch.Queue(`UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1`, cur.ID)
 			}
 			batch.Queue(`
-				INSERT INTO documents (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
-				                       source_name, mime_type, size_bytes, pages, metadata)
+				INSERT INTO documents AS d (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
+				                            source_name, mime_type, size_bytes, pages, metadata)
 				VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kb_id = $1 AND external_id = $2),
-				        true, $5, $6, $7, $8, $9, $10, $11, $12)`, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
-				d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata)
+				        true, $5, $6, $7, $8, $9, $10, $11, $12)
+				RETURNING `+docReturning, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
+				d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata).QueryRow(func(row pgx.Row) error {
+				var err error
+				results[i].Document, err = scanDoc(row)
+				results[i].Document.Chunks = len(w.Chunks)
+				return err
+			})
 			queueChunks(batch, d, w.Chunks, model)
 			if cur != nil {
 				batch.Queue(`
@@ -132,11 +143,6 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 					AND version < (SELECT max(version) FROM documents WHERE kb_id = $1 AND external_id = $2) - $3`,
 					d.KBID, d.ExternalID, keepVersions)
 			}
-			batch.Queue(`SELECT ` + docColumns + ` FROM documents d WHERE d.id = currval('documents_id_seq')`).QueryRow(func(row pgx.Row) error {
-				var err error
-				results[i].Document, err = scanDoc(row)
-				return err
-			})
 		}
 		if batch.Len() == 0 {
 			return nil

@@ -34,7 +34,7 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		out, err = collectRanked(rows)
 		return err
 	})
-	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+	if err := s.reader(ctx).SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
 	return out, nil
@@ -95,7 +95,7 @@ func quoteLexeme(t string) string {
 }
 
 func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked, error) {
-	rows, err := s.db.Query(ctx, sql, args...)
+	rows, err := s.reader(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", interpret(err))
 	}
@@ -163,7 +163,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec [
 		args = append(args, pgvector.NewVector(vec))
 		cos = "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $3)"
 	}
-	rows, err := s.db.Query(ctx, `
+	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
 		       tsvector_to_array(c.tsv), `+cos+`
 		FROM chunks c JOIN documents d ON d.id = c.document_id

@@ -108,3 +108,35 @@ func interpret(err error) error {
 	}
 	return err
 }
+
+type snapshotKey struct{}
+
+// Snapshot runs fn with a context under which this store's search reads (VectorSearch,
+// TextSearch, Hits) share one read-only REPEATABLE READ transaction, so a search's several
+// statements see one state of the knowledge base even while a re-ingest commits. Inside an
+// existing transaction fn simply runs on it.
+func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	beginner, ok := s.db.(interface {
+		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok {
+		return fn(ctx)
+	}
+	tx, err := beginner.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("store: begin snapshot: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(context.WithValue(ctx, snapshotKey{}, tx)); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// reader is the snapshot transaction carried by ctx, or the store's own handle.
+func (s *Store) reader(ctx context.Context) DBTX {
+	if tx, ok := ctx.Value(snapshotKey{}).(pgx.Tx); ok {
+		return tx
+	}
+	return s.db
+}
