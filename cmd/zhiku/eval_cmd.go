@@ -70,16 +70,12 @@ func (a *app) evalCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--queries %s: %w", queriesPath, err)
 			}
-			sess, err := a.openSession(ctx, tenantName)
+			sess, knowledge, err := a.openKB(ctx, tenantName, kbName)
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			st := sess.st
-			knowledge, err := sess.knowledgeBase(ctx, kbName)
-			if err != nil {
-				return err
-			}
 			eng, err := a.buildEngines(st)
 			if err != nil {
 				return err

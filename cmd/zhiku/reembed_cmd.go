@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -36,18 +35,11 @@ func (a *app) reembedCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if kbName == "" {
-				return errors.New("--kb is required")
-			}
-			sess, err := a.openSession(ctx, tenantName)
+			sess, k, err := a.openKB(ctx, tenantName, kbName)
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
-			k, err := sess.knowledgeBase(ctx, kbName)
-			if err != nil {
-				return err
-			}
 			spec := embeddingSpec(a.cfg)
 			target := store.EmbeddingTarget{Embedder: spec.Embedder, Model: spec.Model, Dim: spec.Dimension}
 			emb, err := newEmbedders(a.cfg)
@@ -102,18 +94,11 @@ func (a *app) reindexCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if kbName == "" {
-				return errors.New("--kb is required")
-			}
-			sess, err := a.openSession(ctx, tenantName)
+			sess, k, err := a.openKB(ctx, tenantName, kbName)
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
-			k, err := sess.knowledgeBase(ctx, kbName)
-			if err != nil {
-				return err
-			}
 			start := time.Now()
 			n, err := kbmaint.Reindex(ctx, sess.st, k, batch, func(done, total int) {
 				fmt.Fprintf(a.errOut, "reindex %s: %d/%d chunks\n", k.Name, done, total)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -78,4 +79,22 @@ func (s *session) knowledgeBase(ctx context.Context, name string) (kb.KnowledgeB
 		return k, fmt.Errorf("--kb %s: no such knowledge base in tenant %s (create it with `zhiku kb create %s`)", name, s.tenant.Name, name)
 	}
 	return k, nil
+}
+
+// openKB opens a session and finds the knowledge base named by --kb; the caller closes the
+// session.
+func (a *app) openKB(ctx context.Context, tenantName, kbName string) (*session, kb.KnowledgeBase, error) {
+	if kbName == "" {
+		return nil, kb.KnowledgeBase{}, errors.New("--kb is required")
+	}
+	sess, err := a.openSession(ctx, tenantName)
+	if err != nil {
+		return nil, kb.KnowledgeBase{}, err
+	}
+	k, err := sess.knowledgeBase(ctx, kbName)
+	if err != nil {
+		sess.Close()
+		return nil, kb.KnowledgeBase{}, err
+	}
+	return sess, k, nil
 }
