@@ -142,3 +142,16 @@ func principalFor(ctx context.Context, db *storetest.DB, key string) (kb.Princip
 	_, _, hash := hashKey(key)
 	return db.Store.PrincipalByKeyHash(ctx, hash)
 }
+
+func TestConfiguredLimitsApplyToIngest(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error", "ZHIKU_MAX_PAGES": "2"}
+	ctx := context.Background()
+	_, _, err := run(ctx, env, "kb", "create", "manuals")
+	require.NoError(t, err)
+	out, _, err := run(ctx, env, "ingest", "--kb", "manuals", "--kind", "manual", "../../testdata/demo/xr500-manual.pdf")
+	require.Error(t, err, "a 5-page PDF is over ZHIKU_MAX_PAGES=2")
+	require.Contains(t, out, "FAILED")
+	require.Contains(t, out, "2")
+}

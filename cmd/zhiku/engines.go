@@ -121,6 +121,6 @@ func (a *app) buildEngines(st *store.Store) (*engines, error) {
 	return &engines{
 		embedders: emb,
 		search:    retrieval.New(st, emb.queryEmbedder, rr, retrieval.Options{}),
-		pipeline:  ingest.NewPipeline(st, emb.docEmbedder, ingest.Options{}),
+		pipeline:  ingest.NewPipeline(st, emb.docEmbedder, ingest.Options{KeepVersions: a.cfg.KeepVersions}),
 	}, nil
 }

@@ -105,7 +105,7 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k k
 		return err
 	}
 	res, err := ingest.ReadFile(ctx, name, data, ingest.FileOptions{
-		Kind: f.kind, Password: f.password, Limits: ingest.Limits{Timeout: f.timeout},
+		Kind: f.kind, Password: f.password, Limits: withTimeout(a.fileLimits(0), f.timeout),
 	})
 	if err != nil {
 		return err
@@ -185,4 +185,10 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k k
 		return fmt.Errorf("%d of %d documents failed: %s", len(errs), len(res.Units), strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// withTimeout sets a parse timeout on limits (zero keeps the default).
+func withTimeout(l ingest.Limits, d time.Duration) ingest.Limits {
+	l.Timeout = d
+	return l
 }

@@ -43,7 +43,7 @@ func (a *app) parseCmd() *cobra.Command {
 				}
 			}
 			if kind == kb.KindManual {
-				doc, err := parse.Parse(cmd.Context(), data, name, parse.Options{Password: password})
+				doc, err := parse.Parse(cmd.Context(), data, name, parse.Options{Password: password, MaxPages: a.cfg.MaxPages})
 				if err != nil {
 					return cannot(err)
 				}
@@ -58,7 +58,7 @@ func (a *app) parseCmd() *cobra.Command {
 				}
 				return nil
 			}
-			res, err := ingest.ReadFile(cmd.Context(), name, data, ingest.FileOptions{Kind: kind, Password: password})
+			res, err := ingest.ReadFile(cmd.Context(), name, data, ingest.FileOptions{Kind: kind, Password: password, Limits: a.fileLimits(0)})
 			if err != nil {
 				return cannot(err)
 			}

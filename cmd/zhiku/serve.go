@@ -73,7 +73,8 @@ func (a *app) serve(ctx context.Context) error {
 
 	workers := jobs.NewPool(st, filejob.New(filejob.Options{
 		Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
-		Limits: ingest.Limits{MaxBytes: a.cfg.MaxUploadBytes},
+		Limits:   a.fileLimits(a.cfg.MaxUploadBytes),
+		Pipeline: ingest.Options{KeepVersions: a.cfg.KeepVersions},
 	}), jobs.Options{Workers: a.cfg.IngestWorkers, IsTransient: llm.IsTransient, Log: a.log})
 	// The workers outlive ctx until the HTTP server has drained, then stop and requeue.
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))

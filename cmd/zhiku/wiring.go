@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/internal/config"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/store"
@@ -97,4 +98,9 @@ func (a *app) openKB(ctx context.Context, tenantName, kbName string) (*session, 
 		return nil, kb.KnowledgeBase{}, err
 	}
 	return sess, k, nil
+}
+
+// fileLimits are the configured bounds on one ingested file.
+func (a *app) fileLimits(maxBytes int64) ingest.Limits {
+	return ingest.Limits{MaxBytes: maxBytes, MaxPages: a.cfg.MaxPages, MaxRows: a.cfg.MaxRows}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	MaxBodyBytes    int64         // ZHIKU_MAX_BODY_BYTES: JSON request bodies; defaults to 1 MiB
 	MaxUploadBytes  int64         // ZHIKU_MAX_UPLOAD_BYTES: uploaded files; defaults to 100 MiB
 	ShutdownTimeout time.Duration // ZHIKU_SHUTDOWN_TIMEOUT: grace for in-flight requests; defaults to 20s
+	MaxPages        int           // ZHIKU_MAX_PAGES: pages of one PDF; defaults to 2000
+	MaxRows         int           // ZHIKU_MAX_ROWS: rows of one catalog, FAQ, records or ticket file; defaults to 200000
+	KeepVersions    int           // ZHIKU_KEEP_VERSIONS: previous versions of a document kept for audit; defaults to 3
 	HNSWEfSearch    int           // ZHIKU_HNSW_EF_SEARCH: HNSW candidates per vector search (recall vs speed); defaults to 100
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
 }
@@ -121,6 +124,9 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
 		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
 		HNSWEfSearch:    int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
+		MaxPages:        int(integer("ZHIKU_MAX_PAGES", 2000)),
+		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
+		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
 		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
 	}
 	defDim := int64(0)
@@ -202,6 +208,15 @@ func (c Config) Validate() error {
 	}
 	if c.IngestWorkers < 1 || c.IngestWorkers > 64 {
 		bad("ZHIKU_INGEST_WORKERS: want 1..64, got %d", c.IngestWorkers)
+	}
+	if c.MaxPages < 1 {
+		bad("ZHIKU_MAX_PAGES: at least 1, got %d", c.MaxPages)
+	}
+	if c.MaxRows < 1 {
+		bad("ZHIKU_MAX_ROWS: at least 1, got %d", c.MaxRows)
+	}
+	if c.KeepVersions < 1 || c.KeepVersions > 100 {
+		bad("ZHIKU_KEEP_VERSIONS: want 1..100, got %d", c.KeepVersions)
 	}
 	if c.HNSWEfSearch < 10 || c.HNSWEfSearch > 1000 {
 		bad("ZHIKU_HNSW_EF_SEARCH: want 10..1000, got %d", c.HNSWEfSearch)

@@ -51,6 +51,8 @@ func TestLoadNamesBadVariables(t *testing.T) {
 		"bad duration":      {map[string]string{"ZHIKU_SHUTDOWN_TIMEOUT": "soon"}, "ZHIKU_SHUTDOWN_TIMEOUT"},
 		"bad log format":    {map[string]string{"ZHIKU_LOG_FORMAT": "xml"}, "ZHIKU_LOG_FORMAT"},
 		"bad ef_search":     {map[string]string{"ZHIKU_HNSW_EF_SEARCH": "5"}, "ZHIKU_HNSW_EF_SEARCH"},
+		"bad max pages":     {map[string]string{"ZHIKU_MAX_PAGES": "0"}, "ZHIKU_MAX_PAGES"},
+		"bad keep versions": {map[string]string{"ZHIKU_KEEP_VERSIONS": "0"}, "ZHIKU_KEEP_VERSIONS"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
