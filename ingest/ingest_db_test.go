@@ -159,6 +159,27 @@ func TestGBKTextManual(t *testing.T) {
 	require.Contains(t, hits[0].Content, "质量问题可在十五天内换货")
 }
 
+func TestSameManualUnderAnotherNameIsStoredOnce(t *testing.T) {
+	t.Parallel()
+	b := setupDB(t)
+	text := []byte("保修政策\n\n整机保修一年，电机保修三年。人为损坏不在保修范围内。\n")
+	_, first := b.ingest(t, "保修.txt", text, ingest.FileOptions{})
+	require.Empty(t, first[0].Result.DuplicateOf)
+	_, again := b.ingest(t, "warranty-copy.txt", text, ingest.FileOptions{})
+	require.Equal(t, "保修.txt", again[0].Result.DuplicateOf)
+	require.True(t, again[0].Result.Unchanged)
+
+	var docs int
+	require.NoError(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM documents WHERE kb_id = $1`, b.kb.ID).Scan(&docs))
+	require.Equal(t, 1, docs, "the copy is not stored")
+	require.Len(t, b.search(t, "电机保修几年", 5), 1, "and the search finds one passage, not two")
+
+	// Other metadata makes it another document (e.g. the same manual for another product line).
+	_, other := b.ingest(t, "warranty-copy.txt", text, ingest.FileOptions{Metadata: map[string]any{"product": "XR-550"}})
+	require.Empty(t, other[0].Result.DuplicateOf)
+	require.False(t, other[0].Result.Unchanged)
+}
+
 // productsCSV writes n products; the description has quoted commas and an embedded newline.
 func productsCSV(n int, price func(i int) float64) []byte {
 	var buf bytes.Buffer

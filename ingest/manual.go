@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -35,10 +38,22 @@ func readManual(ctx context.Context, name string, data []byte, opts FileOptions)
 		Doc: kb.Document{
 			ExternalID: name, Title: title, Kind: kb.KindManual, Pages: doc.Pages, MimeType: mimeTypes[format],
 			Metadata: meta, StatusDetail: parseDetail(doc.Method, doc.Warnings),
+			ContentHash: fileHash(data, opts.Metadata),
 		},
 		Passages: ChunkPassages(doc, chunk.Options{}),
 	}
 	return FileResult{Method: doc.Method, Units: []Unit{u}, Pages: doc.Pages, Warnings: doc.Warnings}, nil
+}
+
+// fileHash identifies a manual by its bytes and the metadata it was given, so the same file
+// ingested again, under its name or another, is recognised and skipped.
+func fileHash(data []byte, meta map[string]any) string {
+	h := sha256.New()
+	h.Write(data)
+	m, _ := json.Marshal(meta) // map keys marshal sorted: stable
+	h.Write([]byte{0})
+	h.Write(m)
+	return "file:" + hex.EncodeToString(h.Sum(nil))
 }
 
 var mimeTypes = map[parse.Format]string{

@@ -73,6 +73,9 @@ func (p *Processor) Process(ctx context.Context, j jobs.Job, k kb.KnowledgeBase,
 				res.Failures = append(res.Failures, jobs.Failure{ExternalID: o.ExternalID, Error: o.Err.Error()})
 			}
 			continue
+		case o.Result.DuplicateOf != "":
+			res.DocumentsUnchanged++
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s has the same content as %s, already in the knowledge base: skipped / 与已有文档内容相同，已跳过", o.ExternalID, o.Result.DuplicateOf))
 		case o.Result.Unchanged:
 			res.DocumentsUnchanged++
 		case o.Result.Replaced > 0:

@@ -150,6 +150,9 @@ type ReplaceResult struct {
 	Document  Document
 	Unchanged bool // the current version already had this content hash; nothing was written
 	Replaced  int  // the version that was superseded, 0 for a new document
+	// DuplicateOf names another current document of the knowledge base with the same
+	// content (a manual uploaded again under another name); nothing was written.
+	DuplicateOf string
 }
 
 // More filter operators, for Dify's metadata conditions.

@@ -74,6 +74,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		var retired bool
 		var dim int
 		current := make([]*kb.Document, len(writes))
+		twins := make([]*kb.Document, len(writes))
 		lookups := &pgx.Batch{}
 		lookups.Queue(`
 			SELECT $2 = ANY(retired_models), embedding_dim, set_config('synchronous_commit', 'off', true) IS NULL
@@ -91,6 +92,18 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 					}
 					return err
 				})
+			if d := writes[i].Doc; d.Kind == kb.KindManual && d.ContentHash != "" {
+				// The same file under another name is the same manual: keep one copy.
+				lookups.Queue(`SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.content_hash = $2
+					AND d.is_current AND d.kind = 'manual' AND d.external_id <> $3 ORDER BY d.id LIMIT 1`, kbID, d.ContentHash, ext).
+					Query(func(rows pgx.Rows) error {
+						docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Document, error) { return scanDoc(r) })
+						if len(docs) > 0 {
+							twins[i] = &docs[0]
+						}
+						return err
+					})
+			}
 		}
 		if err := tx.db.SendBatch(ctx, lookups).Close(); err != nil {
 			return fmt.Errorf("store: lock documents of knowledge base %d: %w", kbID, interpret(err))
@@ -114,6 +127,10 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			d.KBID = kbID
 			if cur != nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview) {
 				results[i] = kb.ReplaceResult{Document: *cur, Unchanged: true}
+				continue
+			}
+			if twin := twins[i]; twin != nil && cur == nil {
+				results[i] = kb.ReplaceResult{Document: *twin, Unchanged: true, DuplicateOf: twin.ExternalID}
 				continue
 			}
 			if d.Metadata == nil {
