@@ -180,6 +180,27 @@ func TestSameManualUnderAnotherNameIsStoredOnce(t *testing.T) {
 	require.False(t, other[0].Result.Unchanged)
 }
 
+func TestPassageSharedByTwoManualsIsServedOnce(t *testing.T) {
+	t.Parallel()
+	b := setupDB(t)
+	safety := "## 安全须知\n\n请勿在潮湿地面或有积水的区域使用本产品，以免触电。\n\n"
+	b.ingest(t, "xr500.md", []byte("# XR-500 说明书\n\n"+safety+"## 参数\n\n激光导航，续航 180 分钟。\n"), ingest.FileOptions{})
+	b.ingest(t, "xr550.md", []byte("# XR-550 说明书\n\n"+safety+"## 参数\n\n视觉导航，续航 150 分钟。\n"), ingest.FileOptions{})
+	count := func() int {
+		n := 0
+		for _, h := range b.search(t, "潮湿地面积水 触电", 10) {
+			if strings.Contains(h.Content, "以免触电") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, count(), "the shared safety passage is one result, not two")
+	_, err := b.db.Store.DeleteDocument(context.Background(), b.kb.ID, "xr500.md")
+	require.NoError(t, err)
+	require.Equal(t, 1, count(), "and stays found through the other manual")
+}
+
 // productsCSV writes n products; the description has quoted commas and an embedded newline.
 func productsCSV(n int, price func(i int) float64) []byte {
 	var buf bytes.Buffer

@@ -164,6 +164,12 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		if batch.Len() == 0 {
 			return nil
 		}
+		for _, cur := range current {
+			if cur != nil {
+				batch.Queue(promoteShadowed, kbID) // a replaced version may have served passages others share
+				break
+			}
+		}
 		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("store: write documents of knowledge base %d: %w", kbID, interpret(err))
 		}
@@ -198,8 +204,9 @@ func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model strin
 		}
 		batch.Queue(`
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
-			                    embedding, embedding_model, tsv, live)
-			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, array_to_tsvector($10::text[]), $11)`,
+			                    embedding, embedding_model, tsv, live, shadowed)
+			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, array_to_tsvector($10::text[]), $11,
+			        $11 AND $7 <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = $7 AND o.live AND NOT o.shadowed))`,
 			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live)
 	}
 }
@@ -251,11 +258,28 @@ func (s *Store) DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.
 	if err != nil {
 		return d, err
 	}
-	if _, err := s.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = $2`, kbID, d.ExternalID); err != nil {
+	err = s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = $2`, kbID, d.ExternalID); err != nil {
+			return err
+		}
+		_, err := tx.db.Exec(ctx, promoteShadowed, kbID)
+		return err
+	})
+	if err != nil {
 		return d, fmt.Errorf("store: delete document %q: %w", ref, err)
 	}
 	return d, nil
 }
+
+// promoteShadowed lets a shadowed copy serve each passage of knowledge base $1 whose served
+// copy is gone (its document deleted, replaced, or out of service): identical chunks are
+// searched once, and never lost while one document still holds them.
+const promoteShadowed = `
+	UPDATE chunks SET shadowed = false WHERE id IN (
+		SELECT DISTINCT ON (s.content_hash) s.id FROM chunks s
+		WHERE s.kb_id = $1 AND s.shadowed AND s.live AND s.content_hash <> ''
+		  AND NOT EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = s.content_hash AND o.live AND NOT o.shadowed)
+		ORDER BY s.content_hash, s.id)`
 
 // SetDocumentStatus changes a current document's status; chunks become searchable exactly
 // when it is ready (an operator approving reviewed tickets, for instance).
@@ -269,7 +293,16 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("store: set status of document %d: %w", docID, kb.ErrNotFound)
 		}
-		_, err = tx.db.Exec(ctx, `UPDATE chunks SET live = ($2 = 'ready') WHERE document_id = $1`, docID, status)
+		// Chunks coming into service are shadowed where another document already serves the
+		// same passage; chunks leaving it hand their passages over to shadowed copies.
+		if _, err := tx.db.Exec(ctx, `
+			UPDATE chunks c SET live = ($2 = 'ready'),
+			       shadowed = ($2 = 'ready') AND c.content_hash <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = c.kb_id
+			                  AND o.content_hash = c.content_hash AND o.live AND NOT o.shadowed AND o.document_id <> c.document_id)
+			WHERE document_id = $1`, docID, status); err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, promoteShadowed, kbID)
 		return err
 	})
 }
@@ -281,7 +314,7 @@ func (s *Store) ChunkTexts(ctx context.Context, kbID int64, fn func(externalID, 
 	rows, err := s.db.Query(ctx, `
 		SELECT d.external_id, concat_ws(E'\n', nullif(array_to_string(c.section_path, ' > '), ''), c.content)
 		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.kb_id = $1 AND c.live ORDER BY c.id`, kbID)
+		WHERE c.kb_id = $1 AND c.live AND NOT c.shadowed ORDER BY c.id`, kbID)
 	if err != nil {
 		return fmt.Errorf("store: chunk texts: %w", err)
 	}

@@ -34,7 +34,10 @@ func (s *Store) DeleteDocuments(ctx context.Context, kbID int64, externalIDs []s
 			kbID, externalIDs).Scan(&n); err != nil {
 			return err
 		}
-		_, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = ANY($2)`, kbID, externalIDs)
+		if _, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = ANY($2)`, kbID, externalIDs); err != nil {
+			return err
+		}
+		_, err := tx.db.Exec(ctx, promoteShadowed, kbID)
 		return err
 	})
 	if err != nil {

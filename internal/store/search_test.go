@@ -192,3 +192,68 @@ func TestReplaceDocumentVersions(t *testing.T) {
 	_, err = b.st.GetDocument(ctx, k.ID, "manual.pdf")
 	require.ErrorIs(t, err, kb.ErrNotFound)
 }
+
+func TestIdenticalChunksAreServedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "dedupe", 4)
+	shared := kb.Chunk{Content: "安全须知：请勿在潮湿地面使用。", ContentHash: "h-safety", Embedding: []float32{1, 0, 0, 0}, Tokens: []string{"安全", "潮湿"}}
+	own := func(name string) kb.Chunk {
+		return kb.Chunk{Ord: 1, Content: name + " 专属内容", ContentHash: "h-" + name, Embedding: []float32{0, 1, 0, 0}, Tokens: []string{name}}
+	}
+	write := func(ext string, status string, chunks ...kb.Chunk) kb.Document {
+		res, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: ext, Kind: kb.KindManual, Status: status, ContentHash: ext + status + fmt.Sprint(len(chunks))}, chunks, "m", 2)
+		require.NoError(t, err)
+		return res.Document
+	}
+	served := func() []string {
+		hits, err := b.st.TextSearch(ctx, k.ID, []string{"潮湿"}, []float64{1}, 10, kb.Filter{})
+		require.NoError(t, err)
+		h, err := b.st.Hits(ctx, k, ids(hits), nil)
+		require.NoError(t, err)
+		out := []string{}
+		for _, r := range hits {
+			out = append(out, h[r.ChunkID].ExternalID)
+		}
+		return out
+	}
+	write("a.pdf", kb.StatusReady, shared, own("a"))
+	write("b.pdf", kb.StatusReady, shared, own("b"))
+	require.Equal(t, []string{"a.pdf"}, served(), "the shared passage is served once")
+	vec, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, kb.Filter{})
+	require.NoError(t, err)
+	vh, err := b.st.Hits(ctx, k, ids(vec), nil)
+	require.NoError(t, err)
+	copies := 0
+	for _, h := range vh {
+		if h.Content == shared.Content {
+			copies++
+		}
+	}
+	require.Equal(t, 1, copies, "in the vector leg too")
+	n, err := b.st.LiveChunks(ctx, k.ID)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "a, b and the shared passage once")
+
+	// Replacing a.pdf without the passage hands it to b.pdf; deleting b.pdf then loses it
+	// only because no document holds it any more.
+	write("a.pdf", kb.StatusReady, own("a"))
+	require.Equal(t, []string{"b.pdf"}, served())
+	write("a.pdf", kb.StatusReady, shared, own("a"))
+	require.Equal(t, []string{"b.pdf"}, served(), "still served once, by b.pdf")
+	_, err = b.st.DeleteDocument(ctx, k.ID, "b.pdf")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.pdf"}, served(), "a.pdf's copy takes over")
+
+	// A reviewed document coming into service does not double a passage; leaving service
+	// hands it over.
+	c := write("c.pdf", kb.StatusReview, shared)
+	require.Equal(t, []string{"a.pdf"}, served())
+	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, c.ID, kb.StatusReady, "approved"))
+	require.Equal(t, []string{"a.pdf"}, served())
+	removed, err := b.st.DeleteDocuments(ctx, k.ID, []string{"a.pdf"})
+	require.NoError(t, err)
+	require.Equal(t, 1, removed)
+	require.Equal(t, []string{"c.pdf"}, served())
+}
