@@ -186,6 +186,8 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 // carries the document's kind and metadata, so search filters need only this table.
 func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model string) {
 	live := d.Status == kb.StatusReady
+	// Catalog cards, FAQ and ticket pairs are unique by construction: no duplicate check.
+	dedupe := d.Kind != kb.KindCatalog && d.Kind != kb.KindFAQ && d.Kind != kb.KindTickets
 	for _, c := range chunks {
 		meta := maps.Clone(d.Metadata)
 		maps.Copy(meta, c.Metadata)
@@ -206,8 +208,8 @@ func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model strin
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
 			                    embedding, embedding_model, tsv, live, shadowed)
 			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, array_to_tsvector($10::text[]), $11,
-			        $11 AND $7 <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = $7 AND o.live AND NOT o.shadowed))`,
-			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live)
+			        CASE WHEN $12 THEN $11 AND $7 <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = $7 AND o.live AND NOT o.shadowed) END)`,
+			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live, dedupe)
 	}
 }
 
@@ -297,8 +299,8 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 		// same passage; chunks leaving it hand their passages over to shadowed copies.
 		if _, err := tx.db.Exec(ctx, `
 			UPDATE chunks c SET live = ($2 = 'ready'),
-			       shadowed = ($2 = 'ready') AND c.content_hash <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = c.kb_id
-			                  AND o.content_hash = c.content_hash AND o.live AND NOT o.shadowed AND o.document_id <> c.document_id)
+			       shadowed = CASE WHEN c.shadowed IS NULL THEN NULL ELSE ($2 = 'ready') AND c.content_hash <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = c.kb_id
+			                  AND o.content_hash = c.content_hash AND o.live AND NOT o.shadowed AND o.document_id <> c.document_id) END
 			WHERE document_id = $1`, docID, status); err != nil {
 			return err
 		}
@@ -314,7 +316,7 @@ func (s *Store) ChunkTexts(ctx context.Context, kbID int64, fn func(externalID, 
 	rows, err := s.db.Query(ctx, `
 		SELECT d.external_id, concat_ws(E'\n', nullif(array_to_string(c.section_path, ' > '), ''), c.content)
 		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.kb_id = $1 AND c.live AND NOT c.shadowed ORDER BY c.id`, kbID)
+		WHERE c.kb_id = $1 AND c.live AND c.shadowed IS NOT TRUE ORDER BY c.id`, kbID)
 	if err != nil {
 		return fmt.Errorf("store: chunk texts: %w", err)
 	}

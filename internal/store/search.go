@@ -51,7 +51,7 @@ func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (strin
 	}
 	expr := VectorExpr("c", k.EmbeddingDim)
 	return `SELECT c.id, 1 - (` + expr + ` <=> $2) FROM chunks c
-		WHERE c.kb_id = $1 AND c.live AND NOT c.shadowed AND c.embedding IS NOT NULL` + where + `
+		WHERE c.kb_id = $1 AND c.live AND c.shadowed IS NOT TRUE AND c.embedding IS NOT NULL` + where + `
 		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
 }
 
@@ -71,7 +71,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weig
 	sql := `SELECT c.id, (SELECT sum(q.w) FROM unnest($2::text[], $3::float8[]) AS q(t, w)
 		                  WHERE c.tsv @@ quote_literal(q.t)::tsquery) AS score
 		FROM chunks c
-		WHERE c.kb_id = $1 AND c.tsv @@ $5::tsquery AND c.live AND NOT c.shadowed` + where + `
+		WHERE c.kb_id = $1 AND c.tsv @@ $5::tsquery AND c.live AND c.shadowed IS NOT TRUE` + where + `
 		ORDER BY score DESC, length(c.tsv) ASC, c.id
 		LIMIT $4`
 	return s.ranked(ctx, sql, args)
@@ -145,7 +145,7 @@ func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt
 // LiveChunks counts a knowledge base's searchable chunks.
 func (s *Store) LiveChunks(ctx context.Context, kbID int64) (int, error) {
 	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live AND NOT shadowed`, kbID).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live AND shadowed IS NOT TRUE`, kbID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count chunks: %w", err)
 	}
 	return n, nil
