@@ -34,12 +34,8 @@ func (s *Server) getDocument(c *gin.Context) {
 		return
 	}
 	d, err := s.deps.Store.GetDocument(c.Request.Context(), k.ID, c.Param("doc"))
-	if errors.Is(err, kb.ErrNotFound) {
-		fail(c, notFound("document", c.Param("doc")))
-		return
-	}
 	if err != nil {
-		fail(c, err)
+		failDocument(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -51,14 +47,18 @@ func (s *Server) deleteDocument(c *gin.Context) {
 		return
 	}
 	d, err := s.deps.Store.DeleteDocument(c.Request.Context(), k.ID, c.Param("doc"))
-	if errors.Is(err, kb.ErrNotFound) {
-		fail(c, notFound("document", c.Param("doc")))
-		return
-	}
 	if err != nil {
-		fail(c, err)
+		failDocument(c, err)
 		return
 	}
 	s.audit(c, "document.delete", d.ExternalID, map[string]any{"kb": k.Name, "id": d.ID})
 	c.Status(http.StatusNoContent)
+}
+
+// failDocument answers an error about the :doc path parameter, naming it when not found.
+func failDocument(c *gin.Context, err error) {
+	if errors.Is(err, kb.ErrNotFound) {
+		err = notFound("document", c.Param("doc"))
+	}
+	fail(c, err)
 }

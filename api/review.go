@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -33,12 +32,8 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 	ctx := c.Request.Context()
 	ref := c.Param("doc")
 	d, err := s.deps.Store.GetDocument(ctx, k.ID, ref)
-	if errors.Is(err, kb.ErrNotFound) {
-		fail(c, notFound("document", ref))
-		return
-	}
 	if err != nil {
-		fail(c, err)
+		failDocument(c, err)
 		return
 	}
 	switch d.Status {

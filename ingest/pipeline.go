@@ -98,11 +98,7 @@ func (p *Pipeline) Write(ctx context.Context, k kb.KnowledgeBase, units []Unit, 
 	if err != nil {
 		return nil, err
 	}
-	words, syns := k.Dictionary()
-	var dict *segment.Dict
-	if len(words) > 0 || len(syns) > 0 {
-		dict = segment.NewDict(words, syns)
-	}
+	dict := segment.KBDict(k)
 
 	outcomes := make([]Outcome, len(units))
 	jobs := make(chan []int)

@@ -493,11 +493,7 @@ func (e *Engine) dict(k kb.KnowledgeBase) *segment.Dict {
 	if v, ok := e.dicts.Load(k.ID); ok && v.(*dictEntry).updated.Equal(k.UpdatedAt) {
 		return v.(*dictEntry).dict
 	}
-	words, syns := k.Dictionary()
-	var d *segment.Dict
-	if len(words) > 0 || len(syns) > 0 {
-		d = segment.NewDict(words, syns)
-	}
+	d := segment.KBDict(k)
 	e.dicts.Store(k.ID, &dictEntry{updated: k.UpdatedAt, dict: d})
 	return d
 }

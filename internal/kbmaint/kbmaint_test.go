@@ -60,7 +60,7 @@ func (b *testBundle) put(t *testing.T, k kb.KnowledgeBase, id, title, text strin
 	t.Helper()
 	ctx := context.Background()
 	idx := kbmaint.IndexText([]string{title}, text)
-	tokens, err := segment.Tokens(idx, kbmaint.Dict(k))
+	tokens, err := segment.Tokens(idx, segment.KBDict(k))
 	require.NoError(t, err)
 	vecs, err := b.embedder(t, k.EmbeddingDim).EmbedDocuments(ctx, []string{idx})
 	require.NoError(t, err)

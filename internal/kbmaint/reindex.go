@@ -25,16 +25,6 @@ type ReindexStore interface {
 // Progress is told how many of total chunks are done.
 type Progress func(done, total int)
 
-// Dict builds knowledge base k's vocabulary from its settings, as ingestion and retrieval
-// do; nil when it has none.
-func Dict(k kb.KnowledgeBase) *segment.Dict {
-	words, syns := k.Dictionary()
-	if len(words) == 0 && len(syns) == 0 {
-		return nil
-	}
-	return segment.NewDict(words, syns)
-}
-
 // Reindex re-tokenizes every chunk of k with k's current dictionary, batch chunks at a
 // time (DefaultBatch when batch <= 0), and returns how many it rewrote. Searches go on
 // meanwhile: each chunk switches to its new tokens as its batch is written. progress may
@@ -43,7 +33,7 @@ func Reindex(ctx context.Context, st ReindexStore, k kb.KnowledgeBase, batch int
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	dict := Dict(k)
+	dict := segment.KBDict(k)
 	total, _, err := st.CountChunks(ctx, k.ID)
 	if err != nil {
 		return 0, err
