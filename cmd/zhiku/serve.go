@@ -36,7 +36,7 @@ func (a *app) serveCmd() *cobra.Command {
 // this server after a restart, or another one on the same database, resumes them.
 func (a *app) serve(ctx context.Context) error {
 	log := a.log.With("component", "serve")
-	log.Info("starting", "config", a.cfg.String())
+	log.Info("starting", "config", a.cfg)
 	pool, st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -46,9 +46,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := segment.Load(); err != nil {
+	seg, err := segment.Shared()
+	if err != nil {
 		return err
 	}
+	log.Info("segmenter loaded", "dict_dir", seg.DictDir(), "load_ms", seg.LoadTime().Milliseconds())
 	eng, err := a.buildEngines(st)
 	if err != nil {
 		return err

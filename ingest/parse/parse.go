@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -177,16 +176,6 @@ func looksLikeMarkdown(s string) bool {
 	hasHeading := strings.Contains(s, "\n# ") || strings.Contains(s, "\n## ") || strings.Contains(s, "\n### ")
 	hasTable := strings.Contains(s, "\n|") && strings.Contains(s, "---")
 	return hasHeading && n >= 2 || hasTable || strings.Contains(s, "\n```") || n >= 3
-}
-
-// ParseReader reads at most opts.MaxBytes from r and parses it; see Parse.
-func ParseReader(ctx context.Context, r io.Reader, name string, opts Options) (*document.Document, error) {
-	opts = opts.withDefaults()
-	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: read: %w", name, err)
-	}
-	return Parse(ctx, data, name, opts)
 }
 
 // Parse sniffs data and runs the matching parser under opts.Timeout, converting panics from

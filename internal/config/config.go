@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -240,8 +241,9 @@ func (c Config) String() string {
 		c.LLMBaseURL, mask(c.LLMAPIKey), c.LLMModel, c.RerankBaseURL, c.RerankModel)
 }
 
-// LogValue keeps secrets out of structured logs when a Config is logged.
-func (c Config) LogValue() string { return c.String() }
+// LogValue makes Config a slog.LogValuer, so a Config logged as an attribute prints
+// String(): secrets redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // redactURL hides a password in a connection URL.
 func redactURL(s string) string {

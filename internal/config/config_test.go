@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,4 +95,14 @@ func TestMissingSecretFile(t *testing.T) {
 	t.Parallel()
 	_, err := Load(env(map[string]string{"ZHIKU_ADMIN_KEY_FILE": "/nonexistent/zhiku-key"}))
 	require.ErrorContains(t, err, "ZHIKU_ADMIN_KEY_FILE")
+}
+
+func TestConfigLogsRedacted(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"ZHIKU_ADMIN_KEY": "super-secret-admin-key-1234"}))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
+	require.NotContains(t, buf.String(), "super-secret-admin-key-1234")
+	require.Contains(t, buf.String(), "ZHIKU_ADMIN_KEY=***")
 }

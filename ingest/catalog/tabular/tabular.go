@@ -278,10 +278,3 @@ func trimCells(cells []string) []string {
 }
 
 // countRows sums the data rows of all sheets.
-func countRows(sheets []Sheet) int {
-	n := 0
-	for _, s := range sheets {
-		n += len(s.Rows)
-	}
-	return n
-}
