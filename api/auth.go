@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -11,22 +12,15 @@ import (
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
-// authenticate resolves "Authorization: Bearer <key>" to a principal or answers 401. The
-// bootstrap admin key is compared in constant time and never stored; other keys are looked
-// up by their SHA-256.
+// authenticate resolves "Authorization: Bearer <key>" to a principal (resolveKey) or
+// answers 401.
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := bearer(c.GetHeader("Authorization"))
 	if !ok {
 		fail(c, errNoKey)
 		return
 	}
-	if s.deps.AdminKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.deps.AdminKey)) == 1 {
-		c.Set(ctxPrincipal, kb.Principal{Name: "bootstrap-admin", TenantID: s.deps.DefaultTenantID, Role: kb.RoleAdmin})
-		c.Next()
-		return
-	}
-	sum := sha256.Sum256([]byte(key))
-	p, err := s.deps.Store.PrincipalByKeyHash(c.Request.Context(), sum[:])
+	p, err := s.resolveKey(c.Request.Context(), key)
 	if errors.Is(err, kb.ErrNotFound) {
 		fail(c, errBadKey)
 		return
@@ -37,6 +31,17 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	c.Set(ctxPrincipal, p)
 	c.Next()
+}
+
+// resolveKey maps an API key to its principal: the bootstrap admin key is compared in
+// constant time and never stored; other keys are looked up by their SHA-256. A key that
+// matches nothing is kb.ErrNotFound.
+func (s *Server) resolveKey(ctx context.Context, key string) (kb.Principal, error) {
+	if s.deps.AdminKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.deps.AdminKey)) == 1 {
+		return kb.Principal{Name: "bootstrap-admin", TenantID: s.deps.DefaultTenantID, Role: kb.RoleAdmin}, nil
+	}
+	sum := sha256.Sum256([]byte(key))
+	return s.deps.Store.PrincipalByKeyHash(ctx, sum[:])
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header.

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -142,11 +140,7 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 
 // difyPrincipal authenticates the key, answering Dify's 1002 when it matches nothing.
 func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) {
-	if s.deps.AdminKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.deps.AdminKey)) == 1 {
-		return kb.Principal{Name: "bootstrap-admin", TenantID: s.deps.DefaultTenantID, Role: kb.RoleAdmin}, true
-	}
-	sum := sha256.Sum256([]byte(key))
-	p, err := s.deps.Store.PrincipalByKeyHash(c.Request.Context(), sum[:])
+	p, err := s.resolveKey(c.Request.Context(), key)
 	if errors.Is(err, kb.ErrNotFound) {
 		difyError(c, http.StatusForbidden, 1002, "authorization failed / 鉴权失败")
 		return p, false
