@@ -71,7 +71,7 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 			}
 		}
 		if len(capped) > 0 {
-			shares, err := idx.CommonTermShares(ctx, capped)
+			shares, err := idx.CommonTermShares(ctx, kbID, capped)
 			if err != nil {
 				return nil, 0, err
 			}

@@ -71,15 +71,25 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 		return nil
 	})
 	if err == nil {
-		// Rows added in bulk wait in the GIN index's pending list, which every text search
-		// would scan linearly until autovacuum merges it: merge it now, and refresh the
-		// statistics that the term weights and the planner read.
-		_, err = s.db.Exec(ctx, `SELECT gin_clean_pending_list('chunks_kb_tsv'::regclass)`)
-	}
-	if err == nil {
-		_, err = s.db.Exec(ctx, `ANALYZE chunks`)
+		err = s.settleBulk(ctx, k.ID)
 	}
 	return build, err
+}
+
+// settleBulk follows a bulk write into knowledge base kbID's partition. Rows added in bulk
+// wait in the GIN indexes' pending lists, which every text search would scan linearly
+// until autovacuum merged them: merge them now, and refresh the statistics that the term
+// weights and the planner read.
+func (s *Store) settleBulk(ctx context.Context, kbID int64) error {
+	if _, err := s.db.Exec(ctx, `SELECT gin_clean_pending_list(i.indexrelid::regclass) FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+		WHERE i.indrelid = to_regclass($1) AND a.amname = 'gin'`, PartitionName(kbID)); err != nil {
+		return fmt.Errorf("store: merge pending index entries of knowledge base %d: %w", kbID, err)
+	}
+	if _, err := s.db.Exec(ctx, `ANALYZE `+PartitionName(kbID)); err != nil {
+		return fmt.Errorf("store: analyze knowledge base %d: %w", kbID, err)
+	}
+	return nil
 }
 
 // ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to

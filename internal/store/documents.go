@@ -14,7 +14,7 @@ import (
 
 const docColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
 	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at,
-	(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)`
+	(SELECT count(*) FROM chunks c WHERE c.kb_id = d.kb_id AND c.document_id = d.id)`
 
 // docReturning is docColumns for an INSERT's RETURNING clause: a new version has no
 // chunks yet, and the caller knows how many it writes.
@@ -72,8 +72,8 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		// fraction of a second of documents, never half of one, and the synchronous commit
 		// that closes an ingestion job or CLI run flushes them all, WAL being flushed in order.
 		// Writes plan generically (plan_cache_mode auto): the connection's forced custom
-		// plans exist for searches, which need the knowledge base's id in the plan to match
-		// its partial HNSW index, and re-planning every insert cost a quarter of the time.
+		// plans exist for searches (see OpenPool), and re-planning every insert cost a
+		// quarter of the time; partitions are pruned when a generic plan runs.
 		var retired bool
 		var dim int
 		current := make([]*kb.Document, len(writes))
@@ -142,7 +142,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			}
 			if cur != nil {
 				results[i].Replaced = cur.Version
-				batch.Queue(`DELETE FROM chunks WHERE document_id = $1`, cur.ID)
+				batch.Queue(`DELETE FROM chunks WHERE kb_id = $1 AND document_id = $2`, kbID, cur.ID)
 				batch.Queue(`UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1`, cur.ID)
 			}
 			batch.Queue(`
@@ -281,7 +281,7 @@ func (s *Store) DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.
 // copy is gone (its document deleted, replaced, or out of service): identical chunks are
 // searched once, and never lost while one document still holds them.
 const promoteShadowed = `
-	UPDATE chunks SET shadowed = false WHERE id IN (
+	UPDATE chunks SET shadowed = false WHERE kb_id = $1 AND id IN (
 		SELECT DISTINCT ON (s.content_hash) s.id FROM chunks s
 		WHERE s.kb_id = $1 AND s.shadowed AND s.live AND s.content_hash <> ''
 		  AND NOT EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = s.content_hash AND o.live AND NOT o.shadowed)
@@ -305,7 +305,7 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 			UPDATE chunks c SET live = ($2 = 'ready'),
 			       shadowed = CASE WHEN c.shadowed IS NULL THEN NULL ELSE ($2 = 'ready') AND c.content_hash <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = c.kb_id
 			                  AND o.content_hash = c.content_hash AND o.live AND NOT o.shadowed AND o.document_id <> c.document_id) END
-			WHERE document_id = $1`, docID, status); err != nil {
+			WHERE kb_id = $3 AND document_id = $1`, docID, status, kbID); err != nil {
 			return err
 		}
 		_, err = tx.db.Exec(ctx, promoteShadowed, kbID)

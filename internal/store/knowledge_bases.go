@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,8 +21,8 @@ func scanKB(row pgx.Row) (kb.KnowledgeBase, error) {
 }
 
 // CreateKB inserts a knowledge base (TenantID, Name, Description, Language, Embedder,
-// EmbeddingModel and EmbeddingDim of p; Language defaults to zh) and builds its own HNSW
-// index, in one transaction. It returns kb.ErrConflict when the tenant has that name.
+// EmbeddingModel and EmbeddingDim of p; Language defaults to zh) with its own partition of
+// chunks and HNSW index, in one transaction. It returns kb.ErrConflict when the tenant has that name.
 func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeBase, error) {
 	if p.Language == "" {
 		p.Language = kb.LanguageZh
@@ -37,13 +38,38 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		if err != nil {
 			return fmt.Errorf("store: create knowledge base %q: %w", p.Name, interpret(err))
 		}
+		if err := tx.createChunkPartition(ctx, out.ID); err != nil {
+			return err
+		}
 		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, DefaultHNSW)
 	})
 	return out, err
 }
 
-// VectorIndexName is the name of knowledge base id's partial HNSW index.
+// PartitionName is the name of knowledge base id's partition of chunks.
+func PartitionName(kbID int64) string { return "chunks_kb_" + strconv.FormatInt(kbID, 10) }
+
+// VectorIndexName is the name of knowledge base id's HNSW index, on its partition.
 func VectorIndexName(kbID int64) string { return "chunks_embedding_kb_" + strconv.FormatInt(kbID, 10) }
+
+// createChunkPartition gives a new knowledge base its partition of chunks. The table is
+// created on its own, then attached: ATTACH PARTITION locks chunks only against schema
+// changes (SHARE UPDATE EXCLUSIVE), where CREATE TABLE … PARTITION OF would block every
+// search and write of every tenant until the transaction ends. The CHECK constraint
+// spares the attach its validation scan; the parent's indexes and keys are cloned onto it.
+func (s *Store) createChunkPartition(ctx context.Context, kbID int64) error {
+	name := PartitionName(kbID)
+	id := strconv.FormatInt(kbID, 10)
+	for _, sql := range []string{
+		`CREATE TABLE ` + name + ` (LIKE chunks INCLUDING DEFAULTS, CHECK (kb_id = ` + id + `))`,
+		`ALTER TABLE chunks ATTACH PARTITION ` + name + ` FOR VALUES IN (` + id + `)`,
+	} {
+		if _, err := s.db.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("store: create chunk partition of knowledge base %d: %w", kbID, err)
+		}
+	}
+	return nil
+}
 
 // VectorExpr is the indexed expression for a dimension, optionally qualified by a table
 // alias; searches must use exactly it for the planner to pick the knowledge base's index.
@@ -80,12 +106,12 @@ func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
 	if concurrently {
 		how = "INDEX CONCURRENTLY"
 	}
-	return fmt.Sprintf(`CREATE %s IF NOT EXISTS %s ON chunks USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d) WHERE kb_id = %d`,
-		how, VectorIndexName(kbID), VectorExpr("", dim), p.M, p.EfConstruction, kbID)
+	return fmt.Sprintf(`CREATE %s IF NOT EXISTS %s ON %s USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d)`,
+		how, VectorIndexName(kbID), PartitionName(kbID), VectorExpr("", dim), p.M, p.EfConstruction)
 }
 
-// createVectorIndex builds the knowledge base's own cosine HNSW index. The partial
-// predicate and the cast let knowledge bases of different dimensions share one table.
+// createVectorIndex builds the knowledge base's own cosine HNSW index on its partition.
+// The cast lets knowledge bases of different dimensions share one column type.
 func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) error {
 	if dim > 2000 {
 		// pgvector's HNSW indexes vectors up to 2,000 dimensions; larger ones are searched exactly.
@@ -149,19 +175,42 @@ func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) 
 	return k, nil
 }
 
-// DeleteKB removes a knowledge base with its documents, chunks and vector index.
+// DeleteKB removes a knowledge base with its documents and chunks, then its partition.
 func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
-	return s.WithTx(ctx, func(tx *Store) error {
-		tag, err := tx.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-		if err != nil {
-			return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
+	tag, err := s.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err != nil {
+		return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
+	}
+	s.dropChunkPartition(ctx, id)
+	return nil
+}
+
+// dropChunkPartition removes a deleted knowledge base's partition, now empty. It detaches
+// it concurrently, which takes no lock that would stop other tenants' searches or writes.
+// It is best effort: a partition left behind (the process stopped, or a transaction is
+// open, as in tests) is empty and harmless, since knowledge base ids are never reused,
+// and the next call finishes an interrupted detach.
+func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) {
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		return // DETACH … CONCURRENTLY cannot run inside a transaction
+	}
+	// A long transaction on chunks would hold the detach up: don't make the caller wait.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	name := PartitionName(kbID)
+	var attached, pending bool
+	if err := s.db.QueryRow(ctx, `SELECT true, i.inhdetachpending FROM pg_inherits i
+		WHERE i.inhrelid = to_regclass($1) AND i.inhparent = 'chunks'::regclass`, name).Scan(&attached, &pending); err == nil {
+		detach := `ALTER TABLE chunks DETACH PARTITION ` + name + ` CONCURRENTLY`
+		if pending {
+			detach = `ALTER TABLE chunks DETACH PARTITION ` + name + ` FINALIZE`
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
+		if _, err := s.db.Exec(ctx, detach); err != nil {
+			return
 		}
-		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(id)); err != nil {
-			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", id, err)
-		}
-		return nil
-	})
+	}
+	_, _ = s.db.Exec(ctx, `DROP TABLE IF EXISTS `+name)
 }

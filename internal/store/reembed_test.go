@@ -115,7 +115,7 @@ func TestReembedSwapsModelAtOnce(t *testing.T) {
 	conn, err := b.db.Pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()
-	_, err = conn.Exec(ctx, `SET enable_seqscan = off`)
+	_, err = conn.Exec(ctx, `SET enable_seqscan = off; SET enable_sort = off`)
 	require.NoError(t, err)
 	var plan strings.Builder
 	rows, err := conn.Query(ctx, fmt.Sprintf(`EXPLAIN SELECT id FROM chunks c WHERE c.kb_id = %d ORDER BY %s <=> '%s' LIMIT 5`,

@@ -365,10 +365,10 @@ func toInt64(v any) (int64, error) {
 }
 
 // CommonTermShares returns, for those of terms that PostgreSQL's column statistics list
-// among the most common lexemes of chunks.tsv, the share of chunks holding them. It costs
-// no scan, so callers use it for terms too common to count: the statistics span every
-// knowledge base, which is close enough for an inverse document frequency.
-func (s *Store) CommonTermShares(ctx context.Context, terms []string) (map[string]float64, error) {
+// among the most common lexemes of knowledge base kbID's chunks (its partition's tsv),
+// the share of its chunks holding them. It costs no scan, so callers use it for terms too
+// common to count. Autovacuum keeps a partition's statistics current.
+func (s *Store) CommonTermShares(ctx context.Context, kbID int64, terms []string) (map[string]float64, error) {
 	out := map[string]float64{}
 	if len(terms) == 0 {
 		return out, nil
@@ -376,8 +376,8 @@ func (s *Store) CommonTermShares(ctx context.Context, terms []string) (map[strin
 	rows, err := s.db.Query(ctx, `
 		SELECT x.e, x.f FROM pg_stats s,
 		       unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f)
-		WHERE s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
-		  AND x.e = ANY($1)`, terms)
+		WHERE s.schemaname = current_schema() AND s.tablename = $2 AND s.attname = 'tsv'
+		  AND x.e = ANY($1)`, terms, PartitionName(kbID))
 	if err != nil {
 		return nil, fmt.Errorf("store: common term shares: %w", err)
 	}

@@ -42,9 +42,10 @@ type PoolOptions struct {
 }
 
 // OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
-// types registered on each connection, and custom plans always, because each knowledge
-// base's HNSW index is partial on kb_id and a generic plan (pgx caches prepared statements)
-// could not prove a parameterised kb_id matches it.
+// types registered on each connection, and custom plans always: with the knowledge base's
+// id in the plan, a search is planned against that one partition of chunks (its HNSW
+// index included), where a generic plan (pgx caches prepared statements) would span every
+// knowledge base's partition and prune only when run. Writes opt out (ReplaceDocuments).
 func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pgxpool.Pool, error) {
 	ef := DefaultEfSearch
 	for _, o := range opts {

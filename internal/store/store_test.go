@@ -141,12 +141,25 @@ func TestKnowledgeBasesAreTenantScoped(t *testing.T) {
 	require.NotEqual(t, k.ID, list[0].ID)
 }
 
-func TestEachKnowledgeBaseHasItsOwnHNSWIndex(t *testing.T) {
+func TestEachKnowledgeBaseHasItsOwnPartitionAndHNSWIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
 	small := newKB(t, b.st, b.tenant.ID, "small", 4)
 	large := newKB(t, b.st, b.tenant.ID, "large", 8)
+	for _, k := range []kb.KnowledgeBase{small, large} {
+		var parent string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = to_regclass($1)`,
+			store.PartitionName(k.ID)).Scan(&parent))
+		require.Equal(t, "chunks", parent)
+		var onPartition string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT tablename FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(k.ID)).Scan(&onPartition))
+		require.Equal(t, store.PartitionName(k.ID), onPartition)
+	}
+	putDoc(t, b.st, small, "doc-1", []float32{1, 0, 0, 0}, []string{"one"}, nil)
+	var rows int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM `+store.PartitionName(small.ID)).Scan(&rows))
+	require.Equal(t, 1, rows, "a knowledge base's chunks land in its partition")
 
 	for _, k := range []kb.KnowledgeBase{small, large} {
 		var def string
@@ -158,6 +171,11 @@ func TestEachKnowledgeBaseHasItsOwnHNSWIndex(t *testing.T) {
 	var n int
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(small.ID)).Scan(&n))
 	require.Zero(t, n, "deleting a KB drops its index")
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = $1`, store.PartitionName(small.ID)).Scan(&n))
+	require.Zero(t, n, "deleting a KB drops its partition")
+	var remaining int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'chunks'::regclass`).Scan(&remaining))
+	require.Equal(t, 1, remaining)
 }
 
 func TestKeysResolveToPrincipals(t *testing.T) {
