@@ -373,3 +373,50 @@ func TestTicketsLeaveNoPersonalDataInTheDatabase(t *testing.T) {
 	require.Equal(t, 3, unchanged)
 	require.Len(t, b.search(t, "E104 电机过热", 5), 1)
 }
+
+// bulkSpy is the real store, noting when the pipeline writes in bulk.
+type bulkSpy struct {
+	ingest.Writer
+	bulk int
+}
+
+func (s *bulkSpy) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx context.Context) error) error {
+	s.bulk++
+	return s.Writer.WithoutVectorIndex(ctx, kbID, fn)
+}
+
+func TestFirstLargeImportBuildsTheVectorIndexOnceAfter(t *testing.T) {
+	t.Parallel()
+	b := setupDB(t)
+	ctx := context.Background()
+	spy := &bulkSpy{Writer: b.db.Store}
+	pipe := ingest.NewPipeline(spy, func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return b.local, embedding.LocalModel, nil },
+		ingest.Options{BulkChunks: 40})
+	write := func(n int, price func(int) float64) []ingest.Outcome {
+		res, err := ingest.ReadFile(ctx, "catalog.csv", productsCSV(n, price), ingest.FileOptions{})
+		require.NoError(t, err)
+		outs, err := pipe.Write(ctx, b.kb, res.Units, nil)
+		require.NoError(t, err)
+		return outs
+	}
+	outs := write(50, func(i int) float64 { return float64(i) })
+	added, _, _ := counts(outs)
+	require.Equal(t, 50, added)
+	require.Equal(t, 1, spy.bulk, "a first import of 50 cards (threshold 40) is a bulk write")
+
+	plan, err := b.db.Store.ExplainVectorSearch(ctx, b.kb, make([]float32, 256), 5)
+	require.NoError(t, err)
+	require.Contains(t, plan, "chunks_embedding_kb_", "the index is back")
+	hits := b.search(t, "ZJ-1042", 3)
+	require.NotEmpty(t, hits)
+	require.Equal(t, "sku:ZJ-1042", hits[0].ExternalID)
+	vec, err := b.engine.Search(ctx, retrieval.Request{KB: b.kb, Query: "智净 扫地机器人 42 号", TopK: 3, Mode: kb.ModeVector})
+	require.NoError(t, err)
+	require.NotEmpty(t, vec)
+
+	// Re-importing into a knowledge base as large as the import maintains the index instead.
+	outs = write(50, func(i int) float64 { return float64(2 * i) })
+	_, updated, _ := counts(outs)
+	require.Equal(t, 50, updated)
+	require.Equal(t, 1, spy.bulk, "a re-import is not a bulk write")
+}

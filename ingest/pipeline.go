@@ -27,6 +27,11 @@ type Writer interface {
 	ReplaceDocument(ctx context.Context, d kb.Document, chunks []kb.Chunk, model string, keepVersions int) (kb.ReplaceResult, error)
 	// ReplaceDocuments writes several in one transaction (all or none), results in order.
 	ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.DocumentWrite, model string, keepVersions int) ([]kb.ReplaceResult, error)
+	// StoredChunks counts a knowledge base's stored chunks, searchable or not.
+	StoredChunks(ctx context.Context, kbID int64) (int, error)
+	// WithoutVectorIndex runs fn with the knowledge base's vector index set aside and
+	// builds it once fn is done (searches are exact meanwhile).
+	WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx context.Context) error) error
 }
 
 // Passage is a chunk before tokenizing and embedding. IndexText (the content prefixed
@@ -54,6 +59,16 @@ type Options struct {
 	// together in one transaction: a catalog row per transaction would spend its time on
 	// round trips and commits. Default 64; a larger document is a group of its own.
 	GroupChunks int
+	// A write of at least BulkChunks passages into a knowledge base holding at most half
+	// as many chunks (and no more than BulkMaxStored) is a bulk write: the vector index is
+	// built once after it rather than maintained passage by passage, which costs a 768-dim
+	// HNSW graph more than everything else an insert does. A first import is the typical
+	// case; a re-import rebuilds the graph over what is stored too (and over the replaced
+	// rows until vacuum), so it stays incremental. The cap bounds how long searches of
+	// that knowledge base go exact (slower, still right). Defaults 1,000 and 20,000; a
+	// negative BulkChunks turns bulk writes off.
+	BulkChunks    int
+	BulkMaxStored int
 }
 
 // Pipeline turns units into searchable chunks.
@@ -77,6 +92,12 @@ func NewPipeline(w Writer, embedFor EmbedderFor, opts Options) *Pipeline {
 	if opts.GroupChunks <= 0 {
 		opts.GroupChunks = 64
 	}
+	if opts.BulkChunks == 0 {
+		opts.BulkChunks = 1000
+	}
+	if opts.BulkMaxStored <= 0 {
+		opts.BulkMaxStored = 20_000
+	}
 	return &Pipeline{w: w, embedFor: embedFor, opts: opts}
 }
 
@@ -98,6 +119,42 @@ func (p *Pipeline) Write(ctx context.Context, k kb.KnowledgeBase, units []Unit, 
 	if err != nil {
 		return nil, err
 	}
+	bulk, err := p.isBulk(ctx, k, units)
+	if err != nil {
+		return nil, err
+	}
+	if !bulk {
+		return p.write(ctx, k, emb, model, units, progress)
+	}
+	var outcomes []Outcome
+	err = p.w.WithoutVectorIndex(ctx, k.ID, func(ctx context.Context) error {
+		var err error
+		outcomes, err = p.write(ctx, k, emb, model, units, progress)
+		return err
+	})
+	return outcomes, err
+}
+
+// isBulk says whether writing units is a bulk write (see Options.BulkChunks).
+func (p *Pipeline) isBulk(ctx context.Context, k kb.KnowledgeBase, units []Unit) (bool, error) {
+	if p.opts.BulkChunks < 0 {
+		return false, nil
+	}
+	passages := 0
+	for _, u := range units {
+		passages += len(u.Passages)
+	}
+	if passages < p.opts.BulkChunks {
+		return false, nil
+	}
+	stored, err := p.w.StoredChunks(ctx, k.ID)
+	if err != nil {
+		return false, err
+	}
+	return 2*stored <= passages && stored <= p.opts.BulkMaxStored, nil
+}
+
+func (p *Pipeline) write(ctx context.Context, k kb.KnowledgeBase, emb Embedder, model string, units []Unit, progress Progress) ([]Outcome, error) {
 	dict := segment.KBDict(k)
 
 	outcomes := make([]Outcome, len(units))

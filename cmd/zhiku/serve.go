@@ -73,6 +73,17 @@ func (a *app) serve(ctx context.Context) error {
 		Reindexer:       a.reindexer(ctx, st),
 	})
 
+	// A process that stopped during a bulk write left that knowledge base's vector index
+	// set aside (its searches are exact meanwhile): build what is missing, in the background.
+	go func() {
+		built, err := st.EnsureVectorIndexes(ctx)
+		if err != nil {
+			log.Error("rebuilding missing vector indexes failed", "err", err)
+		} else if len(built) > 0 {
+			log.Info("rebuilt missing vector indexes", "knowledge_bases", built)
+		}
+	}()
+
 	workers := jobs.NewPool(st, filejob.New(filejob.Options{
 		Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
 		Limits:   a.fileLimits(a.cfg.MaxUploadBytes),

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -215,6 +216,12 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 // (writes go on) unless a valid one exists; an invalid leftover of an interrupted build is
 // dropped first. Dimensions above HNSW's limit (2,000) have no index.
 func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) error {
+	return s.ensureVectorIndex(ctx, kbID, dim, true)
+}
+
+// ensureVectorIndex is EnsureVectorIndex, concurrently or not: a plain build scans the
+// partition once and holds writes to this one knowledge base until it is done.
+func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, concurrently bool) error {
 	if dim > 2000 {
 		return nil
 	}
@@ -232,11 +239,91 @@ func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) erro
 	case interpret(err) != kb.ErrNotFound:
 		return fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
 	}
-	sql := indexSQL(kbID, dim, DefaultHNSW, true)
-	if _, err := s.db.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+	if concurrently {
+		if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, DefaultHNSW, true)); err != nil {
+			return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+		}
+		return nil
 	}
-	return nil
+	return s.WithTx(ctx, func(tx *Store) error {
+		// pgvector builds the graph in memory when it fits, several times faster.
+		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
+			return err
+		}
+		return tx.createVectorIndex(ctx, kbID, dim, DefaultHNSW)
+	})
+}
+
+// EnsureVectorIndexes builds the HNSW index of every knowledge base that lacks a valid
+// one: an index left dropped by a process that stopped during WithoutVectorIndex, or an
+// interrupted build. It returns the knowledge bases it built for. Searches are exact (and
+// slower) on a knowledge base without its index, never wrong.
+func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT k.id, k.embedding_dim FROM knowledge_bases k
+		WHERE k.embedding_dim <= 2000 AND NOT EXISTS (
+			SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			WHERE c.relname = 'chunks_embedding_kb_' || k.id AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid)
+		ORDER BY k.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: find missing vector indexes: %w", err)
+	}
+	type missing struct {
+		id  int64
+		dim int
+	}
+	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (missing, error) {
+		var m missing
+		return m, r.Scan(&m.id, &m.dim)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: find missing vector indexes: %w", err)
+	}
+	var built []int64
+	for _, m := range todo {
+		if err := s.EnsureVectorIndex(ctx, m.id, m.dim); err != nil {
+			return built, err
+		}
+		built = append(built, m.id)
+	}
+	return built, nil
+}
+
+// WithoutVectorIndex runs fn with knowledge base kbID's HNSW index dropped and builds it
+// afterwards, whatever fn returned: for writing many chunks into a small knowledge base,
+// inserting them unindexed and building the graph once is several times faster than
+// maintaining it row by row (pgvector's own advice for initial loads). Meanwhile searches
+// of this knowledge base are exact: right, slower on large partitions, so callers use it
+// only for small ones. Other knowledge bases are not affected. If the process stops
+// before the build, EnsureVectorIndexes (run when Zhiku serves) builds it.
+func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx context.Context) error) error {
+	if err := s.WithTx(ctx, func(tx *Store) error {
+		// DROP INDEX waits for the partition's running searches; don't queue behind a long one.
+		if _, err := tx.db.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		_, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(kbID))
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: set aside vector index of knowledge base %d: %w", kbID, err)
+	}
+	ferr := fn(ctx)
+	bctx := context.WithoutCancel(ctx)
+	var dim int
+	err := s.db.QueryRow(bctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&dim)
+	if interpret(err) == kb.ErrNotFound {
+		return ferr // deleted meanwhile: nothing to index
+	}
+	if err == nil {
+		err = s.ensureVectorIndex(bctx, kbID, dim, false)
+	}
+	if err == nil {
+		err = s.settleBulk(bctx, kbID)
+	}
+	if err != nil {
+		err = fmt.Errorf("store: rebuild vector index of knowledge base %d: %w", kbID, err)
+	}
+	return errors.Join(ferr, err)
 }
 
 // ReembedTarget returns the re-embedding target recorded for a knowledge base, if any.

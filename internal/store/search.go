@@ -151,6 +151,15 @@ func (s *Store) LiveChunks(ctx context.Context, kbID int64) (int, error) {
 	return n, nil
 }
 
+// StoredChunks counts a knowledge base's stored chunks, searchable or not.
+func (s *Store) StoredChunks(ctx context.Context, kbID int64) (int, error) {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1`, kbID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count chunks: %w", err)
+	}
+	return n, nil
+}
+
 // Hits loads the given chunks of a knowledge base with their documents, in no order.
 func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error) {
 	out := make(map[int64]kb.Candidate, len(ids))

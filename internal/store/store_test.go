@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -229,3 +230,60 @@ func TestWithTxRollsBack(t *testing.T) {
 }
 
 func jsonNum(id int64) string { b, _ := json.Marshal(id); return string(b) }
+
+func vectorIndexValid(t *testing.T, b testBundle, kbID int64) (exists, valid bool) {
+	t.Helper()
+	err := b.db.Pool.QueryRow(context.Background(), `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relname = $1`, store.VectorIndexName(kbID)).Scan(&valid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false
+	}
+	require.NoError(t, err)
+	return true, valid
+}
+
+func TestWithoutVectorIndexSearchesExactlyMeanwhileAndRebuilds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "bulk", 4)
+	other := newKB(t, b.st, b.tenant.ID, "bystander", 4)
+
+	err := b.st.WithoutVectorIndex(ctx, k.ID, func(ctx context.Context) error {
+		exists, _ := vectorIndexValid(t, b, k.ID)
+		require.False(t, exists, "set aside while the write runs")
+		exists, _ = vectorIndexValid(t, b, other.ID)
+		require.True(t, exists, "other knowledge bases keep theirs")
+		putDoc(t, b.st, k, "near", []float32{1, 0.1, 0, 0}, []string{"near"}, nil)
+		putDoc(t, b.st, k, "far", []float32{0, 0, 1, 0}, []string{"far"}, nil)
+		hits, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 1, kb.Filter{})
+		require.NoError(t, err)
+		require.Len(t, hits, 1, "searches still answer, exactly")
+		return nil
+	})
+	require.NoError(t, err)
+	exists, valid := vectorIndexValid(t, b, k.ID)
+	require.True(t, exists && valid, "rebuilt after the write")
+	plan, err := b.st.ExplainVectorSearch(ctx, k, []float32{1, 0, 0, 0}, 1)
+	require.NoError(t, err)
+	require.Contains(t, plan, store.VectorIndexName(k.ID))
+
+	// A failed write still gets its index back, and its error through.
+	boom := errors.New("boom")
+	err = b.st.WithoutVectorIndex(ctx, k.ID, func(context.Context) error { return boom })
+	require.ErrorIs(t, err, boom)
+	exists, valid = vectorIndexValid(t, b, k.ID)
+	require.True(t, exists && valid)
+
+	// An index left dropped by a process that stopped mid-write is rebuilt on demand.
+	_, err = b.db.Pool.Exec(ctx, `DROP INDEX `+store.VectorIndexName(k.ID))
+	require.NoError(t, err)
+	built, err := b.st.EnsureVectorIndexes(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int64{k.ID}, built)
+	exists, valid = vectorIndexValid(t, b, k.ID)
+	require.True(t, exists && valid)
+	built, err = b.st.EnsureVectorIndexes(ctx)
+	require.NoError(t, err)
+	require.Empty(t, built)
+}
