@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/zhiku/zhiku/internal/kb"
@@ -305,6 +306,10 @@ func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx 
 		_, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(kbID))
 		return err
 	}); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: an index build or a long search
+			return fn(ctx) // write with the index in place, only slower
+		}
 		return fmt.Errorf("store: set aside vector index of knowledge base %d: %w", kbID, err)
 	}
 	ferr := fn(ctx)

@@ -287,3 +287,27 @@ func TestWithoutVectorIndexSearchesExactlyMeanwhileAndRebuilds(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, built)
 }
+
+func TestWithoutVectorIndexWritesIndexedWhenTheIndexIsBusy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "busy", 4)
+	// A concurrent index build (or a long search) holds the partition: the bulk write does
+	// not wait behind it indefinitely, nor fail; it writes with the index maintained.
+	holder, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, `LOCK TABLE `+store.PartitionName(k.ID)+` IN SHARE UPDATE EXCLUSIVE MODE`)
+	require.NoError(t, err)
+
+	ran := false
+	err = b.st.WithoutVectorIndex(ctx, k.ID, func(context.Context) error {
+		ran = true
+		exists, valid := vectorIndexValid(t, b, k.ID)
+		require.True(t, exists && valid, "the index stayed")
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, ran)
+}
