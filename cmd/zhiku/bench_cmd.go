@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/zhiku/zhiku/ingest/records"
@@ -33,6 +35,8 @@ func (a *app) benchCmd() *cobra.Command {
 	var hnsw store.HNSWParams
 	var devsets []string
 	var corpus string
+	var rebuild, efs []string
+	var dim int
 	ret := &cobra.Command{
 		Use:   "retrieval [--sizes 10000,100000]",
 		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data",
@@ -52,7 +56,22 @@ func (a *app) benchCmd() *cobra.Command {
 			if corpus != "kb" && corpus != "templates" {
 				return fmt.Errorf("--corpus: %q is neither kb nor templates", corpus)
 			}
-			return a.benchRetrieval(cmd.Context(), ns, corpus, devsets, queries, workers, qpsFor, keep, hnsw)
+			o := benchOpts{corpus: corpus, dim: dim, params: []store.HNSWParams{hnsw}}
+			for _, s := range rebuild {
+				var p store.HNSWParams
+				if _, err := fmt.Sscanf(s, "%d:%d", &p.M, &p.EfConstruction); err != nil || p.M < 2 || p.EfConstruction < 2*p.M {
+					return fmt.Errorf("--rebuild: %q is not M:EF_CONSTRUCTION with ef_construction ≥ 2·m", s)
+				}
+				o.params = append(o.params, p)
+			}
+			for _, s := range efs {
+				ef, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || ef < 10 || ef > 1000 {
+					return fmt.Errorf("--ef-search: %q is not 10..1000", s)
+				}
+				o.efSearch = append(o.efSearch, ef)
+			}
+			return a.benchRetrieval(cmd.Context(), ns, o, devsets, queries, workers, qpsFor, keep)
 		},
 	}
 	ret.Flags().StringVar(&sizes, "sizes", "10000,100000", "chunk counts to generate, comma-separated")
@@ -64,8 +83,19 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().StringVar(&corpus, "corpus", "kb", "generated corpus: kb (a synthetic shop knowledge base: topical, multi-sentence chunks, customer-style questions) or templates (the old one-sentence templates over tiny word lists, whose exact top 10 is a near-tie; kept to compare)")
 	ret.Flags().IntVar(&hnsw.M, "m", store.DefaultHNSW.M, "HNSW links per node")
 	ret.Flags().IntVar(&hnsw.EfConstruction, "ef-construction", store.DefaultHNSW.EfConstruction, "HNSW candidate list size while building")
+	ret.Flags().StringSliceVar(&rebuild, "rebuild", nil, "after the timed runs, rebuild the index with each M:EF_CONSTRUCTION (e.g. 24:100,32:128) on the same chunks and measure build time, size and the recall curve")
+	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
+	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
 	cmd.AddCommand(ret)
 	return cmd
+}
+
+// benchOpts are the generated corpus and index settings of a retrieval benchmark.
+type benchOpts struct {
+	corpus   string
+	dim      int
+	params   []store.HNSWParams // the first is timed per mode; each is built and its recall curve measured
+	efSearch []int
 }
 
 type benchRow struct {
@@ -74,12 +104,21 @@ type benchRow struct {
 	loadS, buildS  float64
 	indexMB, rssMB float64
 	recall         float64
-	curve          map[int][3]float64 // ef_search → recall@10, ε-recall@10, ms per search
+	curves         []recallCurve
 	shape          corpusShape
 	p50, p99, qps  map[string]float64
 }
 
-func (a *app) benchRetrieval(ctx context.Context, sizes []int, corpus string, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool, hnsw store.HNSWParams) error {
+// recallCurve is one index build: its parameters, build time, size, and for each
+// ef_search: recall@10, ε-recall@10, ms per search.
+type recallCurve struct {
+	params  store.HNSWParams
+	buildS  float64
+	indexMB float64
+	points  map[int][3]float64
+}
+
+func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool) error {
 	pool, st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -89,14 +128,14 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, corpus string, de
 	if err != nil {
 		return err
 	}
-	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: embedding.DefaultDimension})
+	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: o.dim})
 	if err != nil {
 		return err
 	}
 	engine := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
 	var sets []benchSet
 	for _, n := range sizes {
-		set, err := generatedSet(n, nQueries, corpus)
+		set, err := generatedSet(n, nQueries, o.corpus)
 		if err != nil {
 			return err
 		}
@@ -117,7 +156,7 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, corpus string, de
 		if err != nil {
 			return err
 		}
-		row, err := benchOne(ctx, st, engine, local, k, set, workers, qpsFor, hnsw)
+		row, err := benchOne(ctx, pool, st, engine, local, k, set, workers, qpsFor, o)
 		if !keep {
 			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
 		}
@@ -151,17 +190,20 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, corpus string, de
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "\nHNSW (m=%d, ef_construction=%d) recall@10 against exact search, by hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", hnsw.M, hnsw.EfConstruction)
+	fmt.Fprintf(a.out, "\nHNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", o.dim)
 	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\t")
+	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\t")
 	for _, r := range rows {
-		efs := make([]int, 0, len(r.curve))
-		for ef := range r.curve {
-			efs = append(efs, ef)
-		}
-		sort.Ints(efs)
-		for _, ef := range efs {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%.3f\t%.3f\t%.2f\t\n", r.name, r.chunks, ef, r.curve[ef][0], r.curve[ef][1], r.curve[ef][2])
+		for _, c := range r.curves {
+			efs := make([]int, 0, len(c.points))
+			for ef := range c.points {
+				efs = append(efs, ef)
+			}
+			sort.Ints(efs)
+			for _, ef := range efs {
+				pt := c.points[ef]
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2])
+			}
 		}
 	}
 	return w.Flush()
@@ -233,7 +275,7 @@ func loadDevset(dir string, nQueries int) (benchSet, error) {
 	return set, nil
 }
 
-func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, hnsw store.HNSWParams) (benchRow, error) {
+func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
 	texts, queries, n := set.texts, set.queries, len(set.texts)
 	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
 	start := time.Now()
@@ -249,7 +291,7 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		}
 		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
 	}
-	build, err := st.BulkLoad(ctx, k, local.Model(), items, hnsw)
+	build, err := st.BulkLoad(ctx, k, local.Model(), items, o.params[0])
 	if err != nil {
 		return row, err
 	}
@@ -275,25 +317,33 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		}
 	}
 	row.shape = shapeOf(texts, queries, vecs, qvecs)
-	row.curve = map[int][3]float64{}
-	for _, ef := range []int{40, store.DefaultEfSearch, 200, 400} {
-		var strict, near, total int
-		var spent time.Duration
-		for i, exact := range exacts {
-			s := time.Now()
-			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
-			if err != nil {
-				return row, err
+	curve := func(p store.HNSWParams, buildS, indexMB float64) (recallCurve, error) {
+		c := recallCurve{params: p, buildS: buildS, indexMB: indexMB, points: map[int][3]float64{}}
+		for _, ef := range o.efSearch {
+			var strict, near, total int
+			var spent time.Duration
+			for i, exact := range exacts {
+				s := time.Now()
+				approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
+				if err != nil {
+					return c, err
+				}
+				spent += time.Since(s)
+				strict += tieAwareOverlap(exact, approx, 1e-6)
+				near += tieAwareOverlap(exact, approx, 0.01)
+				total += len(exact)
 			}
-			spent += time.Since(s)
-			strict += tieAwareOverlap(exact, approx, 1e-6)
-			near += tieAwareOverlap(exact, approx, 0.01)
-			total += len(exact)
+			t := float64(max(total, 1))
+			c.points[ef] = [3]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts))}
 		}
-		t := float64(max(total, 1))
-		row.curve[ef] = [3]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts))}
+		return c, nil
 	}
-	row.recall = row.curve[store.DefaultEfSearch][0]
+	first, err := curve(o.params[0], row.buildS, row.indexMB)
+	if err != nil {
+		return row, err
+	}
+	row.curves = append(row.curves, first)
+	row.recall = first.points[store.DefaultEfSearch][0]
 
 	for _, mode := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 		search := func(q string) error {
@@ -333,7 +383,44 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		cancel()
 		row.qps[mode] = float64(done.Load()) / qpsFor.Seconds()
 	}
+	for _, p := range o.params[1:] {
+		build, err := rebuildVectorIndex(ctx, pool, k, p)
+		if err != nil {
+			return row, err
+		}
+		size, err := st.VectorIndexSize(ctx, k.ID)
+		if err != nil {
+			return row, err
+		}
+		c, err := curve(p, build.Seconds(), float64(size)/(1<<20))
+		if err != nil {
+			return row, err
+		}
+		row.curves = append(row.curves, c)
+	}
 	return row, nil
+}
+
+// rebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
+// parameters, the way BulkLoad builds it, and returns the build time.
+func rebuildVectorIndex(ctx context.Context, pool *pgxpool.Pool, k kb.KnowledgeBase, p store.HNSWParams) (time.Duration, error) {
+	var build time.Duration
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DROP INDEX IF EXISTS `+store.VectorIndexName(k.ID)); err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE INDEX %s ON chunks USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d) WHERE kb_id = %d`,
+			store.VectorIndexName(k.ID), store.VectorExpr("", k.EmbeddingDim), p.M, p.EfConstruction, k.ID)); err != nil {
+			return fmt.Errorf("bench: rebuild index with m=%d ef_construction=%d: %w", p.M, p.EfConstruction, err)
+		}
+		build = time.Since(start)
+		return nil
+	})
+	return build, err
 }
 
 // tieAwareOverlap counts approximate hits that are among the exact ten, or whose
