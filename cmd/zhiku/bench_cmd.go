@@ -107,6 +107,7 @@ type benchRow struct {
 	curves         []recallCurve
 	shape          corpusShape
 	p50, p99, qps  map[string]float64
+	found          map[string]float64 // share of the recall queries whose source chunk is in the top 10, by search
 }
 
 // recallCurve is one index build: its parameters, build time, size, and for each
@@ -190,6 +191,17 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(a.out, "\nGenerated corpora: share of the recall queries whose source chunk is in the top 10 (exact and HNSW at ef_search %d: the vector leg alone; then the engine's modes):\n", store.DefaultEfSearch)
+	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "corpus\tchunks\texact_vector\thnsw_vector\thybrid\tvector\ttext\t")
+	for _, r := range rows {
+		if len(r.found) > 0 {
+			fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.name, r.chunks, r.found["exact vector"], r.found["hnsw vector"], r.found[kb.ModeHybrid], r.found[kb.ModeVector], r.found[kb.ModeText])
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(a.out, "\nHNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", o.dim)
 	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\t")
@@ -214,6 +226,7 @@ type benchSet struct {
 	name    string
 	texts   []string
 	queries []string
+	targets []int // for generated sets, the chunk each query was written from
 }
 
 // generatedSet generates n chunks and nQueries queries about random ones, the same for the
@@ -221,12 +234,13 @@ type benchSet struct {
 func generatedSet(n, nQueries int, corpus string) (benchSet, error) {
 	if corpus == "templates" {
 		gen := newCorpusGen(uint64(n))
-		set := benchSet{name: "templates", texts: make([]string, n), queries: make([]string, nQueries)}
+		set := benchSet{name: "templates", texts: make([]string, n), queries: make([]string, nQueries), targets: make([]int, nQueries)}
 		for i := range set.texts {
 			set.texts[i] = gen.passage()
 		}
 		for i := range set.queries {
-			set.queries[i] = gen.query(set.texts[gen.rng.IntN(n)])
+			set.targets[i] = gen.rng.IntN(n)
+			set.queries[i] = gen.query(set.texts[set.targets[i]])
 		}
 		return set, nil
 	}
@@ -234,14 +248,15 @@ func generatedSet(n, nQueries int, corpus string) (benchSet, error) {
 	if err != nil {
 		return benchSet{}, err
 	}
-	set := benchSet{name: "generated", texts: make([]string, n), queries: make([]string, nQueries)}
+	set := benchSet{name: "generated", texts: make([]string, n), queries: make([]string, nQueries), targets: make([]int, nQueries)}
 	passages := make([]genPassage, n)
 	for i := range passages {
 		passages[i] = gen.passage()
 		set.texts[i] = passages[i].text
 	}
 	for i := range set.queries {
-		set.queries[i] = gen.query(passages[gen.rng.IntN(n)])
+		set.targets[i] = gen.rng.IntN(n)
+		set.queries[i] = gen.query(passages[set.targets[i]])
 	}
 	return set, nil
 }
@@ -277,7 +292,7 @@ func loadDevset(dir string, nQueries int) (benchSet, error) {
 
 func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
 	texts, queries, n := set.texts, set.queries, len(set.texts)
-	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
+	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
 	start := time.Now()
 	vecs, err := local.EmbedDocuments(ctx, texts)
 	if err != nil {
@@ -317,6 +332,40 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		}
 	}
 	row.shape = shapeOf(texts, queries, vecs, qvecs)
+	if set.targets != nil {
+		// Is the chunk each query was written from among the exact and the HNSW top 10?
+		ext := map[int64]string{}
+		rows, err := pool.Query(ctx, `SELECT c.id, d.external_id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.kb_id = $1`, k.ID)
+		if err != nil {
+			return row, err
+		}
+		for rows.Next() {
+			var id int64
+			var e string
+			if err := rows.Scan(&id, &e); err != nil {
+				return row, err
+			}
+			ext[id] = e
+		}
+		if err := rows.Err(); err != nil {
+			return row, err
+		}
+		for i, exact := range exacts {
+			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, store.DefaultEfSearch)
+			if err != nil {
+				return row, err
+			}
+			want := strconv.Itoa(set.targets[i])
+			for name, rs := range map[string][]kb.Ranked{"exact vector": exact, "hnsw vector": approx} {
+				for _, r := range rs {
+					if ext[r.ChunkID] == want {
+						row.found[name] += 1 / float64(len(exacts))
+						break
+					}
+				}
+			}
+		}
+	}
 	curve := func(p store.HNSWParams, buildS, indexMB float64) (recallCurve, error) {
 		c := recallCurve{params: p, buildS: buildS, indexMB: indexMB, points: map[int][3]float64{}}
 		for _, ef := range o.efSearch {
@@ -353,6 +402,20 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		for _, q := range queries[:min(20, len(queries))] { // warm caches and connections
 			if err := search(q); err != nil {
 				return row, err
+			}
+		}
+		if set.targets != nil {
+			for i, q := range recallQueries {
+				hits, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
+				if err != nil {
+					return row, err
+				}
+				for _, h := range hits {
+					if h.ExternalID == strconv.Itoa(set.targets[i]) {
+						row.found[mode] += 1 / float64(len(recallQueries))
+						break
+					}
+				}
 			}
 		}
 		lat := make([]float64, 0, len(queries))
