@@ -111,12 +111,12 @@ type benchRow struct {
 }
 
 // recallCurve is one index build: its parameters, build time, size, and for each
-// ef_search: recall@10, ε-recall@10, ms per search.
+// ef_search: recall@10, ε-recall@10, ms per search, and recall@10 of chunks as queries.
 type recallCurve struct {
 	params  store.HNSWParams
 	buildS  float64
 	indexMB float64
-	points  map[int][3]float64
+	points  map[int][4]float64
 }
 
 func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool) error {
@@ -183,10 +183,10 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	}
 	fmt.Fprintf(a.out, "\nCorpus shape: passage length in characters, share of distinct passages, and for the recall queries the median similarity of\nthe exact best and tenth best chunk, and how many chunks score within 1%% (and 5%%) of the tenth (near-ties; ≫10 means the exact top 10 is arbitrary):\n")
 	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tchars_p10\tchars_p50\tchars_p90\tdistinct\tquery_chars\ttop1_sim\ttop10_sim\tties1%_p50\tties1%_p90\tties5%_p50\t")
+	fmt.Fprintln(w, "corpus\tchunks\tchars_p10\tchars_p50\tchars_p90\tdistinct\tquery_chars\ttop1_sim\ttop10_sim\tchunk→chunk_top10_sim\tties1%_p50\tties1%_p90\tties5%_p50\t")
 	for _, r := range rows {
 		s := r.shape
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.name, r.chunks, s.passageRunes[0], s.passageRunes[1], s.passageRunes[2], s.distinct, s.queryRunes, s.top1, s.top10, s.ties[0], s.ties[1], s.ties5)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.name, r.chunks, s.passageRunes[0], s.passageRunes[1], s.passageRunes[2], s.distinct, s.queryRunes, s.top1, s.top10, s.chunkTop10, s.ties[0], s.ties[1], s.ties5)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -204,7 +204,7 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	}
 	fmt.Fprintf(a.out, "\nHNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", o.dim)
 	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\t")
+	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\tchunk_queries_recall@10\t")
 	for _, r := range rows {
 		for _, c := range r.curves {
 			efs := make([]int, 0, len(c.points))
@@ -214,7 +214,7 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 			sort.Ints(efs)
 			for _, ef := range efs {
 				pt := c.points[ef]
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2])
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
 			}
 		}
 	}
@@ -331,7 +331,18 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 			return row, err
 		}
 	}
+	// Control: chunks as queries (in-distribution: as long and as dense as what the graph
+	// was built from), to tell the index's quality from the queries' distance to the data.
+	cvecs := make([][]float32, min(100, n))
+	cexacts := make([][]kb.Ranked, len(cvecs))
+	for i := range cvecs {
+		cvecs[i] = vecs[i*n/len(cvecs)]
+		if cexacts[i], err = st.ExactVectorSearch(ctx, k, cvecs[i], 10); err != nil {
+			return row, err
+		}
+	}
 	row.shape = shapeOf(texts, queries, vecs, qvecs)
+	row.shape.chunkTop10 = shapeOf(nil, nil, vecs, cvecs).top10
 	if set.targets != nil {
 		// Is the chunk each query was written from among the exact and the HNSW top 10?
 		ext := map[int64]string{}
@@ -367,10 +378,18 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		}
 	}
 	curve := func(p store.HNSWParams, buildS, indexMB float64) (recallCurve, error) {
-		c := recallCurve{params: p, buildS: buildS, indexMB: indexMB, points: map[int][3]float64{}}
+		c := recallCurve{params: p, buildS: buildS, indexMB: indexMB, points: map[int][4]float64{}}
 		for _, ef := range o.efSearch {
-			var strict, near, total int
+			var strict, near, total, ctrl, ctotal int
 			var spent time.Duration
+			for i, exact := range cexacts {
+				approx, err := st.VectorSearchEf(ctx, k, cvecs[i], 10, ef)
+				if err != nil {
+					return c, err
+				}
+				ctrl += tieAwareOverlap(exact, approx, 1e-6)
+				ctotal += len(exact)
+			}
 			for i, exact := range exacts {
 				s := time.Now()
 				approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
@@ -383,7 +402,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 				total += len(exact)
 			}
 			t := float64(max(total, 1))
-			c.points[ef] = [3]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts))}
+			c.points[ef] = [4]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts)), float64(ctrl) / float64(max(ctotal, 1))}
 		}
 		return c, nil
 	}

@@ -19,6 +19,7 @@ type corpusShape struct {
 	top1, top10  float64 // median similarity of the best and the tenth best chunk
 	ties         [2]int  // median and p90 count of chunks scoring ≥ 99% of the tenth best
 	ties5        int     // median count of chunks scoring ≥ 95% of the tenth best
+	chunkTop10   float64 // the same median tenth-best similarity for chunks as queries (the chunk itself first)
 }
 
 // shapeOf computes the corpus shape from the chunk and query vectors (L2-normalised, so a
