@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/zhiku/zhiku/ingest/records"
@@ -32,6 +34,9 @@ func (a *app) benchCmd() *cobra.Command {
 	var keep bool
 	var hnsw store.HNSWParams
 	var devsets []string
+	var corpus string
+	var rebuild, efs []string
+	var dim int
 	ret := &cobra.Command{
 		Use:   "retrieval [--sizes 10000,100000]",
 		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data",
@@ -48,7 +53,25 @@ func (a *app) benchCmd() *cobra.Command {
 				}
 				ns = append(ns, n)
 			}
-			return a.benchRetrieval(cmd.Context(), ns, devsets, queries, workers, qpsFor, keep, hnsw)
+			if corpus != "kb" && corpus != "templates" {
+				return fmt.Errorf("--corpus: %q is neither kb nor templates", corpus)
+			}
+			o := benchOpts{corpus: corpus, dim: dim, params: []store.HNSWParams{hnsw}}
+			for _, s := range rebuild {
+				var p store.HNSWParams
+				if _, err := fmt.Sscanf(s, "%d:%d", &p.M, &p.EfConstruction); err != nil || p.M < 2 || p.EfConstruction < 2*p.M {
+					return fmt.Errorf("--rebuild: %q is not M:EF_CONSTRUCTION with ef_construction ≥ 2·m", s)
+				}
+				o.params = append(o.params, p)
+			}
+			for _, s := range efs {
+				ef, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || ef < 10 || ef > 1000 {
+					return fmt.Errorf("--ef-search: %q is not 10..1000", s)
+				}
+				o.efSearch = append(o.efSearch, ef)
+			}
+			return a.benchRetrieval(cmd.Context(), ns, o, devsets, queries, workers, qpsFor, keep)
 		},
 	}
 	ret.Flags().StringVar(&sizes, "sizes", "10000,100000", "chunk counts to generate, comma-separated")
@@ -57,10 +80,22 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().DurationVar(&qpsFor, "qps-duration", 3*time.Second, "how long each QPS run lasts")
 	ret.Flags().BoolVar(&keep, "keep", false, "keep the generated knowledge bases")
 	ret.Flags().StringSliceVar(&devsets, "devset", nil, "also load a real dev set directory (corpus.jsonl, queries.jsonl in the `zhiku eval` format) and measure on its queries")
+	ret.Flags().StringVar(&corpus, "corpus", "kb", "generated corpus: kb (a synthetic shop knowledge base: topical, multi-sentence chunks, customer-style questions) or templates (the old one-sentence templates over tiny word lists, whose exact top 10 is a near-tie; kept to compare)")
 	ret.Flags().IntVar(&hnsw.M, "m", store.DefaultHNSW.M, "HNSW links per node")
 	ret.Flags().IntVar(&hnsw.EfConstruction, "ef-construction", store.DefaultHNSW.EfConstruction, "HNSW candidate list size while building")
+	ret.Flags().StringSliceVar(&rebuild, "rebuild", nil, "after the timed runs, rebuild the index with each M:EF_CONSTRUCTION (e.g. 24:100,32:128) on the same chunks and measure build time, size and the recall curve")
+	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
+	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
 	cmd.AddCommand(ret)
 	return cmd
+}
+
+// benchOpts are the generated corpus and index settings of a retrieval benchmark.
+type benchOpts struct {
+	corpus   string
+	dim      int
+	params   []store.HNSWParams // the first is timed per mode; each is built and its recall curve measured
+	efSearch []int
 }
 
 type benchRow struct {
@@ -69,11 +104,22 @@ type benchRow struct {
 	loadS, buildS  float64
 	indexMB, rssMB float64
 	recall         float64
-	curve          map[int][3]float64 // ef_search → recall@10, ε-recall@10, ms per search
+	curves         []recallCurve
+	shape          corpusShape
 	p50, p99, qps  map[string]float64
+	found          map[string]float64 // share of the recall queries whose source chunk is in the top 10, by search
 }
 
-func (a *app) benchRetrieval(ctx context.Context, sizes []int, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool, hnsw store.HNSWParams) error {
+// recallCurve is one index build: its parameters, build time, size, and for each
+// ef_search: recall@10, ε-recall@10, ms per search, and recall@10 of chunks as queries.
+type recallCurve struct {
+	params  store.HNSWParams
+	buildS  float64
+	indexMB float64
+	points  map[int][4]float64
+}
+
+func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devsets []string, nQueries, workers int, qpsFor time.Duration, keep bool) error {
 	pool, st, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -83,14 +129,18 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, devsets []string,
 	if err != nil {
 		return err
 	}
-	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: embedding.DefaultDimension})
+	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: o.dim})
 	if err != nil {
 		return err
 	}
 	engine := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
 	var sets []benchSet
 	for _, n := range sizes {
-		sets = append(sets, generatedSet(n, nQueries))
+		set, err := generatedSet(n, nQueries, o.corpus)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, set)
 	}
 	for _, dir := range devsets {
 		set, err := loadDevset(dir, nQueries)
@@ -107,7 +157,7 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, devsets []string,
 		if err != nil {
 			return err
 		}
-		row, err := benchOne(ctx, st, engine, local, k, set, workers, qpsFor, hnsw)
+		row, err := benchOne(ctx, pool, st, engine, local, k, set, workers, qpsFor, o)
 		if !keep {
 			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
 		}
@@ -131,17 +181,41 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, devsets []string,
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "\nHNSW (m=%d, ef_construction=%d) recall@10 against exact search, by hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", hnsw.M, hnsw.EfConstruction)
+	fmt.Fprintf(a.out, "\nCorpus shape: passage length in characters, share of distinct passages, and for the recall queries the median similarity of\nthe exact best and tenth best chunk, and how many chunks score within 1%% (and 5%%) of the tenth (near-ties; ≫10 means the exact top 10 is arbitrary):\n")
 	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\t")
+	fmt.Fprintln(w, "corpus\tchunks\tchars_p10\tchars_p50\tchars_p90\tdistinct\tquery_chars\ttop1_sim\ttop10_sim\tchunk→chunk_top10_sim\tties1%_p50\tties1%_p90\tties5%_p50\t")
 	for _, r := range rows {
-		efs := make([]int, 0, len(r.curve))
-		for ef := range r.curve {
-			efs = append(efs, ef)
+		s := r.shape
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.name, r.chunks, s.passageRunes[0], s.passageRunes[1], s.passageRunes[2], s.distinct, s.queryRunes, s.top1, s.top10, s.chunkTop10, s.ties[0], s.ties[1], s.ties5)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "\nGenerated corpora: share of the recall queries whose source chunk is in the top 10 (exact and HNSW at ef_search %d: the vector leg alone; then the engine's modes):\n", store.DefaultEfSearch)
+	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "corpus\tchunks\texact_vector\thnsw_vector\thybrid\tvector\ttext\t")
+	for _, r := range rows {
+		if len(r.found) > 0 {
+			fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.name, r.chunks, r.found["exact vector"], r.found["hnsw vector"], r.found[kb.ModeHybrid], r.found[kb.ModeVector], r.found[kb.ModeText])
 		}
-		sort.Ints(efs)
-		for _, ef := range efs {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%.3f\t%.3f\t%.2f\t\n", r.name, r.chunks, ef, r.curve[ef][0], r.curve[ef][1], r.curve[ef][2])
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "\nHNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", o.dim)
+	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\tchunk_queries_recall@10\t")
+	for _, r := range rows {
+		for _, c := range r.curves {
+			efs := make([]int, 0, len(c.points))
+			for ef := range c.points {
+				efs = append(efs, ef)
+			}
+			sort.Ints(efs)
+			for _, ef := range efs {
+				pt := c.points[ef]
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
+			}
 		}
 	}
 	return w.Flush()
@@ -152,18 +226,39 @@ type benchSet struct {
 	name    string
 	texts   []string
 	queries []string
+	targets []int // for generated sets, the chunk each query was written from
 }
 
-func generatedSet(n, nQueries int) benchSet {
-	gen := newCorpusGen(uint64(n))
-	set := benchSet{name: "generated", texts: make([]string, n), queries: make([]string, nQueries)}
-	for i := range set.texts {
-		set.texts[i] = gen.passage()
+// generatedSet generates n chunks and nQueries queries about random ones, the same for the
+// same n on every run.
+func generatedSet(n, nQueries int, corpus string) (benchSet, error) {
+	if corpus == "templates" {
+		gen := newCorpusGen(uint64(n))
+		set := benchSet{name: "templates", texts: make([]string, n), queries: make([]string, nQueries), targets: make([]int, nQueries)}
+		for i := range set.texts {
+			set.texts[i] = gen.passage()
+		}
+		for i := range set.queries {
+			set.targets[i] = gen.rng.IntN(n)
+			set.queries[i] = gen.query(set.texts[set.targets[i]])
+		}
+		return set, nil
+	}
+	gen, err := newKBGen(uint64(n), n)
+	if err != nil {
+		return benchSet{}, err
+	}
+	set := benchSet{name: "generated", texts: make([]string, n), queries: make([]string, nQueries), targets: make([]int, nQueries)}
+	passages := make([]genPassage, n)
+	for i := range passages {
+		passages[i] = gen.passage()
+		set.texts[i] = passages[i].text
 	}
 	for i := range set.queries {
-		set.queries[i] = gen.query(set.texts[gen.rng.IntN(n)])
+		set.targets[i] = gen.rng.IntN(n)
+		set.queries[i] = gen.query(passages[set.targets[i]])
 	}
-	return set
+	return set, nil
 }
 
 func loadDevset(dir string, nQueries int) (benchSet, error) {
@@ -195,9 +290,9 @@ func loadDevset(dir string, nQueries int) (benchSet, error) {
 	return set, nil
 }
 
-func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, hnsw store.HNSWParams) (benchRow, error) {
+func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
 	texts, queries, n := set.texts, set.queries, len(set.texts)
-	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}}
+	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
 	start := time.Now()
 	vecs, err := local.EmbedDocuments(ctx, texts)
 	if err != nil {
@@ -211,7 +306,7 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		}
 		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
 	}
-	build, err := st.BulkLoad(ctx, k, local.Model(), items, hnsw)
+	build, err := st.BulkLoad(ctx, k, local.Model(), items, o.params[0])
 	if err != nil {
 		return row, err
 	}
@@ -236,25 +331,87 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 			return row, err
 		}
 	}
-	row.curve = map[int][3]float64{}
-	for _, ef := range []int{40, store.DefaultEfSearch, 200, 400} {
-		var strict, near, total int
-		var spent time.Duration
+	// Control: chunks as queries (in-distribution: as long and as dense as what the graph
+	// was built from), to tell the index's quality from the queries' distance to the data.
+	cvecs := make([][]float32, min(100, n))
+	cexacts := make([][]kb.Ranked, len(cvecs))
+	for i := range cvecs {
+		cvecs[i] = vecs[i*n/len(cvecs)]
+		if cexacts[i], err = st.ExactVectorSearch(ctx, k, cvecs[i], 10); err != nil {
+			return row, err
+		}
+	}
+	row.shape = shapeOf(texts, queries, vecs, qvecs)
+	row.shape.chunkTop10 = shapeOf(nil, nil, vecs, cvecs).top10
+	if set.targets != nil {
+		// Is the chunk each query was written from among the exact and the HNSW top 10?
+		ext := map[int64]string{}
+		rows, err := pool.Query(ctx, `SELECT c.id, d.external_id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.kb_id = $1`, k.ID)
+		if err != nil {
+			return row, err
+		}
+		for rows.Next() {
+			var id int64
+			var e string
+			if err := rows.Scan(&id, &e); err != nil {
+				return row, err
+			}
+			ext[id] = e
+		}
+		if err := rows.Err(); err != nil {
+			return row, err
+		}
 		for i, exact := range exacts {
-			s := time.Now()
-			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
+			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, store.DefaultEfSearch)
 			if err != nil {
 				return row, err
 			}
-			spent += time.Since(s)
-			strict += tieAwareOverlap(exact, approx, 1e-6)
-			near += tieAwareOverlap(exact, approx, 0.01)
-			total += len(exact)
+			want := strconv.Itoa(set.targets[i])
+			for name, rs := range map[string][]kb.Ranked{"exact vector": exact, "hnsw vector": approx} {
+				for _, r := range rs {
+					if ext[r.ChunkID] == want {
+						row.found[name] += 1 / float64(len(exacts))
+						break
+					}
+				}
+			}
 		}
-		t := float64(max(total, 1))
-		row.curve[ef] = [3]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts))}
 	}
-	row.recall = row.curve[store.DefaultEfSearch][0]
+	curve := func(p store.HNSWParams, buildS, indexMB float64) (recallCurve, error) {
+		c := recallCurve{params: p, buildS: buildS, indexMB: indexMB, points: map[int][4]float64{}}
+		for _, ef := range o.efSearch {
+			var strict, near, total, ctrl, ctotal int
+			var spent time.Duration
+			for i, exact := range cexacts {
+				approx, err := st.VectorSearchEf(ctx, k, cvecs[i], 10, ef)
+				if err != nil {
+					return c, err
+				}
+				ctrl += tieAwareOverlap(exact, approx, 1e-6)
+				ctotal += len(exact)
+			}
+			for i, exact := range exacts {
+				s := time.Now()
+				approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, ef)
+				if err != nil {
+					return c, err
+				}
+				spent += time.Since(s)
+				strict += tieAwareOverlap(exact, approx, 1e-6)
+				near += tieAwareOverlap(exact, approx, 0.01)
+				total += len(exact)
+			}
+			t := float64(max(total, 1))
+			c.points[ef] = [4]float64{float64(strict) / t, float64(near) / t, float64(spent.Microseconds()) / 1000 / float64(len(exacts)), float64(ctrl) / float64(max(ctotal, 1))}
+		}
+		return c, nil
+	}
+	first, err := curve(o.params[0], row.buildS, row.indexMB)
+	if err != nil {
+		return row, err
+	}
+	row.curves = append(row.curves, first)
+	row.recall = first.points[store.DefaultEfSearch][0]
 
 	for _, mode := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 		search := func(q string) error {
@@ -264,6 +421,20 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		for _, q := range queries[:min(20, len(queries))] { // warm caches and connections
 			if err := search(q); err != nil {
 				return row, err
+			}
+		}
+		if set.targets != nil {
+			for i, q := range recallQueries {
+				hits, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
+				if err != nil {
+					return row, err
+				}
+				for _, h := range hits {
+					if h.ExternalID == strconv.Itoa(set.targets[i]) {
+						row.found[mode] += 1 / float64(len(recallQueries))
+						break
+					}
+				}
 			}
 		}
 		lat := make([]float64, 0, len(queries))
@@ -294,7 +465,44 @@ func benchOne(ctx context.Context, st *store.Store, engine *retrieval.Engine, lo
 		cancel()
 		row.qps[mode] = float64(done.Load()) / qpsFor.Seconds()
 	}
+	for _, p := range o.params[1:] {
+		build, err := rebuildVectorIndex(ctx, pool, k, p)
+		if err != nil {
+			return row, err
+		}
+		size, err := st.VectorIndexSize(ctx, k.ID)
+		if err != nil {
+			return row, err
+		}
+		c, err := curve(p, build.Seconds(), float64(size)/(1<<20))
+		if err != nil {
+			return row, err
+		}
+		row.curves = append(row.curves, c)
+	}
 	return row, nil
+}
+
+// rebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
+// parameters, the way BulkLoad builds it, and returns the build time.
+func rebuildVectorIndex(ctx context.Context, pool *pgxpool.Pool, k kb.KnowledgeBase, p store.HNSWParams) (time.Duration, error) {
+	var build time.Duration
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DROP INDEX IF EXISTS `+store.VectorIndexName(k.ID)); err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE INDEX %s ON chunks USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d) WHERE kb_id = %d`,
+			store.VectorIndexName(k.ID), store.VectorExpr("", k.EmbeddingDim), p.M, p.EfConstruction, k.ID)); err != nil {
+			return fmt.Errorf("bench: rebuild index with m=%d ef_construction=%d: %w", p.M, p.EfConstruction, err)
+		}
+		build = time.Since(start)
+		return nil
+	})
+	return build, err
 }
 
 // tieAwareOverlap counts approximate hits that are among the exact ten, or whose
@@ -319,7 +527,9 @@ func tieAwareOverlap(exact, approx []kb.Ranked, eps float64) int {
 	return n
 }
 
-// corpusGen writes e-commerce support passages and queries about them, deterministically.
+// corpusGen is the old generator (--corpus templates): three one-sentence templates over a
+// dozen products, ten faults, eight fixes and eight policies. At 100k chunks thousands of
+// ~50-character passages share a query's words; kept only to compare against.
 type corpusGen struct{ rng *rand.Rand }
 
 func newCorpusGen(seed uint64) *corpusGen { return &corpusGen{rng: rand.New(rand.NewPCG(seed, 42))} }
