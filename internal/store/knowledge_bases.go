@@ -61,7 +61,7 @@ func (s *Store) createChunkPartition(ctx context.Context, kbID int64) error {
 	name := PartitionName(kbID)
 	id := strconv.FormatInt(kbID, 10)
 	for _, sql := range []string{
-		`CREATE TABLE ` + name + ` (LIKE chunks INCLUDING DEFAULTS, CHECK (kb_id = ` + id + `))`,
+		`CREATE TABLE ` + name + ` (LIKE chunks INCLUDING DEFAULTS INCLUDING STORAGE, CHECK (kb_id = ` + id + `))`,
 		`ALTER TABLE chunks ATTACH PARTITION ` + name + ` FOR VALUES IN (` + id + `)`,
 	} {
 		if _, err := s.db.Exec(ctx, sql); err != nil {

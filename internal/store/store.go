@@ -59,6 +59,11 @@ func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pg
 	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "zhiku"
+	// PostgreSQL's default random_page_cost (4) prices random reads for spinning disks; with
+	// a knowledge base's pages in memory or on SSD it made the planner scan a whole
+	// partition rather than its GIN index for a full-text search, ten times slower. 1.1 is
+	// the usual setting for SSDs.
+	cfg.ConnConfig.RuntimeParams["random_page_cost"] = "1.1"
 	// HNSW recall vs speed (see DefaultEfSearch), and pgvector 0.8 iterative scans so a
 	// filtered search keeps scanning until it has LIMIT rows.
 	cfg.ConnConfig.RuntimeParams["hnsw.ef_search"] = strconv.Itoa(ef)

@@ -156,6 +156,10 @@ func TestEachKnowledgeBaseHasItsOwnPartitionAndHNSWIndex(t *testing.T) {
 		var onPartition string
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT tablename FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(k.ID)).Scan(&onPartition))
 		require.Equal(t, store.PartitionName(k.ID), onPartition)
+		var storage string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT attstorage::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'tsv'`,
+			store.PartitionName(k.ID)).Scan(&storage))
+		require.Equal(t, "m", storage, "full-text vectors stay in the row (scored for every candidate)")
 	}
 	putDoc(t, b.st, small, "doc-1", []float32{1, 0, 0, 0}, []string{"one"}, nil)
 	var rows int
