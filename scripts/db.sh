@@ -78,6 +78,22 @@ else
   say "pgvector installed"
 fi
 
+# 4b. Memory. PostgreSQL's stock shared_buffers (128 MB) is smaller than the HNSW index of
+#     one 100k-chunk knowledge base (~400 MB): searches then fetch index pages through the
+#     kernel. Still at the stock value, it becomes a quarter of RAM, at most 2 GB (a restart).
+if [ "$(psql "$admin_url" -qAtc "select setting from pg_settings where name='shared_buffers'")" = 16384 ]; then
+  want_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 4096 ))
+  [ "$want_mb" -gt 2048 ] && want_mb=2048
+  if [ "$want_mb" -gt 256 ]; then
+    say "shared_buffers 128MB -> ${want_mb}MB, restarting PostgreSQL"
+    psql "$admin_url" -qc "ALTER SYSTEM SET shared_buffers = '${want_mb}MB'" >/dev/null
+    pg_ctlcluster --skip-systemctl-redirect "$pgver" "$cluster" restart
+    for _ in $(seq 1 50); do psql "$admin_url" -qAtc 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+else
+  say "shared_buffers $(psql "$admin_url" -qAtc 'show shared_buffers')"
+fi
+
 # 5. pdftotext for PDFs the Go parser cannot read, with poppler-data: without it pdftotext
 #    silently drops Chinese set in fonts that have no ToUnicode map.
 if command -v pdftotext >/dev/null 2>&1 && [ -d /usr/share/poppler/cMap ]; then
