@@ -76,6 +76,36 @@ func BenchmarkIngestCatalog(b *testing.B) {
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkIngestCatalogDailyUpdate measures the everyday re-import: the same 1,000-product
+// catalog with one product in ten changed each round (5% get a promotional price, last
+// round's 5% go back), the rest found unchanged by content hash.
+func BenchmarkIngestCatalogDailyUpdate(b *testing.B) {
+	bundle := setupDB(b)
+	const rows = 1000
+	ctx := context.Background()
+	write := func(price func(i int) float64) []ingest.Outcome {
+		res, err := ingest.ReadFile(ctx, "catalog.csv", productsCSV(rows, price), ingest.FileOptions{})
+		require.NoError(b, err)
+		outs, err := bundle.pipe.Write(ctx, bundle.kb, res.Units, nil)
+		require.NoError(b, err)
+		return outs
+	}
+	write(func(i int) float64 { return float64(i) })
+	round := 0
+	for b.Loop() {
+		round++
+		outs := write(func(i int) float64 {
+			if i%20 == round%20 {
+				return float64(i + 1000*round)
+			}
+			return float64(i)
+		})
+		_, updated, _ := counts(outs)
+		require.Positive(b, updated)
+	}
+	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
 // BenchmarkIngestCatalogFirstImport measures a catalog's first import (every row new, into
 // a knowledge base of its own each round), end to end, in rows per second.
 func BenchmarkIngestCatalogFirstImport(b *testing.B) {
