@@ -32,8 +32,9 @@ type Index interface {
 	// CommonTermShares estimates, without scanning, the share of a knowledge base's chunks
 	// holding each of the terms that are common enough to be in the database's statistics.
 	CommonTermShares(ctx context.Context, kbID int64, terms []string) (map[string]float64, error)
-	// Hits loads chunks with their documents and, when vec is given, their cosine to it.
-	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error)
+	// Hits loads chunks with their documents and, when vec is given, the cosine to it of
+	// those in cosineFor (nil: of all).
+	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)
 }
 
 // QueryEmbedder embeds a query with the model a knowledge base was built with.
@@ -335,12 +336,33 @@ func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec 
 	if fusion == FusionRRF && len(pool) > 3*r.TopK {
 		pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
 	}
+	// The vector leg scored its hits already: only the text leg's others need a cosine.
+	scored := make(map[int64]float64, len(vecHits))
+	for _, h := range vecHits {
+		scored[h.ChunkID] = h.Score
+	}
 	ids := make([]int64, len(pool))
+	var unscored []int64
+	if useVector {
+		unscored = []int64{}
+	}
 	for i, f := range pool {
 		ids[i] = f.id
+		if _, ok := scored[f.id]; !ok && useVector {
+			unscored = append(unscored, f.id)
+		}
 	}
-	cands, err := e.idx.Hits(ctx, r.KB, ids, vec)
-	return pool, cands, err
+	cands, err := e.idx.Hits(ctx, r.KB, ids, vec, unscored)
+	if err != nil {
+		return nil, nil, err
+	}
+	for id, cos := range scored {
+		if c, ok := cands[id]; ok {
+			c.Cosine = &cos
+			cands[id] = c
+		}
+	}
+	return pool, cands, nil
 }
 
 type fusedHit struct {

@@ -177,17 +177,25 @@ func (s *Store) StoredChunks(ctx context.Context, kbID int64) (int, error) {
 	return n, nil
 }
 
-// Hits loads the given chunks of a knowledge base with their documents, in no order.
-func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32) (map[int64]kb.Candidate, error) {
+// Hits loads the given chunks of a knowledge base with their documents, in no order, and,
+// when vec is given, the cosine to it of the chunks in cosineFor (nil: of all of them).
+// A search passes only the chunks its vector leg did not score: reading a chunk's vector
+// back costs a TOAST fetch.
+func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error) {
 	out := make(map[int64]kb.Candidate, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	args := []any{k.ID, ids}
 	cos := "NULL::float8"
-	if len(vec) == k.EmbeddingDim {
+	switch {
+	case len(vec) != k.EmbeddingDim:
+	case cosineFor == nil:
 		args = append(args, pgvector.NewVector(vec))
 		cos = "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $3)"
+	case len(cosineFor) > 0:
+		args = append(args, pgvector.NewVector(vec), cosineFor)
+		cos = "CASE WHEN c.id = ANY($4) THEN 1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $3) END"
 	}
 	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
