@@ -39,7 +39,7 @@ func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error
 	if err != nil {
 		return nil, nil, err
 	}
-	return pool, store.New(pool), nil
+	return pool, store.New(pool, store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct}}), nil
 }
 
 // tenant returns the named tenant (the default one when name is empty), creating it.

@@ -42,6 +42,8 @@ type Config struct {
 	MaxRows         int           // ZHIKU_MAX_ROWS: rows of one catalog, FAQ, records or ticket file; defaults to 200000
 	KeepVersions    int           // ZHIKU_KEEP_VERSIONS: previous versions of a document kept for audit; defaults to 3
 	HNSWEfSearch    int           // ZHIKU_HNSW_EF_SEARCH: HNSW candidates per vector search (recall vs speed); defaults to 100
+	HNSWM           int           // ZHIKU_HNSW_M: links per node of HNSW indexes built from now on; defaults to 16
+	HNSWEfConstruct int           // ZHIKU_HNSW_EF_CONSTRUCTION: candidates while building them; defaults to 64
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
 }
 
@@ -125,6 +127,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
 		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
 		HNSWEfSearch:    int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
+		HNSWM:           int(integer("ZHIKU_HNSW_M", 16)),
+		HNSWEfConstruct: int(integer("ZHIKU_HNSW_EF_CONSTRUCTION", 64)),
 		MaxPages:        int(integer("ZHIKU_MAX_PAGES", 2000)),
 		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
 		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
@@ -221,6 +225,12 @@ func (c Config) Validate() error {
 	}
 	if c.HNSWEfSearch < 10 || c.HNSWEfSearch > 1000 {
 		bad("ZHIKU_HNSW_EF_SEARCH: want 10..1000, got %d", c.HNSWEfSearch)
+	}
+	if c.HNSWM < 4 || c.HNSWM > 100 {
+		bad("ZHIKU_HNSW_M: want 4..100, got %d", c.HNSWM)
+	}
+	if c.HNSWEfConstruct < 2*c.HNSWM || c.HNSWEfConstruct > 1000 {
+		bad("ZHIKU_HNSW_EF_CONSTRUCTION: want 2×ZHIKU_HNSW_M (%d)..1000, got %d", 2*c.HNSWM, c.HNSWEfConstruct)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)

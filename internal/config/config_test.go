@@ -41,20 +41,22 @@ func TestLoadNamesBadVariables(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad addr":          {map[string]string{"ZHIKU_ADDR": "8080"}, "ZHIKU_ADDR"},
-		"bad port":          {map[string]string{"ZHIKU_ADDR": ":99999"}, "ZHIKU_ADDR"},
-		"bad database url":  {map[string]string{"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"},
-		"unknown embedder":  {map[string]string{"ZHIKU_EMBEDDER": "magic"}, "ZHIKU_EMBEDDER"},
-		"openai no url":     {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_MODEL": "m", "ZHIKU_EMBED_DIM": "8"}, "ZHIKU_EMBED_BASE_URL"},
-		"openai no dim":     {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://x", "ZHIKU_EMBED_MODEL": "m"}, "ZHIKU_EMBED_DIM"},
-		"dim not a number":  {map[string]string{"ZHIKU_EMBED_DIM": "big"}, "ZHIKU_EMBED_DIM"},
-		"llm without model": {map[string]string{"ZHIKU_LLM_BASE_URL": "http://127.0.0.1:1/v1"}, "ZHIKU_LLM_MODEL"},
-		"short admin key":   {map[string]string{"ZHIKU_ADMIN_KEY": "abc"}, "ZHIKU_ADMIN_KEY"},
-		"bad duration":      {map[string]string{"ZHIKU_SHUTDOWN_TIMEOUT": "soon"}, "ZHIKU_SHUTDOWN_TIMEOUT"},
-		"bad log format":    {map[string]string{"ZHIKU_LOG_FORMAT": "xml"}, "ZHIKU_LOG_FORMAT"},
-		"bad ef_search":     {map[string]string{"ZHIKU_HNSW_EF_SEARCH": "5"}, "ZHIKU_HNSW_EF_SEARCH"},
-		"bad max pages":     {map[string]string{"ZHIKU_MAX_PAGES": "0"}, "ZHIKU_MAX_PAGES"},
-		"bad keep versions": {map[string]string{"ZHIKU_KEEP_VERSIONS": "0"}, "ZHIKU_KEEP_VERSIONS"},
+		"bad addr":             {map[string]string{"ZHIKU_ADDR": "8080"}, "ZHIKU_ADDR"},
+		"bad port":             {map[string]string{"ZHIKU_ADDR": ":99999"}, "ZHIKU_ADDR"},
+		"bad database url":     {map[string]string{"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"},
+		"unknown embedder":     {map[string]string{"ZHIKU_EMBEDDER": "magic"}, "ZHIKU_EMBEDDER"},
+		"openai no url":        {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_MODEL": "m", "ZHIKU_EMBED_DIM": "8"}, "ZHIKU_EMBED_BASE_URL"},
+		"openai no dim":        {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://x", "ZHIKU_EMBED_MODEL": "m"}, "ZHIKU_EMBED_DIM"},
+		"dim not a number":     {map[string]string{"ZHIKU_EMBED_DIM": "big"}, "ZHIKU_EMBED_DIM"},
+		"llm without model":    {map[string]string{"ZHIKU_LLM_BASE_URL": "http://127.0.0.1:1/v1"}, "ZHIKU_LLM_MODEL"},
+		"short admin key":      {map[string]string{"ZHIKU_ADMIN_KEY": "abc"}, "ZHIKU_ADMIN_KEY"},
+		"bad duration":         {map[string]string{"ZHIKU_SHUTDOWN_TIMEOUT": "soon"}, "ZHIKU_SHUTDOWN_TIMEOUT"},
+		"bad log format":       {map[string]string{"ZHIKU_LOG_FORMAT": "xml"}, "ZHIKU_LOG_FORMAT"},
+		"bad ef_search":        {map[string]string{"ZHIKU_HNSW_EF_SEARCH": "5"}, "ZHIKU_HNSW_EF_SEARCH"},
+		"bad hnsw m":           {map[string]string{"ZHIKU_HNSW_M": "2"}, "ZHIKU_HNSW_M"},
+		"ef_construction < 2m": {map[string]string{"ZHIKU_HNSW_M": "32", "ZHIKU_HNSW_EF_CONSTRUCTION": "40"}, "ZHIKU_HNSW_EF_CONSTRUCTION"},
+		"bad max pages":        {map[string]string{"ZHIKU_MAX_PAGES": "0"}, "ZHIKU_MAX_PAGES"},
+		"bad keep versions":    {map[string]string{"ZHIKU_KEEP_VERSIONS": "0"}, "ZHIKU_KEEP_VERSIONS"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

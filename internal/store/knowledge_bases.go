@@ -41,7 +41,7 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		if err := tx.createChunkPartition(ctx, out.ID); err != nil {
 			return err
 		}
-		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, DefaultHNSW)
+		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, tx.hnsw)
 	})
 	return out, err
 }
@@ -90,7 +90,8 @@ type HNSWParams struct {
 	EfConstruction int // defaults to DefaultHNSW.EfConstruction
 }
 
-// DefaultHNSW is what knowledge bases are indexed with.
+// DefaultHNSW is what knowledge bases are indexed with unless Options.HNSW says otherwise:
+// pgvector's defaults, which keep row-by-row inserts (catalog re-imports) affordable.
 var DefaultHNSW = HNSWParams{M: 16, EfConstruction: 64}
 
 // indexSQL is the CREATE INDEX statement of a knowledge base's vector index. All values

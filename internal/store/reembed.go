@@ -241,7 +241,7 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 		return fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
 	}
 	if concurrently {
-		if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, DefaultHNSW, true)); err != nil {
+		if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, s.hnsw, true)); err != nil {
 			return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
 		}
 		return nil
@@ -251,7 +251,7 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
 			return err
 		}
-		return tx.createVectorIndex(ctx, kbID, dim, DefaultHNSW)
+		return tx.createVectorIndex(ctx, kbID, dim, tx.hnsw)
 	})
 }
 

@@ -26,11 +26,30 @@ type DBTX interface {
 
 // Store runs Zhiku's queries against one database.
 type Store struct {
-	db DBTX
+	db   DBTX
+	hnsw HNSWParams // what vector indexes are built with
+}
+
+// Options tune a Store. Zero values take the defaults.
+type Options struct {
+	// HNSW are the build parameters of vector indexes built from now on (a new knowledge
+	// base's, a rebuild's); existing indexes keep theirs. Default DefaultHNSW.
+	HNSW HNSWParams
 }
 
 // New wraps a pool (or, in tests, a transaction).
-func New(db DBTX) *Store { return &Store{db: db} }
+func New(db DBTX, opts ...Options) *Store {
+	s := &Store{db: db, hnsw: DefaultHNSW}
+	for _, o := range opts {
+		if o.HNSW.M > 0 {
+			s.hnsw.M = o.HNSW.M
+		}
+		if o.HNSW.EfConstruction > 0 {
+			s.hnsw.EfConstruction = o.HNSW.EfConstruction
+		}
+	}
+	return s
+}
 
 // DefaultEfSearch is the HNSW candidate list size searches use (pgvector's own default is
 // 40); `zhiku bench retrieval` prints recall and latency around it.
@@ -86,7 +105,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	// Roll back even when ctx is cancelled, so the connection goes back clean.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&Store{db: tx}); err != nil {
+	if err := fn(&Store{db: tx, hnsw: s.hnsw}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

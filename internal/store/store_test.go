@@ -315,3 +315,23 @@ func TestWithoutVectorIndexWritesIndexedWhenTheIndexIsBusy(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ran)
 }
+
+func TestVectorIndexBuildParametersAreConfigurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tuned := store.New(b.db.Pool, store.Options{HNSW: store.HNSWParams{M: 24, EfConstruction: 128}})
+	k := newKB(t, tuned, b.tenant.ID, "tuned", 4)
+	plain := newKB(t, b.st, b.tenant.ID, "plain", 4)
+	indexDef := func(id int64) string {
+		var def string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE indexname = $1`, store.VectorIndexName(id)).Scan(&def))
+		return def
+	}
+	require.Contains(t, indexDef(k.ID), "m='24', ef_construction='128'")
+	require.Contains(t, indexDef(plain.ID), "m='16', ef_construction='64'")
+
+	// A rebuild (after a bulk write) uses the store's parameters too.
+	require.NoError(t, tuned.WithoutVectorIndex(ctx, plain.ID, func(context.Context) error { return nil }))
+	require.Contains(t, indexDef(plain.ID), "m='24', ef_construction='128'")
+}
