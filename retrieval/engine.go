@@ -206,11 +206,16 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	terms = dedupe(terms)
 
-	// The query embedding (a network call for remote models) and the term statistics are
-	// independent: fetch them together, before the snapshot, to keep it short.
+	// Each leg of the first try starts as soon as its input is ready: the vector leg when the
+	// query is embedded (a network call for remote models), the text leg when the term
+	// statistics are in (which drive it); neither waits for the other's input.
+	n := max(e.opts.MinCandidates, 4*r.TopK)
 	var vec []float32
 	var weights map[string]float64
 	var common map[string]bool
+	var driving []string
+	var dw []float64
+	var first legs
 	var embErr, statsErr error
 	var wg sync.WaitGroup
 	if useVector {
@@ -222,21 +227,23 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			}
 			if vec, err = emb.EmbedQuery(ctx, r.Query); err != nil {
 				embErr = fmt.Errorf("retrieval: embed query: %w", err)
+				return
 			}
+			first.vec, first.vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter)
 		})
 	}
 	weights, common, statsErr = e.termWeights(ctx, r.KB.ID, terms)
+	if statsErr == nil && useText {
+		driving, dw = drivingTerms(terms, weights, common)
+		if len(driving) > 0 {
+			first.text, first.textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter)
+		}
+	}
 	wg.Wait()
 	if err := errors.Join(embErr, statsErr); err != nil {
 		return nil, err
 	}
 
-	n := max(e.opts.MinCandidates, 4*r.TopK)
-	var driving []string
-	var dw []float64
-	if useText {
-		driving, dw = drivingTerms(terms, weights, common)
-	}
 	var pool []fusedHit
 	var cands map[int64]kb.Candidate
 	// The legs run in parallel, each on its own snapshot; the winners are loaded by one
@@ -246,9 +253,12 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// snapshot, one after the other, so a search never comes back with a gap either.
 	for attempt := 0; ; attempt++ {
 		var err error
-		if attempt < 2 {
+		switch attempt {
+		case 0:
+			pool, cands, err = e.load(ctx, r, useVector, vec, first, w, fusion)
+		case 1:
 			pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, true)
-		} else {
+		default:
 			err = e.idx.Snapshot(ctx, func(ctx context.Context) error {
 				var err error
 				pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, false)
@@ -309,11 +319,16 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	return out, nil
 }
 
+// legs holds what each leg of a search found.
+type legs struct {
+	vec, text       []kb.Ranked
+	vecErr, textErr error
+}
+
 // candidates runs the legs (in parallel, or one after the other inside a snapshot), fuses
 // them and loads the winners.
 func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec []float32, driving []string, dw []float64, n int, w Weights, fusion string, parallel bool) ([]fusedHit, map[int64]kb.Candidate, error) {
-	var vecHits, textHits []kb.Ranked
-	var vecErr, textErr error
+	var found legs
 	var wg sync.WaitGroup
 	run := func(f func()) {
 		if parallel {
@@ -323,16 +338,22 @@ func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec 
 		}
 	}
 	if useVector {
-		run(func() { vecHits, vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
+		run(func() { found.vec, found.vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
 	}
 	if len(driving) > 0 {
-		run(func() { textHits, textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
+		run(func() { found.text, found.textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
 	}
 	wg.Wait()
-	if err := errors.Join(vecErr, textErr); err != nil {
+	return e.load(ctx, r, useVector, vec, found, w, fusion)
+}
+
+// load fuses what the legs found and loads the winners in one statement.
+func (e *Engine) load(ctx context.Context, r Request, useVector bool, vec []float32, found legs, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
+	if err := errors.Join(found.vecErr, found.textErr); err != nil {
 		return nil, nil, err
 	}
-	pool := e.fuse(vecHits, textHits, w)
+	vecHits := found.vec
+	pool := e.fuse(vecHits, found.text, w)
 	if fusion == FusionRRF && len(pool) > 3*r.TopK {
 		pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
 	}
