@@ -94,6 +94,10 @@ type HNSWParams struct {
 // pgvector's defaults, which keep row-by-row inserts (catalog re-imports) affordable.
 var DefaultHNSW = HNSWParams{M: 16, EfConstruction: 64}
 
+// maxHNSWDim is the most dimensions pgvector's HNSW indexes; larger vectors are searched
+// exactly.
+const maxHNSWDim = 2000
+
 // indexSQL is the CREATE INDEX statement of a knowledge base's vector index. All values
 // are integers from Zhiku's own rows and settings, never user text.
 func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
@@ -114,8 +118,7 @@ func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
 // createVectorIndex builds the knowledge base's own cosine HNSW index on its partition.
 // The cast lets knowledge bases of different dimensions share one column type.
 func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) error {
-	if dim > 2000 {
-		// pgvector's HNSW indexes vectors up to 2,000 dimensions; larger ones are searched exactly.
+	if dim > maxHNSWDim {
 		return nil
 	}
 	if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, p, false)); err != nil {
@@ -202,9 +205,9 @@ func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	name := PartitionName(kbID)
-	var attached, pending bool
-	if err := s.db.QueryRow(ctx, `SELECT true, i.inhdetachpending FROM pg_inherits i
-		WHERE i.inhrelid = to_regclass($1) AND i.inhparent = 'chunks'::regclass`, name).Scan(&attached, &pending); err == nil {
+	var pending bool // found only while the partition is still attached
+	if err := s.db.QueryRow(ctx, `SELECT i.inhdetachpending FROM pg_inherits i
+		WHERE i.inhrelid = to_regclass($1) AND i.inhparent = 'chunks'::regclass`, name).Scan(&pending); err == nil {
 		detach := `ALTER TABLE chunks DETACH PARTITION ` + name + ` CONCURRENTLY`
 		if pending {
 			detach = `ALTER TABLE chunks DETACH PARTITION ` + name + ` FINALIZE`

@@ -215,38 +215,40 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 
 // EnsureVectorIndex builds knowledge base kbID's HNSW index on dimension dim concurrently
 // (writes go on) unless a valid one exists; an invalid leftover of an interrupted build is
-// dropped first. Dimensions above HNSW's limit (2,000) have no index.
+// dropped first. Dimensions above HNSW's limit have no index.
 func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) error {
-	return s.ensureVectorIndex(ctx, kbID, dim, true)
+	_, err := s.ensureVectorIndex(ctx, kbID, dim, true)
+	return err
 }
 
-// ensureVectorIndex is EnsureVectorIndex, concurrently or not: a plain build scans the
-// partition once and holds writes to this one knowledge base until it is done.
-func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, concurrently bool) error {
-	if dim > 2000 {
-		return nil
+// ensureVectorIndex is EnsureVectorIndex, concurrently or not (a plain build scans the
+// partition once and holds writes to this one knowledge base until it is done); built says
+// whether an index had to be built.
+func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, concurrently bool) (built bool, err error) {
+	if dim > maxHNSWDim {
+		return false, nil
 	}
 	name := VectorIndexName(kbID)
 	var valid *bool
-	err := s.db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	err = s.db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&valid)
 	switch {
 	case err == nil && valid != nil && *valid:
-		return nil
+		return false, nil
 	case err == nil:
 		if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
-			return fmt.Errorf("store: drop invalid vector index of knowledge base %d: %w", kbID, err)
+			return false, fmt.Errorf("store: drop invalid vector index of knowledge base %d: %w", kbID, err)
 		}
 	case interpret(err) != kb.ErrNotFound:
-		return fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
+		return false, fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
 	}
 	if concurrently {
 		if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, s.hnsw, true)); err != nil {
-			return fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+			return false, fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
 		}
-		return nil
+		return true, nil
 	}
-	return s.WithTx(ctx, func(tx *Store) error {
+	return true, s.WithTx(ctx, func(tx *Store) error {
 		// pgvector builds the graph in memory when it fits, several times faster.
 		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
 			return err
@@ -260,32 +262,30 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 // interrupted build. It returns the knowledge bases it built for. Searches are exact (and
 // slower) on a knowledge base without its index, never wrong.
 func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
-	rows, err := s.db.Query(ctx, `
-		SELECT k.id, k.embedding_dim FROM knowledge_bases k
-		WHERE k.embedding_dim <= 2000 AND NOT EXISTS (
-			SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-			WHERE c.relname = 'chunks_embedding_kb_' || k.id AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid)
-		ORDER BY k.id`)
+	rows, err := s.db.Query(ctx, `SELECT id, embedding_dim FROM knowledge_bases ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("store: find missing vector indexes: %w", err)
+		return nil, fmt.Errorf("store: list knowledge bases: %w", err)
 	}
-	type missing struct {
+	type kbDim struct {
 		id  int64
 		dim int
 	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (missing, error) {
-		var m missing
-		return m, r.Scan(&m.id, &m.dim)
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kbDim, error) {
+		var k kbDim
+		return k, r.Scan(&k.id, &k.dim)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: find missing vector indexes: %w", err)
+		return nil, fmt.Errorf("store: list knowledge bases: %w", err)
 	}
 	var built []int64
-	for _, m := range todo {
-		if err := s.EnsureVectorIndex(ctx, m.id, m.dim); err != nil {
+	for _, k := range all {
+		did, err := s.ensureVectorIndex(ctx, k.id, k.dim, true)
+		if err != nil {
 			return built, err
 		}
-		built = append(built, m.id)
+		if did {
+			built = append(built, k.id)
+		}
 	}
 	return built, nil
 }
@@ -320,7 +320,7 @@ func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx 
 		return ferr // deleted meanwhile: nothing to index
 	}
 	if err == nil {
-		err = s.ensureVectorIndex(bctx, kbID, dim, false)
+		_, err = s.ensureVectorIndex(bctx, kbID, dim, false)
 	}
 	if err == nil {
 		err = s.settleBulk(bctx, kbID)

@@ -68,7 +68,8 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weig
 	if len(terms) != len(weights) {
 		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(terms), len(weights))
 	}
-	terms, weights = terms[:min(len(terms), MaxTextTerms)], weights[:min(len(weights), MaxTextTerms)]
+	n := min(len(terms), MaxTextTerms)
+	terms, weights = terms[:n], weights[:n]
 	args := []any{kbID, limit, orQuery(terms)}
 	var score strings.Builder
 	for i, t := range terms {
@@ -161,17 +162,18 @@ func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt
 
 // LiveChunks counts a knowledge base's searchable chunks.
 func (s *Store) LiveChunks(ctx context.Context, kbID int64) (int, error) {
-	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND live AND shadowed IS NOT TRUE`, kbID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count chunks: %w", err)
-	}
-	return n, nil
+	return s.countChunks(ctx, kbID, `live AND shadowed IS NOT TRUE`)
 }
 
 // StoredChunks counts a knowledge base's stored chunks, searchable or not.
 func (s *Store) StoredChunks(ctx context.Context, kbID int64) (int, error) {
+	return s.countChunks(ctx, kbID, `true`)
+}
+
+// countChunks counts a knowledge base's chunks that satisfy cond, a constant condition.
+func (s *Store) countChunks(ctx context.Context, kbID int64, cond string) (int, error) {
 	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1`, kbID).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE kb_id = $1 AND `+cond, kbID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count chunks: %w", err)
 	}
 	return n, nil
