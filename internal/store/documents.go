@@ -89,24 +89,12 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			ext := writes[i].Doc.ExternalID
 			lookups.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1::bigint::text || '/' || $2, 0))`, kbID, ext)
 			lookups.Queue(`SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.external_id = $2 AND d.is_current`, kbID, ext).
-				Query(func(rows pgx.Rows) error {
-					docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Document, error) { return scanDoc(r) })
-					if len(docs) > 0 {
-						current[i] = &docs[0]
-					}
-					return err
-				})
+				Query(firstDocInto(&current[i]))
 			if d := writes[i].Doc; d.Kind == kb.KindManual && d.ContentHash != "" {
 				// The same file under another name is the same manual: keep one copy.
 				lookups.Queue(`SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.content_hash = $2
 					AND d.is_current AND d.kind = 'manual' AND d.external_id <> $3 ORDER BY d.id LIMIT 1`, kbID, d.ContentHash, ext).
-					Query(func(rows pgx.Rows) error {
-						docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Document, error) { return scanDoc(r) })
-						if len(docs) > 0 {
-							twins[i] = &docs[0]
-						}
-						return err
-					})
+					Query(firstDocInto(&twins[i]))
 			}
 		}
 		if err := tx.db.SendBatch(ctx, lookups).Close(); err != nil {
@@ -183,6 +171,17 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		return nil, err
 	}
 	return results, nil
+}
+
+// firstDocInto reads a batched query's first document, if any, into *dst.
+func firstDocInto(dst **kb.Document) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Document, error) { return scanDoc(r) })
+		if len(docs) > 0 {
+			*dst = &docs[0]
+		}
+		return err
+	}
 }
 
 // queueChunks adds a new document version's chunk rows to batch, after the statement that
