@@ -255,7 +255,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		var err error
 		switch attempt {
 		case 0:
-			pool, cands, err = e.load(ctx, r, useVector, vec, first, w, fusion)
+			pool, cands, err = e.load(ctx, r, vec, first, w, fusion)
 		case 1:
 			pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, true)
 		default:
@@ -344,11 +344,11 @@ func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec 
 		run(func() { found.text, found.textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
 	}
 	wg.Wait()
-	return e.load(ctx, r, useVector, vec, found, w, fusion)
+	return e.load(ctx, r, vec, found, w, fusion)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
-func (e *Engine) load(ctx context.Context, r Request, useVector bool, vec []float32, found legs, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
+func (e *Engine) load(ctx context.Context, r Request, vec []float32, found legs, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
 	if err := errors.Join(found.vecErr, found.textErr); err != nil {
 		return nil, nil, err
 	}
@@ -363,13 +363,10 @@ func (e *Engine) load(ctx context.Context, r Request, useVector bool, vec []floa
 		scored[h.ChunkID] = h.Score
 	}
 	ids := make([]int64, len(pool))
-	var unscored []int64
-	if useVector {
-		unscored = []int64{}
-	}
+	unscored := []int64{} // never nil: nil would ask for every cosine (none are read without vec)
 	for i, f := range pool {
 		ids[i] = f.id
-		if _, ok := scored[f.id]; !ok && useVector {
+		if _, ok := scored[f.id]; !ok {
 			unscored = append(unscored, f.id)
 		}
 	}
