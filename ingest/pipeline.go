@@ -109,6 +109,15 @@ type Outcome struct {
 	Err        error
 }
 
+// DuplicateNote says, in English and Chinese, that the unit was skipped as a copy of a
+// document already in the knowledge base; "" when it was not.
+func (o Outcome) DuplicateNote() string {
+	if o.Result.DuplicateOf == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s has the same content as %s, already in the knowledge base: skipped / 与已有文档内容相同，已跳过", o.ExternalID, o.Result.DuplicateOf)
+}
+
 // Progress is called after each unit is written (from several goroutines, serialised).
 type Progress func(done, total int, o Outcome)
 

@@ -135,7 +135,7 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k k
 			continue
 		case o.Result.DuplicateOf != "":
 			unchanged++
-			fmt.Fprintf(a.out, "  %s has the same content as %s, already in the knowledge base: skipped / 与已有文档内容相同，已跳过\n", o.ExternalID, o.Result.DuplicateOf)
+			fmt.Fprintf(a.out, "  %s\n", o.DuplicateNote())
 		case o.Result.Unchanged:
 			unchanged++
 		case o.Result.Replaced > 0:

@@ -75,7 +75,7 @@ func (p *Processor) Process(ctx context.Context, j jobs.Job, k kb.KnowledgeBase,
 			continue
 		case o.Result.DuplicateOf != "":
 			res.DocumentsUnchanged++
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s has the same content as %s, already in the knowledge base: skipped / 与已有文档内容相同，已跳过", o.ExternalID, o.Result.DuplicateOf))
+			res.Warnings = append(res.Warnings, o.DuplicateNote())
 		case o.Result.Unchanged:
 			res.DocumentsUnchanged++
 		case o.Result.Replaced > 0:
