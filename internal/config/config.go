@@ -205,30 +205,23 @@ func (c Config) Validate() error {
 	default:
 		bad("ZHIKU_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel)
 	}
-	if c.MaxBodyBytes < 1024 {
-		bad("ZHIKU_MAX_BODY_BYTES: at least 1024, got %d", c.MaxBodyBytes)
+	// within names a variable whose value must lie in lo..hi (hi 0: no upper bound).
+	within := func(name string, v, lo, hi int64) {
+		switch {
+		case hi == 0 && v < lo:
+			bad("%s: at least %d, got %d", name, lo, v)
+		case hi != 0 && (v < lo || v > hi):
+			bad("%s: want %d..%d, got %d", name, lo, hi, v)
+		}
 	}
-	if c.MaxUploadBytes < 1024 {
-		bad("ZHIKU_MAX_UPLOAD_BYTES: at least 1024, got %d", c.MaxUploadBytes)
-	}
-	if c.IngestWorkers < 1 || c.IngestWorkers > 64 {
-		bad("ZHIKU_INGEST_WORKERS: want 1..64, got %d", c.IngestWorkers)
-	}
-	if c.MaxPages < 1 {
-		bad("ZHIKU_MAX_PAGES: at least 1, got %d", c.MaxPages)
-	}
-	if c.MaxRows < 1 {
-		bad("ZHIKU_MAX_ROWS: at least 1, got %d", c.MaxRows)
-	}
-	if c.KeepVersions < 1 || c.KeepVersions > 100 {
-		bad("ZHIKU_KEEP_VERSIONS: want 1..100, got %d", c.KeepVersions)
-	}
-	if c.HNSWEfSearch < 10 || c.HNSWEfSearch > 1000 {
-		bad("ZHIKU_HNSW_EF_SEARCH: want 10..1000, got %d", c.HNSWEfSearch)
-	}
-	if c.HNSWM < 4 || c.HNSWM > 100 {
-		bad("ZHIKU_HNSW_M: want 4..100, got %d", c.HNSWM)
-	}
+	within("ZHIKU_MAX_BODY_BYTES", c.MaxBodyBytes, 1024, 0)
+	within("ZHIKU_MAX_UPLOAD_BYTES", c.MaxUploadBytes, 1024, 0)
+	within("ZHIKU_INGEST_WORKERS", int64(c.IngestWorkers), 1, 64)
+	within("ZHIKU_MAX_PAGES", int64(c.MaxPages), 1, 0)
+	within("ZHIKU_MAX_ROWS", int64(c.MaxRows), 1, 0)
+	within("ZHIKU_KEEP_VERSIONS", int64(c.KeepVersions), 1, 100)
+	within("ZHIKU_HNSW_EF_SEARCH", int64(c.HNSWEfSearch), 10, 1000)
+	within("ZHIKU_HNSW_M", int64(c.HNSWM), 4, 100)
 	if c.HNSWEfConstruct < 2*c.HNSWM || c.HNSWEfConstruct > 1000 {
 		bad("ZHIKU_HNSW_EF_CONSTRUCTION: want 2×ZHIKU_HNSW_M (%d)..1000, got %d", 2*c.HNSWM, c.HNSWEfConstruct)
 	}
