@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,58 +170,63 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 		}
 		rows = append(rows, row)
 	}
-	w := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps\t")
-	for _, r := range rows {
-		for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
-			if i == 0 {
-				fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
-			} else {
-				fmt.Fprint(w, "\t\t\t\t\t\t\t")
+	return printBenchTables(a.out, rows, o.dim)
+}
+
+// printBenchTables prints the bench's four tables: latency, corpus shape, source hits and
+// the HNSW recall curves.
+func printBenchTables(out io.Writer, rows []benchRow, dim int) error {
+	return errors.Join(
+		table(out, "", "corpus\tchunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps", func(w io.Writer) {
+			for _, r := range rows {
+				for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
+					if i == 0 {
+						fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
+					} else {
+						fmt.Fprint(w, "\t\t\t\t\t\t\t")
+					}
+					fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t\n", m, r.p50[m], r.p99[m], r.qps[m])
+				}
 			}
-			fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t\n", m, r.p50[m], r.p99[m], r.qps[m])
-		}
+		}),
+		table(out, "Corpus shape: passage length in characters, share of distinct passages, and for the recall queries the median similarity of\nthe exact best and tenth best chunk, and how many chunks score within 1% (and 5%) of the tenth (near-ties; ≫10 means the exact top 10 is arbitrary):",
+			"corpus\tchunks\tchars_p10\tchars_p50\tchars_p90\tdistinct\tquery_chars\ttop1_sim\ttop10_sim\tchunk→chunk_top10_sim\tties1%_p50\tties1%_p90\tties5%_p50", func(w io.Writer) {
+				for _, r := range rows {
+					s := r.shape
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.name, r.chunks, s.passageRunes[0], s.passageRunes[1], s.passageRunes[2], s.distinct, s.queryRunes, s.top1, s.top10, s.chunkTop10, s.ties[0], s.ties[1], s.ties5)
+				}
+			}),
+		table(out, fmt.Sprintf("Generated corpora: share of the recall queries whose source chunk is in the top 10 (exact and HNSW at ef_search %d: the vector leg alone; then the engine's modes):", store.DefaultEfSearch),
+			"corpus\tchunks\texact_vector\thnsw_vector\thybrid\tvector\ttext", func(w io.Writer) {
+				for _, r := range rows {
+					if len(r.found) > 0 {
+						fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.name, r.chunks, r.found["exact vector"], r.found["hnsw vector"], r.found[kb.ModeHybrid], r.found[kb.ModeVector], r.found[kb.ModeText])
+					}
+				}
+			}),
+		table(out, fmt.Sprintf("HNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):", dim),
+			"corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\tchunk_queries_recall@10", func(w io.Writer) {
+				for _, r := range rows {
+					for _, c := range r.curves {
+						for _, ef := range slices.Sorted(maps.Keys(c.points)) {
+							pt := c.points[ef]
+							fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
+						}
+					}
+				}
+			}),
+	)
+}
+
+// table prints a right-aligned table under a caption (none for ""): a tab-separated
+// header, then the rows rows writes.
+func table(out io.Writer, caption, header string, rows func(w io.Writer)) error {
+	if caption != "" {
+		fmt.Fprintf(out, "\n%s\n", caption)
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "\nCorpus shape: passage length in characters, share of distinct passages, and for the recall queries the median similarity of\nthe exact best and tenth best chunk, and how many chunks score within 1%% (and 5%%) of the tenth (near-ties; ≫10 means the exact top 10 is arbitrary):\n")
-	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tchars_p10\tchars_p50\tchars_p90\tdistinct\tquery_chars\ttop1_sim\ttop10_sim\tchunk→chunk_top10_sim\tties1%_p50\tties1%_p90\tties5%_p50\t")
-	for _, r := range rows {
-		s := r.shape
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", r.name, r.chunks, s.passageRunes[0], s.passageRunes[1], s.passageRunes[2], s.distinct, s.queryRunes, s.top1, s.top10, s.chunkTop10, s.ties[0], s.ties[1], s.ties5)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "\nGenerated corpora: share of the recall queries whose source chunk is in the top 10 (exact and HNSW at ef_search %d: the vector leg alone; then the engine's modes):\n", store.DefaultEfSearch)
-	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\texact_vector\thnsw_vector\thybrid\tvector\ttext\t")
-	for _, r := range rows {
-		if len(r.found) > 0 {
-			fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.name, r.chunks, r.found["exact vector"], r.found["hnsw vector"], r.found[kb.ModeHybrid], r.found[kb.ModeVector], r.found[kb.ModeText])
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "\nHNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):\n", o.dim)
-	w = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\tchunk_queries_recall@10\t")
-	for _, r := range rows {
-		for _, c := range r.curves {
-			efs := make([]int, 0, len(c.points))
-			for ef := range c.points {
-				efs = append(efs, ef)
-			}
-			sort.Ints(efs)
-			for _, ef := range efs {
-				pt := c.points[ef]
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
-			}
-		}
-	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, header+"\t")
+	rows(w)
 	return w.Flush()
 }
 
