@@ -60,7 +60,7 @@ func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (strin
 // The OR of the terms is one tsquery parameter, so the partition's GIN index finds the
 // candidates in one scan; each candidate is then scored by one CASE per term, each term a
 // tsquery parameter parsed once per statement (a per-row subquery over the terms cost
-// 3-4× more). At most MaxTextTerms terms are used, the caller's first.
+// 3-4× more). At most maxTextTerms terms are used, the caller's first.
 func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error) {
 	if len(terms) == 0 {
 		return nil, nil
@@ -68,7 +68,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weig
 	if len(terms) != len(weights) {
 		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(terms), len(weights))
 	}
-	n := min(len(terms), MaxTextTerms)
+	n := min(len(terms), maxTextTerms)
 	terms, weights = terms[:n], weights[:n]
 	args := []any{kbID, limit, orQuery(terms)}
 	var score strings.Builder
@@ -91,9 +91,9 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weig
 	return s.ranked(ctx, sql, args)
 }
 
-// MaxTextTerms bounds the terms of one full-text search (its statement has two
+// maxTextTerms bounds the terms of one full-text search (its statement has two
 // parameters a term).
-const MaxTextTerms = 64
+const maxTextTerms = 64
 
 // orQuery writes terms as a tsquery matching any of them. Each term is a quoted lexeme
 // (quotes and backslashes escaped), so operator characters in a term are just data.
