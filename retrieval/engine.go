@@ -32,9 +32,9 @@ type Index interface {
 	// CommonTermShares estimates, without scanning, the share of a knowledge base's chunks
 	// holding each of the terms that are common enough to be in the database's statistics.
 	CommonTermShares(ctx context.Context, kbID int64, terms []string) (map[string]float64, error)
-	// Hits loads chunks with their documents and, when vec is given, the cosine to it of
-	// those in cosineFor (nil: of all).
-	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)
+	// Hits loads chunks with their documents and which of terms each holds, and, when vec
+	// is given, the cosine to it of those in cosineFor (nil: of all).
+	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms []string, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)
 }
 
 // QueryEmbedder embeds a query with the model a knowledge base was built with.
@@ -244,6 +244,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		return nil, err
 	}
 
+	q := &query{r: r, terms: terms, vec: vec, useVector: useVector, driving: driving, dw: dw, n: n, w: w, fusion: fusion}
 	var pool []fusedHit
 	var cands map[int64]kb.Candidate
 	// The legs run in parallel, each on its own snapshot; the winners are loaded by one
@@ -255,13 +256,13 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		var err error
 		switch attempt {
 		case 0:
-			pool, cands, err = e.load(ctx, r, vec, first, w, fusion)
+			pool, cands, err = e.load(ctx, q, first)
 		case 1:
-			pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, true)
+			pool, cands, err = e.candidates(ctx, q, true)
 		default:
 			err = e.idx.Snapshot(ctx, func(ctx context.Context) error {
 				var err error
-				pool, cands, err = e.candidates(ctx, r, useVector, vec, driving, dw, n, w, fusion, false)
+				pool, cands, err = e.candidates(ctx, q, false)
 				return err
 			})
 		}
@@ -325,9 +326,22 @@ type legs struct {
 	vecErr, textErr error
 }
 
+// query is one search's prepared inputs, shared by its tries.
+type query struct {
+	r         Request
+	terms     []string // the query's search terms
+	vec       []float32
+	useVector bool
+	driving   []string // the terms the text leg searches by, with their weights
+	dw        []float64
+	n         int // candidates per leg
+	w         Weights
+	fusion    string
+}
+
 // candidates runs the legs (in parallel, or one after the other inside a snapshot), fuses
 // them and loads the winners.
-func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec []float32, driving []string, dw []float64, n int, w Weights, fusion string, parallel bool) ([]fusedHit, map[int64]kb.Candidate, error) {
+func (e *Engine) candidates(ctx context.Context, q *query, parallel bool) ([]fusedHit, map[int64]kb.Candidate, error) {
 	var found legs
 	var wg sync.WaitGroup
 	run := func(f func()) {
@@ -337,25 +351,25 @@ func (e *Engine) candidates(ctx context.Context, r Request, useVector bool, vec 
 			f()
 		}
 	}
-	if useVector {
-		run(func() { found.vec, found.vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter) })
+	if q.useVector {
+		run(func() { found.vec, found.vecErr = e.idx.VectorSearch(ctx, q.r.KB, q.vec, q.n, q.r.Filter) })
 	}
-	if len(driving) > 0 {
-		run(func() { found.text, found.textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter) })
+	if len(q.driving) > 0 {
+		run(func() { found.text, found.textErr = e.idx.TextSearch(ctx, q.r.KB.ID, q.driving, q.dw, q.n, q.r.Filter) })
 	}
 	wg.Wait()
-	return e.load(ctx, r, vec, found, w, fusion)
+	return e.load(ctx, q, found)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
-func (e *Engine) load(ctx context.Context, r Request, vec []float32, found legs, w Weights, fusion string) ([]fusedHit, map[int64]kb.Candidate, error) {
+func (e *Engine) load(ctx context.Context, q *query, found legs) ([]fusedHit, map[int64]kb.Candidate, error) {
 	if err := errors.Join(found.vecErr, found.textErr); err != nil {
 		return nil, nil, err
 	}
 	vecHits := found.vec
-	pool := e.fuse(vecHits, found.text, w)
-	if fusion == FusionRRF && len(pool) > 3*r.TopK {
-		pool = pool[:3*r.TopK] // ranked already; score-ordering needs every candidate
+	pool := e.fuse(vecHits, found.text, q.w)
+	if q.fusion == FusionRRF && len(pool) > 3*q.r.TopK {
+		pool = pool[:3*q.r.TopK] // ranked already; score-ordering needs every candidate
 	}
 	// The vector leg scored its hits already: only the text leg's others need a cosine.
 	scored := make(map[int64]float64, len(vecHits))
@@ -370,7 +384,7 @@ func (e *Engine) load(ctx context.Context, r Request, vec []float32, found legs,
 			unscored = append(unscored, f.id)
 		}
 	}
-	cands, err := e.idx.Hits(ctx, r.KB, ids, vec, unscored)
+	cands, err := e.idx.Hits(ctx, q.r.KB, ids, q.terms, q.vec, unscored)
 	if err != nil {
 		return nil, nil, err
 	}

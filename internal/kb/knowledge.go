@@ -123,8 +123,9 @@ type Ranked struct {
 	Score   float64 // vector leg: cosine similarity; text leg: sum of matched term weights
 }
 
-// Candidate is a hit as loaded for scoring: the result fields, the chunk's search terms and
-// its cosine similarity to the query vector (nil when no vector was given).
+// Candidate is a hit as loaded for scoring: the result fields, which of the query's search
+// terms the chunk holds, and its cosine similarity to the query vector (nil when no vector
+// was given).
 type Candidate struct {
 	Hit
 	Terms  []string

@@ -101,7 +101,7 @@ func TestReembedSwapsModelAtOnce(t *testing.T) {
 	hits, err = b.st.VectorSearch(ctx, k2, vec8("content of b"), 10, kb.Filter{})
 	require.NoError(t, err)
 	require.Len(t, hits, 4)
-	loaded, err := b.st.Hits(ctx, k2, []int64{hits[0].ChunkID}, nil, nil)
+	loaded, err := b.st.Hits(ctx, k2, []int64{hits[0].ChunkID}, nil, nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, "b", loaded[hits[0].ChunkID].ExternalID)
 

@@ -45,18 +45,21 @@ func TestVectorAndTextSearch(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, vec, 3, "only this knowledge base's chunks")
 	require.InDelta(t, 1.0, vec[0].Score, 1e-6)
-	hits, err := b.st.Hits(ctx, k, ids(vec), []float32{1, 0, 0, 0}, nil)
+	query := []string{"七天", "e104", "退货", "it's", `a\b & !c`}
+	hits, err := b.st.Hits(ctx, k, ids(vec), query, []float32{1, 0, 0, 0}, nil)
 	require.NoError(t, err)
 	require.Equal(t, "a", hits[vec[0].ChunkID].ExternalID)
 	require.Equal(t, "records", hits[vec[0].ChunkID].Kind)
-	require.ElementsMatch(t, []string{"退货", "七天"}, hits[vec[0].ChunkID].Terms)
+	require.ElementsMatch(t, []string{"退货", "七天"}, hits[vec[0].ChunkID].Terms, "the query terms the chunk holds")
+	require.Equal(t, []string{"e104"}, hits[vec[2].ChunkID].Terms, "not the chunk's other terms (电机)")
+	require.Empty(t, hits[vec[1].ChunkID].Terms)
 	require.InDelta(t, 1.0, *hits[vec[0].ChunkID].Cosine, 1e-6)
-	some, err := b.st.Hits(ctx, k, ids(vec), []float32{1, 0, 0, 0}, []int64{vec[1].ChunkID})
+	some, err := b.st.Hits(ctx, k, ids(vec), nil, []float32{1, 0, 0, 0}, []int64{vec[1].ChunkID})
 	require.NoError(t, err)
 	require.Len(t, some, 3)
 	require.Nil(t, some[vec[0].ChunkID].Cosine, "only the chunks asked for are scored")
 	require.InDelta(t, vec[1].Score, *some[vec[1].ChunkID].Cosine, 1e-6)
-	none, err := b.st.Hits(ctx, k, ids(vec), []float32{1, 0, 0, 0}, []int64{})
+	none, err := b.st.Hits(ctx, k, ids(vec), nil, []float32{1, 0, 0, 0}, []int64{})
 	require.NoError(t, err)
 	require.Nil(t, none[vec[2].ChunkID].Cosine)
 
@@ -92,7 +95,7 @@ func TestSearchFilters(t *testing.T) {
 	putDoc(t, b.st, k, "c", []float32{0, 0, 1, 0}, []string{"t"}, map[string]any{"sku": "SKU-3", "price": 1299, "note": ""})
 
 	extOf := func(rs []kb.Ranked) []string {
-		h, err := b.st.Hits(ctx, k, ids(rs), nil, nil)
+		h, err := b.st.Hits(ctx, k, ids(rs), nil, nil, nil)
 		require.NoError(t, err)
 		out := []string{}
 		for _, r := range rs {
@@ -218,7 +221,7 @@ func TestIdenticalChunksAreServedOnce(t *testing.T) {
 	served := func() []string {
 		hits, err := b.st.TextSearch(ctx, k.ID, []string{"潮湿"}, []float64{1}, 10, kb.Filter{})
 		require.NoError(t, err)
-		h, err := b.st.Hits(ctx, k, ids(hits), nil, nil)
+		h, err := b.st.Hits(ctx, k, ids(hits), nil, nil, nil)
 		require.NoError(t, err)
 		out := []string{}
 		for _, r := range hits {
@@ -231,7 +234,7 @@ func TestIdenticalChunksAreServedOnce(t *testing.T) {
 	require.Equal(t, []string{"a.pdf"}, served(), "the shared passage is served once")
 	vec, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, kb.Filter{})
 	require.NoError(t, err)
-	vh, err := b.st.Hits(ctx, k, ids(vec), nil, nil)
+	vh, err := b.st.Hits(ctx, k, ids(vec), nil, nil, nil)
 	require.NoError(t, err)
 	copies := 0
 	for _, h := range vh {
