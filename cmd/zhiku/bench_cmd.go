@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -43,7 +42,7 @@ func (a *app) benchCmd() *cobra.Command {
 	var dim int
 	ret := &cobra.Command{
 		Use:   "retrieval [--sizes 10000,100000]",
-		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data",
+		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data, with the configured embedder",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ns []int
@@ -59,6 +58,9 @@ func (a *app) benchCmd() *cobra.Command {
 			}
 			if corpus != "kb" && corpus != "templates" {
 				return fmt.Errorf("--corpus: %q is neither kb nor templates", corpus)
+			}
+			if cmd.Flags().Changed("dim") && a.cfg.Embedder != "local" {
+				return fmt.Errorf("--dim sizes the local embedder; ZHIKU_EMBEDDER=%s has its dimension from ZHIKU_EMBED_DIM", a.cfg.Embedder)
 			}
 			o := benchOpts{corpus: corpus, dim: dim, params: []store.HNSWParams{hnsw}}
 			for _, s := range rebuild {
@@ -133,11 +135,17 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	if err != nil {
 		return err
 	}
-	local, err := embedding.NewLocal(embedding.LocalOptions{Dimension: o.dim})
+	// The configured embedder (ZHIKU_EMBEDDER), so a remote model's figures can be measured
+	// too; --dim sizes the local one.
+	embs, err := newEmbedders(a.cfg)
 	if err != nil {
 		return err
 	}
-	engine := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
+	spec := embeddingSpec(a.cfg)
+	if spec.Embedder == "local" {
+		spec.Dimension = o.dim
+	}
+	engine := retrieval.New(st, embs.queryEmbedder, nil, retrieval.Options{})
 	var sets []benchSet
 	for _, n := range sizes {
 		set, err := generatedSet(n, nQueries, o.corpus)
@@ -157,11 +165,15 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	for _, set := range sets {
 		fmt.Fprintf(a.errOut, "bench: loading %d chunks (%s)…\n", len(set.texts), set.name)
 		name := fmt.Sprintf("bench-%d-%d", len(set.texts), time.Now().UnixNano())
-		k, err := st.CreateKB(ctx, kb.KnowledgeBase{TenantID: t.ID, Name: name, Embedder: "local", EmbeddingModel: embedding.LocalModel, EmbeddingDim: local.Dimension()})
+		k, err := st.CreateKB(ctx, kb.KnowledgeBase{TenantID: t.ID, Name: name, Embedder: spec.Embedder, EmbeddingModel: spec.Model, EmbeddingDim: spec.Dimension})
 		if err != nil {
 			return err
 		}
-		row, err := benchOne(ctx, pool, st, engine, local, k, set, workers, qpsFor, o)
+		emb, model, err := embs.forKB(k)
+		if err != nil {
+			return err
+		}
+		row, err := benchOne(ctx, pool, st, engine, emb, model, k, set, workers, qpsFor, o)
 		if !keep {
 			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
 		}
@@ -170,18 +182,18 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 		}
 		rows = append(rows, row)
 	}
-	return printBenchTables(a.out, rows, o.dim)
+	return printBenchTables(a.out, rows, fmt.Sprintf("%d-dimension %s vectors", spec.Dimension, spec.Model))
 }
 
 // printBenchTables prints the bench's four tables: latency, corpus shape, source hits and
 // the HNSW recall curves.
-func printBenchTables(out io.Writer, rows []benchRow, dim int) error {
+func printBenchTables(out io.Writer, rows []benchRow, vectors string) error {
 	return errors.Join(
 		table(out, "", "corpus\tchunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps", func(w io.Writer) {
 			for _, r := range rows {
 				for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 					if i == 0 {
-						fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
+						fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
 					} else {
 						fmt.Fprint(w, "\t\t\t\t\t\t\t")
 					}
@@ -204,13 +216,13 @@ func printBenchTables(out io.Writer, rows []benchRow, dim int) error {
 					}
 				}
 			}),
-		table(out, fmt.Sprintf("HNSW recall@10 against exact search (%d-dimension local vectors), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):", dim),
+		table(out, fmt.Sprintf("HNSW recall@10 against exact search (%s), by build parameters and hnsw.ef_search (ZHIKU_HNSW_EF_SEARCH):", vectors),
 			"corpus\tchunks\tm\tef_construction\tbuild_s\tindex_MB\tef_search\trecall@10\trecall@10(ε=1%)\tms/search\tchunk_queries_recall@10", func(w io.Writer) {
 				for _, r := range rows {
 					for _, c := range r.curves {
 						for _, ef := range slices.Sorted(maps.Keys(c.points)) {
 							pt := c.points[ef]
-							fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
+							fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.3f\t%.3f\t%.2f\t%.3f\t\n", r.name, r.chunks, c.params.M, c.params.EfConstruction, c.buildS, c.indexMB, ef, pt[0], pt[1], pt[2], pt[3])
 						}
 					}
 				}
@@ -299,11 +311,11 @@ func loadDevset(dir string, nQueries int) (benchSet, error) {
 	return set, nil
 }
 
-func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, local *embedding.Local, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
+func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, emb docEmbedder, model string, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
 	texts, queries, n := set.texts, set.queries, len(set.texts)
 	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
 	start := time.Now()
-	vecs, err := local.EmbedDocuments(ctx, texts)
+	vecs, err := emb.EmbedDocuments(ctx, texts)
 	if err != nil {
 		return row, err
 	}
@@ -315,7 +327,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		}
 		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
 	}
-	build, err := st.BulkLoad(ctx, k, local.Model(), items, o.params[0])
+	build, err := st.BulkLoad(ctx, k, model, items, o.params[0])
 	if err != nil {
 		return row, err
 	}
@@ -333,7 +345,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	exacts := make([][]kb.Ranked, len(recallQueries))
 	qvecs := make([][]float32, len(recallQueries))
 	for i, q := range recallQueries {
-		if qvecs[i], err = local.EmbedQuery(ctx, q); err != nil {
+		if qvecs[i], err = emb.EmbedQuery(ctx, q); err != nil {
 			return row, err
 		}
 		if exacts[i], err = st.ExactVectorSearch(ctx, k, qvecs[i], 10); err != nil {
@@ -475,7 +487,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		row.qps[mode] = float64(done.Load()) / qpsFor.Seconds()
 	}
 	for _, p := range o.params[1:] {
-		build, err := rebuildVectorIndex(ctx, pool, k, p)
+		build, err := st.RebuildVectorIndex(ctx, k, p)
 		if err != nil {
 			return row, err
 		}
@@ -490,28 +502,6 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		row.curves = append(row.curves, c)
 	}
 	return row, nil
-}
-
-// rebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
-// parameters, the way BulkLoad builds it, and returns the build time.
-func rebuildVectorIndex(ctx context.Context, pool *pgxpool.Pool, k kb.KnowledgeBase, p store.HNSWParams) (time.Duration, error) {
-	var build time.Duration
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DROP INDEX IF EXISTS `+store.VectorIndexName(k.ID)); err != nil {
-			return err
-		}
-		start := time.Now()
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE INDEX %s ON chunks USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d) WHERE kb_id = %d`,
-			store.VectorIndexName(k.ID), store.VectorExpr("", k.EmbeddingDim), p.M, p.EfConstruction, k.ID)); err != nil {
-			return fmt.Errorf("bench: rebuild index with m=%d ef_construction=%d: %w", p.M, p.EfConstruction, err)
-		}
-		build = time.Since(start)
-		return nil
-	})
-	return build, err
 }
 
 // tieAwareOverlap counts approximate hits that are among the exact ten, or whose

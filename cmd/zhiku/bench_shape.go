@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -22,8 +23,8 @@ type corpusShape struct {
 	chunkTop10   float64 // the same median tenth-best similarity for chunks as queries (the chunk itself first)
 }
 
-// shapeOf computes the corpus shape from the chunk and query vectors (L2-normalised, so a
-// dot product is the cosine similarity the index ranks by).
+// shapeOf computes the corpus shape from the chunk and query vectors, by the cosine
+// similarity the index ranks by (a remote model's vectors need not be normalised).
 func shapeOf(texts, queries []string, vecs, qvecs [][]float32) corpusShape {
 	var sh corpusShape
 	lens := make([]int, len(texts))
@@ -46,6 +47,20 @@ func shapeOf(texts, queries []string, vecs, qvecs [][]float32) corpusShape {
 	top10 := make([]float64, len(qvecs))
 	ties := make([]int, len(qvecs))
 	ties5 := make([]int, len(qvecs))
+	norm := func(v []float32) float32 {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		if s == 0 {
+			return 1
+		}
+		return float32(math.Sqrt(s))
+	}
+	norms := make([]float32, len(vecs))
+	for i, v := range vecs {
+		norms[i] = norm(v)
+	}
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 2 {
@@ -53,12 +68,13 @@ func shapeOf(texts, queries []string, vecs, qvecs [][]float32) corpusShape {
 			scores := make([]float32, len(vecs))
 			for qi := range next {
 				q := qvecs[qi]
+				qn := norm(q)
 				for i, v := range vecs {
 					var s float32
 					for j, x := range v {
 						s += x * q[j]
 					}
-					scores[i] = s
+					scores[i] = s / (norms[i] * qn)
 				}
 				sorted := slices.Clone(scores)
 				slices.SortFunc(sorted, func(a, b float32) int {

@@ -106,3 +106,32 @@ func TestRemoteEmbedderEndToEnd(t *testing.T) {
 	require.Contains(t, out, "FAILED")
 	require.Contains(t, out, "401")
 }
+
+// The retrieval benchmark measures the configured embedder, so a remote model's figures
+// can be taken too; its --rebuild rows report the rebuilt index's own size.
+func TestBenchRetrievalWithConfiguredEmbedder(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	var calls atomic.Int64
+	srv := fakeProvider(t, &calls)
+	env := map[string]string{
+		"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error",
+		"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": srv.URL + "/v1", "ZHIKU_EMBED_API_KEY": "sk-test",
+		"ZHIKU_EMBED_MODEL": "fake-embed", "ZHIKU_EMBED_DIM": "8",
+	}
+	ctx := context.Background()
+	out, errOut, err := run(ctx, env, "bench", "retrieval", "--sizes", "400", "--queries", "30", "--qps-duration", "100ms",
+		"--ef-search", "40,100", "--rebuild", "8:32")
+	require.NoError(t, err, errOut)
+	require.Positive(t, calls.Load(), "chunks and queries were embedded by the provider")
+	require.Contains(t, out, "8-dimension fake-embed vectors")
+	for _, mode := range []string{"hybrid", "vector", "text"} {
+		require.Regexp(t, `\s`+mode+`\s+\d+\.\d+\s+\d+\.\d+\s+\d+`, out)
+	}
+	// corpus chunks m ef_construction build_s index_MB ef_search recall@10 …: the rebuilt
+	// index (m 8) has a size.
+	require.Regexp(t, `generated\s+400\s+8\s+32\s+\d+\.\d\s+(?:[1-9]\d*\.\d|0\.[1-9])\s+40\s`, out)
+
+	_, _, err = run(ctx, env, "bench", "retrieval", "--sizes", "400", "--dim", "256")
+	require.ErrorContains(t, err, "--dim sizes the local embedder")
+}

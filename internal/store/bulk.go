@@ -76,6 +76,29 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 	return build, err
 }
 
+// RebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
+// parameters, the way BulkLoad builds it, and returns the build time. Searches of the
+// knowledge base wait for it (the build holds its partition); it is for benchmarks and
+// maintenance windows.
+func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (time.Duration, error) {
+	var build time.Duration
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			return err
+		}
+		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
+			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", k.ID, err)
+		}
+		start := time.Now()
+		if err := tx.createVectorIndex(ctx, k.ID, k.EmbeddingDim, p); err != nil {
+			return err
+		}
+		build = time.Since(start)
+		return nil
+	})
+	return build, err
+}
+
 // settleBulk follows a bulk write into knowledge base kbID's partition. Rows added in bulk
 // wait in the GIN indexes' pending lists, which every text search would scan linearly
 // until autovacuum merged them: merge them now, and refresh the statistics that the term
