@@ -29,9 +29,9 @@ type Index interface {
 	// Snapshot runs fn so that the reads above made with its ctx see one consistent state
 	// (and so must run one at a time).
 	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
-	// CommonTermShares estimates, without scanning, the share of a knowledge base's chunks
-	// holding each of the terms that are common enough to be in the database's statistics.
-	CommonTermShares(ctx context.Context, kbID int64, terms []string) (map[string]float64, error)
+	// CommonTerms lists, from the database's statistics and without scanning, the terms
+	// most common in a knowledge base's chunks, with the share of its chunks holding each.
+	CommonTerms(ctx context.Context, kbID int64) (map[string]float64, error)
 	// Hits loads chunks with their documents and which of terms each holds, and, when vec
 	// is given, the cosine to it of those in cosineFor (nil: of all).
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms []string, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)

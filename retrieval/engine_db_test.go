@@ -3,6 +3,7 @@ package retrieval_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/zhiku/zhiku/ingest/records"
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/internal/store/storetest"
 	"github.com/zhiku/zhiku/retrieval"
 )
@@ -139,5 +141,48 @@ func TestExactSKUComesFirst(t *testing.T) {
 		require.NotEmpty(t, hits)
 		require.Equal(t, "sku:XR-700P", hits[0].ExternalID, q)
 		require.GreaterOrEqual(t, hits[0].Score, 0.9, q)
+	}
+}
+
+// countingIndex records the terms whose document frequency is counted.
+type countingIndex struct {
+	*store.Store
+	counted []string
+}
+
+func (c *countingIndex) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error) {
+	c.counted = append(c.counted, terms...)
+	return c.Store.TermStats(ctx, kbID, terms, capAt)
+}
+
+// A term the statistics list as common is weighted from them, not counted (counting builds
+// its whole posting bitmap); rarer terms are still counted exactly.
+func TestCommonTermsAreEstimatedNotCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var b strings.Builder
+	for i := range 400 {
+		text := fmt.Sprintf("保修 第%d条", i)
+		if i < 3 {
+			text += " 延保"
+		}
+		fmt.Fprintf(&b, `{"id":"r%d","text":%q}`+"\n", i, text)
+	}
+	bu := setup(t, b.String())
+	_, err := bu.db.Pool.Exec(ctx, "ANALYZE "+store.PartitionName(bu.kb.ID))
+	require.NoError(t, err)
+	common, err := bu.db.Store.CommonTerms(ctx, bu.kb.ID)
+	require.NoError(t, err)
+	require.InDelta(t, 1.0, common["保修"], 0.01, "in every chunk")
+
+	idx := &countingIndex{Store: bu.db.Store}
+	e := retrieval.New(idx, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return bu.emb, nil }, nil, retrieval.Options{})
+	hits, err := e.Search(ctx, retrieval.Request{KB: bu.kb, Query: "延保 保修", Mode: kb.ModeText, TopK: 5})
+	require.NoError(t, err)
+	require.Contains(t, idx.counted, "延保")
+	require.NotContains(t, idx.counted, "保修")
+	require.Len(t, hits, 5)
+	for _, h := range hits[:3] {
+		require.Contains(t, h.Content, "延保", "the rare term still ranks first")
 	}
 }

@@ -407,29 +407,27 @@ func toInt64(v any) (int64, error) {
 	return 0, fmt.Errorf("not a number")
 }
 
-// CommonTermShares returns, for those of terms that PostgreSQL's column statistics list
-// among the most common lexemes of knowledge base kbID's chunks (its partition's tsv),
-// the share of its chunks holding them. It costs no scan, so callers use it for terms too
-// common to count. Autovacuum keeps a partition's statistics current.
-func (s *Store) CommonTermShares(ctx context.Context, kbID int64, terms []string) (map[string]float64, error) {
+// CommonTerms returns the lexemes that PostgreSQL's column statistics list as the most
+// common in knowledge base kbID's chunks (its partition's tsv, up to a thousand), with the
+// share of its chunks holding each. It costs no scan, so callers use it for terms too
+// common to count. Autovacuum keeps a partition's statistics current; a partition never
+// analysed has none.
+func (s *Store) CommonTerms(ctx context.Context, kbID int64) (map[string]float64, error) {
 	out := map[string]float64{}
-	if len(terms) == 0 {
-		return out, nil
-	}
 	rows, err := s.db.Query(ctx, `
 		SELECT x.e, x.f FROM pg_stats s,
 		       unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f)
-		WHERE s.schemaname = current_schema() AND s.tablename = $2 AND s.attname = 'tsv'
-		  AND x.e = ANY($1)`, terms, PartitionName(kbID))
+		WHERE s.schemaname = current_schema() AND s.tablename = $1 AND s.attname = 'tsv'
+		  AND x.e IS NOT NULL -- the frequencies array ends with three summary numbers`, PartitionName(kbID))
 	if err != nil {
-		return nil, fmt.Errorf("store: common term shares: %w", err)
+		return nil, fmt.Errorf("store: common terms: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t string
 		var f float64
 		if err := rows.Scan(&t, &f); err != nil {
-			return nil, fmt.Errorf("store: common term shares: %w", err)
+			return nil, fmt.Errorf("store: common terms: %w", err)
 		}
 		out[t] = f
 	}
