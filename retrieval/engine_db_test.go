@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,10 +145,25 @@ func TestExactSKUComesFirst(t *testing.T) {
 	}
 }
 
-// countingIndex records the terms whose document frequency is counted.
+// countingIndex records the terms whose document frequency is counted, and can hold
+// chunk counts until released.
 type countingIndex struct {
 	*store.Store
 	counted []string
+	hold    chan struct{} // when set, LiveChunks waits for it to close
+	totals  atomic.Int64
+}
+
+func (c *countingIndex) LiveChunks(ctx context.Context, kbID int64) (int, error) {
+	if c.hold != nil {
+		select {
+		case <-c.hold:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	c.totals.Add(1)
+	return c.Store.LiveChunks(ctx, kbID)
 }
 
 func (c *countingIndex) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error) {
@@ -185,4 +201,30 @@ func TestCommonTermsAreEstimatedNotCounted(t *testing.T) {
 	for _, h := range hits[:3] {
 		require.Contains(t, h.Content, "延保", "the rare term still ranks first")
 	}
+}
+
+// Shortly after the chunk total expires, a search uses the old one while it is re-read in
+// the background: counting a large knowledge base is not on the search path.
+func TestExpiredTotalsAreReadInTheBackground(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bu := setup(t, recs)
+	idx := &countingIndex{Store: bu.db.Store}
+	ttl := 300 * time.Millisecond
+	e := retrieval.New(idx, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return bu.emb, nil }, nil, retrieval.Options{StatsTTL: ttl})
+	search := func() error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := e.Search(ctx, retrieval.Request{KB: bu.kb, Query: "退货", Mode: kb.ModeText})
+		return err
+	}
+	require.NoError(t, search())
+	require.EqualValues(t, 1, idx.totals.Load(), "the first search reads the totals")
+
+	idx.hold = make(chan struct{})
+	time.Sleep(ttl + 50*time.Millisecond)
+	require.NoError(t, search(), "does not wait for the count")
+	require.EqualValues(t, 1, idx.totals.Load())
+	close(idx.hold)
+	require.Eventually(t, func() bool { return idx.totals.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "re-read in the background")
 }

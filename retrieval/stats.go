@@ -21,10 +21,35 @@ type statsCache struct {
 }
 
 type kbStats struct {
-	total   int
-	common  map[string]float64 // share of the chunks holding each common term, with total
-	totalAt time.Time
-	df      map[string]dfEntry
+	total      int
+	common     map[string]float64 // share of the chunks holding each common term, with total
+	totalAt    time.Time
+	refreshing bool // a background refresh of total and common is running
+	df         map[string]dfEntry
+}
+
+// kbTotals are a knowledge base's live chunk count and common terms, read together.
+func kbTotals(ctx context.Context, idx Index, kbID int64) (int, map[string]float64, error) {
+	n, err := idx.LiveChunks(ctx, kbID)
+	if err != nil {
+		return 0, nil, err
+	}
+	common, err := idx.CommonTerms(ctx, kbID)
+	return n, common, err
+}
+
+// refresh re-reads a knowledge base's totals off the search path.
+func (c *statsCache) refresh(idx Index, kbID int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, common, err := kbTotals(ctx, idx, kbID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.kbs[kbID]
+	st.refreshing = false
+	if err == nil {
+		st.total, st.common, st.totalAt = n, common, time.Now()
+	}
 }
 
 type dfEntry struct {
@@ -46,7 +71,18 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 		st = &kbStats{df: map[string]dfEntry{}}
 		c.kbs[kbID] = st
 	}
-	total, common, totalFresh := st.total, st.common, now.Sub(st.totalAt) <= c.ttl
+	// Counting a large knowledge base's chunks takes tens of milliseconds: a search shortly
+	// after the totals expired uses them while they are re-read in the background; only
+	// totals never read, or long expired, are read on the search path.
+	age := now.Sub(st.totalAt)
+	total, common, totalFresh := st.total, st.common, age <= c.ttl
+	if !totalFresh && !st.totalAt.IsZero() && age <= 4*c.ttl {
+		totalFresh = true
+		if !st.refreshing {
+			st.refreshing = true
+			go c.refresh(idx, kbID)
+		}
+	}
 	for _, t := range terms {
 		if e, ok := st.df[t]; ok && now.Sub(e.at) <= c.ttl {
 			df[t] = e.n
@@ -57,14 +93,10 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 	c.mu.Unlock()
 
 	if !totalFresh {
-		n, err := idx.LiveChunks(ctx, kbID)
-		if err != nil {
+		var err error
+		if total, common, err = kbTotals(ctx, idx, kbID); err != nil {
 			return nil, 0, err
 		}
-		if common, err = idx.CommonTerms(ctx, kbID); err != nil {
-			return nil, 0, err
-		}
-		total = n
 	}
 	fresh := make(map[string]int, len(missing))
 	var count []string
