@@ -49,16 +49,22 @@ func fakeProvider(t *testing.T, calls *atomic.Int64) *httptest.Server {
 	return srv
 }
 
-func TestRemoteEmbedderEndToEnd(t *testing.T) {
-	t.Parallel()
-	db := storetest.NewDB(t)
-	var calls atomic.Int64
-	srv := fakeProvider(t, &calls)
-	env := map[string]string{
+// remoteEnv configures zhiku for db with the fake provider as its embedder, counting calls.
+func remoteEnv(t *testing.T, db *storetest.DB, calls *atomic.Int64) map[string]string {
+	t.Helper()
+	srv := fakeProvider(t, calls)
+	return map[string]string{
 		"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error",
 		"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": srv.URL + "/v1", "ZHIKU_EMBED_API_KEY": "sk-test",
 		"ZHIKU_EMBED_MODEL": "fake-embed", "ZHIKU_EMBED_DIM": "8",
 	}
+}
+
+func TestRemoteEmbedderEndToEnd(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	var calls atomic.Int64
+	env := remoteEnv(t, db, &calls)
 	ctx := context.Background()
 	dir := t.TempDir()
 	recs := filepath.Join(dir, "recs.jsonl")
@@ -113,12 +119,7 @@ func TestBenchRetrievalWithConfiguredEmbedder(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
 	var calls atomic.Int64
-	srv := fakeProvider(t, &calls)
-	env := map[string]string{
-		"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error",
-		"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": srv.URL + "/v1", "ZHIKU_EMBED_API_KEY": "sk-test",
-		"ZHIKU_EMBED_MODEL": "fake-embed", "ZHIKU_EMBED_DIM": "8",
-	}
+	env := remoteEnv(t, db, &calls)
 	ctx := context.Background()
 	out, errOut, err := run(ctx, env, "bench", "retrieval", "--sizes", "400", "--queries", "30", "--qps-duration", "100ms",
 		"--ef-search", "40,100", "--rebuild", "8:32")
