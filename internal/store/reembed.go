@@ -249,11 +249,8 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 		return true, nil
 	}
 	return true, s.WithTx(ctx, func(tx *Store) error {
-		// pgvector builds the graph in memory when it fits, several times faster.
-		if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
-			return err
-		}
-		return tx.createVectorIndex(ctx, kbID, dim, tx.hnsw)
+		_, err := tx.buildVectorIndex(ctx, kbID, dim, tx.hnsw)
+		return err
 	})
 }
 

@@ -109,8 +109,12 @@ func orQuery(terms []string) string {
 }
 
 func quoteLexeme(t string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(t) + "'"
+	return "'" + lexemeEscaper.Replace(t) + "'"
 }
+
+// lexemeEscaper escapes backslashes and quotes inside a quoted tsquery lexeme. Built once:
+// every search quotes each of its terms.
+var lexemeEscaper = strings.NewReplacer(`\`, `\\`, `'`, `''`)
 
 func (s *Store) ranked(ctx context.Context, sql string, args []any) ([]kb.Ranked, error) {
 	rows, err := s.reader(ctx).Query(ctx, sql, args...)
@@ -195,7 +199,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	for i, t := range terms {
 		quoted[i] = quoteLexeme(t)
 	}
-	args := []any{k.ID, ids, append([]string{}, terms...), quoted}
+	args := []any{k.ID, ids, terms, quoted}
 	cos := "NULL::float8"
 	switch {
 	case len(vec) != k.EmbeddingDim:
