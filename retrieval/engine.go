@@ -209,12 +209,9 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// Each leg of the first try starts as soon as its input is ready: the vector leg when the
 	// query is embedded (a network call for remote models), the text leg when the term
 	// statistics are in (which drive it); neither waits for the other's input.
-	n := max(e.opts.MinCandidates, 4*r.TopK)
-	var vec []float32
+	q := &query{r: r, terms: terms, useVector: useVector, n: max(e.opts.MinCandidates, 4*r.TopK), w: w, fusion: fusion}
 	var weights map[string]float64
 	var common map[string]bool
-	var driving []string
-	var dw []float64
 	var first legs
 	var embErr, statsErr error
 	var wg sync.WaitGroup
@@ -225,26 +222,23 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 				embErr = err
 				return
 			}
-			if vec, err = emb.EmbedQuery(ctx, r.Query); err != nil {
+			if q.vec, err = emb.EmbedQuery(ctx, r.Query); err != nil {
 				embErr = fmt.Errorf("retrieval: embed query: %w", err)
 				return
 			}
-			first.vec, first.vecErr = e.idx.VectorSearch(ctx, r.KB, vec, n, r.Filter)
+			first.vec, first.vecErr = e.vectorLeg(ctx, q)
 		})
 	}
 	weights, common, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	if statsErr == nil && useText {
-		driving, dw = drivingTerms(terms, weights, common)
-		if len(driving) > 0 {
-			first.text, first.textErr = e.idx.TextSearch(ctx, r.KB.ID, driving, dw, n, r.Filter)
-		}
+		q.driving, q.dw = drivingTerms(terms, weights, common)
+		first.text, first.textErr = e.textLeg(ctx, q)
 	}
 	wg.Wait()
 	if err := errors.Join(embErr, statsErr); err != nil {
 		return nil, err
 	}
 
-	q := &query{r: r, terms: terms, vec: vec, useVector: useVector, driving: driving, dw: dw, n: n, w: w, fusion: fusion}
 	var pool []fusedHit
 	var cands map[int64]kb.Candidate
 	// The legs run in parallel, each on its own snapshot; the winners are loaded by one
@@ -352,13 +346,23 @@ func (e *Engine) candidates(ctx context.Context, q *query, parallel bool) ([]fus
 		}
 	}
 	if q.useVector {
-		run(func() { found.vec, found.vecErr = e.idx.VectorSearch(ctx, q.r.KB, q.vec, q.n, q.r.Filter) })
+		run(func() { found.vec, found.vecErr = e.vectorLeg(ctx, q) })
 	}
-	if len(q.driving) > 0 {
-		run(func() { found.text, found.textErr = e.idx.TextSearch(ctx, q.r.KB.ID, q.driving, q.dw, q.n, q.r.Filter) })
-	}
+	run(func() { found.text, found.textErr = e.textLeg(ctx, q) })
 	wg.Wait()
 	return e.load(ctx, q, found)
+}
+
+func (e *Engine) vectorLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
+	return e.idx.VectorSearch(ctx, q.r.KB, q.vec, q.n, q.r.Filter)
+}
+
+// textLeg searches by the driving terms; with none (vector mode) it finds nothing.
+func (e *Engine) textLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
+	if len(q.driving) == 0 {
+		return nil, nil
+	}
+	return e.idx.TextSearch(ctx, q.r.KB.ID, q.driving, q.dw, q.n, q.r.Filter)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
