@@ -168,8 +168,10 @@ func connect(t testing.TB, u string) *pgx.Conn {
 	return c
 }
 
+// randomSuffix starts with the creation time in Unix seconds, so scripts/drop-test-dbs.sh
+// can drop only databases too old to belong to a run in progress.
 func randomSuffix() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return fmt.Sprintf("%d_%s", time.Now().Unix(), hex.EncodeToString(b))
 }
