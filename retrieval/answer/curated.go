@@ -1,0 +1,270 @@
+package answer
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/retrieval"
+)
+
+// curatedIndex matches questions against a knowledge base's curated entries: every
+// entry's question and similar questions ("phrasings"), by their normalized text (exact),
+// their shared grams (Han character bigrams, English words) and, when the knowledge base's
+// embedder is at hand, their vectors. It is built once per knowledge-base generation and
+// read concurrently without locks.
+type curatedIndex struct {
+	gen       uint64
+	entries   []kb.Curated
+	phrasings []phrasing
+	exact     map[string]int     // normalized phrasing → phrasing index
+	postings  map[string][]int32 // gram → phrasings holding it
+	emb       retrieval.QueryEmbedder
+}
+
+type phrasing struct {
+	entry int
+	text  string
+	grams map[string]struct{}
+	vec   []float32
+}
+
+// curatedMatch is the best curated candidate for a question.
+type curatedMatch struct {
+	entry   kb.Curated
+	matched string
+	score   float64
+}
+
+// buildCuratedIndex indexes entries; emb may be nil (lexical matching only).
+func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.QueryEmbedder, gen uint64) (*curatedIndex, error) {
+	ix := &curatedIndex{gen: gen, entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb}
+	for ei, e := range entries {
+		texts := append([]string{e.Question}, e.Similar...)
+		for _, t := range texts {
+			norm := Normalize(t)
+			if norm == "" {
+				continue
+			}
+			if _, dup := ix.exact[norm]; dup {
+				continue
+			}
+			p := phrasing{entry: ei, text: t, grams: grams(norm)}
+			id := int32(len(ix.phrasings))
+			ix.exact[norm] = int(id)
+			for g := range p.grams {
+				ix.postings[g] = append(ix.postings[g], id)
+			}
+			ix.phrasings = append(ix.phrasings, p)
+		}
+	}
+	if emb != nil && len(ix.phrasings) > 0 {
+		if err := ix.embed(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+// documentEmbedder is the batch side of an embedder, used when it has one.
+type documentEmbedder interface {
+	EmbedDocuments(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+func (ix *curatedIndex) embed(ctx context.Context) error {
+	texts := make([]string, len(ix.phrasings))
+	for i, p := range ix.phrasings {
+		texts[i] = p.text
+	}
+	if d, ok := ix.emb.(documentEmbedder); ok {
+		vecs, err := d.EmbedDocuments(ctx, texts)
+		if err != nil {
+			return err
+		}
+		for i := range ix.phrasings {
+			ix.phrasings[i].vec = vecs[i]
+		}
+		return nil
+	}
+	for i, t := range texts {
+		v, err := ix.emb.EmbedQuery(ctx, t)
+		if err != nil {
+			return err
+		}
+		ix.phrasings[i].vec = v
+	}
+	return nil
+}
+
+// lexicalWeight is the share of the lexical score in a curated match when vectors are
+// available; the rest is the cosine of the question and the phrasing.
+const lexicalWeight = 0.5
+
+// match returns the best curated candidate for the normalized question, or false when
+// no phrasing shares a gram with it. The score is 1 for an exact phrasing, else the blend
+// of gram overlap (Dice) and cosine.
+func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, bool, error) {
+	if len(ix.phrasings) == 0 || norm == "" {
+		return curatedMatch{}, false, nil
+	}
+	if i, ok := ix.exact[norm]; ok {
+		p := ix.phrasings[i]
+		return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: 1}, true, nil
+	}
+	q := grams(norm)
+	shared := map[int32]int{}
+	for g := range q {
+		for _, id := range ix.postings[g] {
+			shared[id]++
+		}
+	}
+	if len(shared) == 0 {
+		return curatedMatch{}, false, nil
+	}
+	// The lexically closest phrasings are the candidates; cosine refines their order.
+	type cand struct {
+		id  int32
+		lex float64
+	}
+	cands := make([]cand, 0, len(shared))
+	for id, n := range shared {
+		p := &ix.phrasings[id]
+		cands = append(cands, cand{id, 2 * float64(n) / float64(len(q)+len(p.grams))})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].lex != cands[j].lex {
+			return cands[i].lex > cands[j].lex
+		}
+		return cands[i].id < cands[j].id
+	})
+	if len(cands) > 32 {
+		cands = cands[:32]
+	}
+	var qvec []float32
+	if ix.emb != nil && ix.phrasings[0].vec != nil {
+		v, err := ix.emb.EmbedQuery(ctx, norm)
+		if err != nil {
+			return curatedMatch{}, false, err
+		}
+		qvec = v
+	}
+	best := curatedMatch{score: -1}
+	for _, c := range cands {
+		p := &ix.phrasings[c.id]
+		s := c.lex
+		if qvec != nil && p.vec != nil {
+			s = lexicalWeight*c.lex + (1-lexicalWeight)*math.Max(0, cosine(qvec, p.vec))
+		}
+		if s > best.score {
+			best = curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: s}
+		}
+	}
+	return best, true, nil
+}
+
+// top returns up to n distinct entries best matching norm, best first, for agent assist.
+func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedMatch, error) {
+	var out []curatedMatch
+	seen := map[string]bool{}
+	// Re-run match while excluding found entries: n is tiny (≤ 3).
+	for len(out) < n {
+		m, ok, err := ix.matchExcluding(ctx, norm, seen)
+		if err != nil || !ok {
+			return out, err
+		}
+		seen[m.entry.Ref] = true
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (ix *curatedIndex) matchExcluding(ctx context.Context, norm string, skip map[string]bool) (curatedMatch, bool, error) {
+	if len(skip) == 0 {
+		return ix.match(ctx, norm)
+	}
+	sub := &curatedIndex{entries: ix.entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: ix.emb}
+	for _, p := range ix.phrasings {
+		if skip[ix.entries[p.entry].Ref] {
+			continue
+		}
+		id := int32(len(sub.phrasings))
+		sub.exact[Normalize(p.text)] = int(id)
+		for g := range p.grams {
+			sub.postings[g] = append(sub.postings[g], id)
+		}
+		sub.phrasings = append(sub.phrasings, p)
+	}
+	return sub.match(ctx, norm)
+}
+
+func cosine(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return 0
+	}
+	var dot, na, nb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		dot += x * y
+		na += x * x
+		nb += y * y
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(na*nb)
+}
+
+// englishStop are words too common to say whether two English questions match.
+var englishStop = map[string]bool{
+	"a": true, "an": true, "the": true, "is": true, "are": true, "do": true, "does": true, "i": true, "you": true,
+	"to": true, "of": true, "in": true, "on": true, "for": true, "my": true, "it": true, "can": true, "what": true,
+	"how": true, "be": true, "and": true, "or": true, "your": true, "me": true, "with": true, "this": true, "that": true,
+}
+
+// grams are what two questions are compared by: Han character bigrams (a lone Han
+// character stands for itself) and English words and codes, lower-cased.
+func grams(norm string) map[string]struct{} {
+	out := map[string]struct{}{}
+	var han []rune
+	flushHan := func() {
+		switch len(han) {
+		case 0:
+		case 1:
+			out[string(han)] = struct{}{}
+		default:
+			for i := 0; i+1 < len(han); i++ {
+				out[string(han[i:i+2])] = struct{}{}
+			}
+		}
+		han = han[:0]
+	}
+	var word strings.Builder
+	flushWord := func() {
+		if w := word.String(); w != "" && !englishStop[w] {
+			out[w] = struct{}{}
+		}
+		word.Reset()
+	}
+	for i := 0; i < len(norm); {
+		r, size := utf8.DecodeRuneInString(norm[i:])
+		i += size
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flushWord()
+			han = append(han, r)
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || (r == '-' && word.Len() > 0):
+			flushHan()
+			word.WriteRune(unicode.ToLower(r))
+		default:
+			flushHan()
+			flushWord()
+		}
+	}
+	flushHan()
+	flushWord()
+	return out
+}
