@@ -737,4 +737,3 @@ func historyStreak(history []Turn) int {
 	}
 	return n
 }
-
