@@ -17,13 +17,14 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/segment"
 	"github.com/zhiku/zhiku/retrieval"
 )
 
 // Defaults of Options. DefaultAnswerThreshold is calibrated by `zhiku eval --answers` on
 // the dev sets (in-KB questions answered vs out-of-KB questions refused); see README.
 const (
-	DefaultAnswerThreshold  = 0.45
+	DefaultAnswerThreshold  = 0.56
 	DefaultCuratedThreshold = 0.72
 	DefaultTopK             = 5
 	DefaultMaxCitations     = 3
@@ -143,6 +144,12 @@ var ErrEmptyQuestion = fmt.Errorf("%w: question is empty / 问题不能为空", 
 type kbSettings struct {
 	AnswerThreshold  *float64 `json:"answer_threshold"`
 	CuratedThreshold *float64 `json:"curated_threshold"`
+}
+
+// Threshold is the confidence below which questions to k are refused.
+func (s *Service) Threshold(k kb.KnowledgeBase) float64 {
+	t, _ := s.thresholds(k)
+	return t
 }
 
 func (s *Service) thresholds(k kb.KnowledgeBase) (answer, curated float64) {
@@ -328,7 +335,7 @@ func (s *Service) compose(ctx context.Context, r Request, query, norm, qnorm, la
 		return resp, nil, false, err
 	}
 	lap("search")
-	conf, parts := confidence(hits)
+	conf, parts := s.confidence(ctx, r.KB, query, hits)
 	resp.Confidence = conf
 	if dbg != nil {
 		dbg.Hits, dbg.ConfidenceParts = hits, parts
@@ -464,6 +471,53 @@ func (g *noAnswerGate) flush() error {
 	}
 	g.decided = true
 	return g.emit(g.held.String())
+}
+
+// evidenceDepth is how many of the top hits are weighed as the answer's ground.
+const evidenceDepth = 3
+
+// confidence weighs the top hits as the answer's ground and moves the best-grounded one
+// first (a passage holding the fault code asked about beats one sharing a product word).
+func (s *Service) confidence(ctx context.Context, k kb.KnowledgeBase, query string, hits []kb.Hit) (float64, map[string]float64) {
+	terms, _ := segment.QueryTokens(query, segment.KBDict(k))
+	emb, qvec := s.queryVector(ctx, k, query)
+	best, bestParts, at := -1.0, map[string]float64(nil), 0
+	for i := 0; i < len(hits) && i < evidenceDepth; i++ {
+		sc := 0.0
+		if qvec != nil {
+			sc = bestSentenceCos(ctx, emb, qvec, hits[i].Content)
+		}
+		c, parts := confidence(hits[i:], sc, terms)
+		if c > best {
+			best, bestParts, at = c, parts, i
+		}
+	}
+	if best < 0 {
+		return confidence(nil, 0, terms)
+	}
+	if at > 0 {
+		h := hits[at]
+		copy(hits[1:at+1], hits[:at])
+		hits[0] = h
+	}
+	return best, bestParts
+}
+
+// queryVector embeds the query for sentence comparisons (nil when it cannot be had: the
+// passage cosines then stand alone).
+func (s *Service) queryVector(ctx context.Context, k kb.KnowledgeBase, query string) (retrieval.QueryEmbedder, []float32) {
+	if s.d.EmbedderFor == nil {
+		return nil, nil
+	}
+	emb, err := s.d.EmbedderFor(k)
+	if err != nil {
+		return nil, nil
+	}
+	qvec, err := emb.EmbedQuery(ctx, query)
+	if err != nil {
+		return nil, nil
+	}
+	return emb, qvec
 }
 
 // rewrite makes a follow-up standalone: by the chat model when there is one (within its

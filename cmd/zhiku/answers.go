@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/zhiku/zhiku/internal/llm"
+	"github.com/zhiku/zhiku/internal/store"
+	"github.com/zhiku/zhiku/retrieval/answer"
+)
+
+// The compiler checks that the store serves what the answer pipeline reads.
+var _ answer.CuratedSource = (*store.Store)(nil)
+
+// chatAdapter lets the answer pipeline talk to the configured chat model.
+type chatAdapter struct{ c *llm.Chat }
+
+func toLLM(msgs []answer.Message) []llm.Message {
+	out := make([]llm.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = llm.Message{Role: m.Role, Content: m.Content}
+	}
+	return out
+}
+
+func (a chatAdapter) Complete(ctx context.Context, msgs []answer.Message) (string, error) {
+	return a.c.Complete(ctx, toLLM(msgs))
+}
+
+func (a chatAdapter) Stream(ctx context.Context, msgs []answer.Message, onDelta func(string) error) (string, error) {
+	return a.c.Stream(ctx, toLLM(msgs), onDelta)
+}
+
+// chat returns the configured chat model, or nil when ZHIKU_LLM_BASE_URL is unset.
+func (a *app) chat() (answer.Chat, error) {
+	if a.cfg.LLMBaseURL == "" {
+		return nil, nil
+	}
+	c, err := llm.NewChat(llm.ChatConfig{BaseURL: a.cfg.LLMBaseURL, APIKey: a.cfg.LLMAPIKey, Model: a.cfg.LLMModel, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("ZHIKU_LLM_*: %w", err)
+	}
+	return chatAdapter{c}, nil
+}
+
+// answers builds the answer pipeline on top of the engines; sink may be nil (no log).
+func (a *app) answers(st *store.Store, eng *engines, sink answer.ExchangeSink, log *slog.Logger) (*answer.Service, error) {
+	chat, err := a.chat()
+	if err != nil {
+		return nil, err
+	}
+	return answer.New(answer.Deps{
+		Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder, Chat: chat, Sink: sink, Log: log,
+	}, answer.Options{}), nil
+}
