@@ -5,7 +5,6 @@ package answer
 
 import (
 	"strings"
-	"unicode"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -17,24 +16,6 @@ const (
 	ReasonNegativeEmotion    = "negative_emotion"    // strong anger or distress
 	ReasonRepeatedUnanswered = "repeated_unanswered" // two unanswered turns in a row
 )
-
-// Normalize returns the matching form of s: full-width → half-width (NFKC), traditional →
-// simplified Chinese, lower case, emoji and control characters removed, spaces collapsed,
-// trimmed. It is for matching and cache keys, never shown to anyone.
-func Normalize(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
-}
-
-// DetectLanguage returns kb.LanguageZh when s is Chinese (any Han character in it carries
-// meaning), else kb.LanguageEn.
-func DetectLanguage(s string) string {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return kb.LanguageZh
-		}
-	}
-	return kb.LanguageEn
-}
 
 // DetectHandoff reports whether the customer's message asks for a human, or shows a
 // complaint or strong negative emotion, with the reason.
