@@ -47,6 +47,14 @@ func clean(s string) string {
 	var prev rune // the last rune written; 0 before the first
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
+		if isCommonHan(r) { // the bulk of Chinese text: no case, never dropped
+			if copied {
+				b.WriteString(s[i : i+n])
+			}
+			prev = r
+			i += n
+			continue
+		}
 		if unicode.IsSpace(r) {
 			j := i + n
 			for j < len(s) {
@@ -139,8 +147,12 @@ func isSentenceEnd(r rune) bool {
 }
 
 func isHanRune(r rune) bool {
-	return r >= 0x2E80 && unicode.Is(unicode.Han, r)
+	return isCommonHan(r) || r >= 0x2E80 && unicode.Is(unicode.Han, r)
 }
+
+// isCommonHan reports the CJK Unified Ideographs and Extension A blocks, a fast subset of
+// the Han script.
+func isCommonHan(r rune) bool { return r >= 0x3400 && r <= 0x4DBF || r >= 0x4E00 && r <= 0x9FFF }
 
 // tradBits marks the runes in [tradLo, tradHi) that OpenCC's t2s changes on their own;
 // tradOther holds the few outside that range. Built once from traditionalRunes.

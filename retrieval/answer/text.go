@@ -9,23 +9,6 @@ import (
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
-// Handoff reasons.
-const (
-	ReasonHumanRequested     = "human_requested"     // 转人工, human agent
-	ReasonComplaint          = "complaint"           // 投诉, 差评, 骗子
-	ReasonNegativeEmotion    = "negative_emotion"    // strong anger or distress
-	ReasonRepeatedUnanswered = "repeated_unanswered" // two unanswered turns in a row
-)
-
-// DetectHandoff reports whether the customer's message asks for a human, or shows a
-// complaint or strong negative emotion, with the reason.
-func DetectHandoff(q string) (reason string, ok bool) {
-	if strings.Contains(q, "转人工") {
-		return ReasonHumanRequested, true
-	}
-	return "", false
-}
-
 // RewriteFollowUp turns a short follow-up ("那这个能退吗?", "它防水吗", "E104呢") into a
 // standalone query by carrying the product, SKU, order topic or fault code of the earlier
 // turns; ok is false when q already stands alone.
@@ -71,18 +54,3 @@ func CatalogAnswer(q string, hits []kb.Hit, lang string) (text string, hit int, 
 	return "", 0, false
 }
 
-// FallbackMessage is the polite "I don't know" in lang.
-func FallbackMessage(lang string) string {
-	if lang == kb.LanguageEn {
-		return "Sorry, I couldn't find an answer to that. Let me connect you with a human agent."
-	}
-	return "抱歉，暂时没有找到相关答案，已为您记录，可以为您转接人工客服。"
-}
-
-// HandoffMessage tells the customer a human takes over, in lang.
-func HandoffMessage(lang, reason string) string {
-	if lang == kb.LanguageEn {
-		return "I'm transferring you to a human agent now."
-	}
-	return "正在为您转接人工客服，请稍候。"
-}
