@@ -4,7 +4,6 @@ package answer
 // (issue 9) replace these bodies without changing the signatures.
 
 import (
-	"strings"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -15,29 +14,6 @@ import (
 func RewriteFollowUp(q string, history []Turn) (rewritten string, ok bool) {
 	return q, false
 }
-
-// RewritePrompt asks a chat model to rewrite q as a standalone query from the last turns.
-func RewritePrompt(q string, history []Turn, lang string) []Message {
-	return []Message{{Role: "user", Content: q}}
-}
-
-// NoAnswer is what the model is told to reply when the passages do not answer.
-const NoAnswer = "NO_ANSWER"
-
-// GeneratePrompt builds the grounded-generation prompt: the passages as quoted data,
-// numbered [1]..[n], never as instructions; cite them; reply NoAnswer when they do not answer.
-func GeneratePrompt(q string, history []Turn, hits []kb.Hit, lang string) []Message {
-	return []Message{{Role: "user", Content: q}}
-}
-
-// ParseCitations removes [n] markers outside 1..n from a generated answer and returns the
-// 0-based indexes of the hits it cites, in order of first appearance, without repeats.
-func ParseCitations(text string, n int) (clean string, cited []int) {
-	return text, nil
-}
-
-// IsNoAnswer reports whether a generated text says the passages do not answer.
-func IsNoAnswer(text string) bool { return strings.Contains(text, NoAnswer) }
 
 // Extract composes an answer from the best sentences of the top passages, and returns the
 // 0-based indexes of the hits it used.
@@ -53,4 +29,3 @@ func Extract(q string, hits []kb.Hit, lang string) (text string, cited []int) {
 func CatalogAnswer(q string, hits []kb.Hit, lang string) (text string, hit int, ok bool) {
 	return "", 0, false
 }
-
