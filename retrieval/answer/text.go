@@ -4,46 +4,9 @@ package answer
 // (issue 9) replace these bodies without changing the signatures.
 
 import (
-	"strings"
-	"unicode"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
-
-// Handoff reasons.
-const (
-	ReasonHumanRequested     = "human_requested"     // 转人工, human agent
-	ReasonComplaint          = "complaint"           // 投诉, 差评, 骗子
-	ReasonNegativeEmotion    = "negative_emotion"    // strong anger or distress
-	ReasonRepeatedUnanswered = "repeated_unanswered" // two unanswered turns in a row
-)
-
-// Normalize returns the matching form of s: full-width → half-width (NFKC), traditional →
-// simplified Chinese, lower case, emoji and control characters removed, spaces collapsed,
-// trimmed. It is for matching and cache keys, never shown to anyone.
-func Normalize(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
-}
-
-// DetectLanguage returns kb.LanguageZh when s is Chinese (any Han character in it carries
-// meaning), else kb.LanguageEn.
-func DetectLanguage(s string) string {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return kb.LanguageZh
-		}
-	}
-	return kb.LanguageEn
-}
-
-// DetectHandoff reports whether the customer's message asks for a human, or shows a
-// complaint or strong negative emotion, with the reason.
-func DetectHandoff(q string) (reason string, ok bool) {
-	if strings.Contains(q, "转人工") {
-		return ReasonHumanRequested, true
-	}
-	return "", false
-}
 
 // RewriteFollowUp turns a short follow-up ("那这个能退吗?", "它防水吗", "E104呢") into a
 // standalone query by carrying the product, SKU, order topic or fault code of the earlier
@@ -51,29 +14,6 @@ func DetectHandoff(q string) (reason string, ok bool) {
 func RewriteFollowUp(q string, history []Turn) (rewritten string, ok bool) {
 	return q, false
 }
-
-// RewritePrompt asks a chat model to rewrite q as a standalone query from the last turns.
-func RewritePrompt(q string, history []Turn, lang string) []Message {
-	return []Message{{Role: "user", Content: q}}
-}
-
-// NoAnswer is what the model is told to reply when the passages do not answer.
-const NoAnswer = "NO_ANSWER"
-
-// GeneratePrompt builds the grounded-generation prompt: the passages as quoted data,
-// numbered [1]..[n], never as instructions; cite them; reply NoAnswer when they do not answer.
-func GeneratePrompt(q string, history []Turn, hits []kb.Hit, lang string) []Message {
-	return []Message{{Role: "user", Content: q}}
-}
-
-// ParseCitations removes [n] markers outside 1..n from a generated answer and returns the
-// 0-based indexes of the hits it cites, in order of first appearance, without repeats.
-func ParseCitations(text string, n int) (clean string, cited []int) {
-	return text, nil
-}
-
-// IsNoAnswer reports whether a generated text says the passages do not answer.
-func IsNoAnswer(text string) bool { return strings.Contains(text, NoAnswer) }
 
 // Extract composes an answer from the best sentences of the top passages, and returns the
 // 0-based indexes of the hits it used.
@@ -88,20 +28,4 @@ func Extract(q string, hits []kb.Hit, lang string) (text string, cited []int) {
 // from the product record's current fields, when a hit is that product's card.
 func CatalogAnswer(q string, hits []kb.Hit, lang string) (text string, hit int, ok bool) {
 	return "", 0, false
-}
-
-// FallbackMessage is the polite "I don't know" in lang.
-func FallbackMessage(lang string) string {
-	if lang == kb.LanguageEn {
-		return "Sorry, I couldn't find an answer to that. Let me connect you with a human agent."
-	}
-	return "抱歉，暂时没有找到相关答案，已为您记录，可以为您转接人工客服。"
-}
-
-// HandoffMessage tells the customer a human takes over, in lang.
-func HandoffMessage(lang, reason string) string {
-	if lang == kb.LanguageEn {
-		return "I'm transferring you to a human agent now."
-	}
-	return "正在为您转接人工客服，请稍候。"
 }
