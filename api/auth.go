@@ -80,15 +80,7 @@ func principal(c *gin.Context) (kb.Principal, bool) {
 // caller cannot learn what exists outside its reach.
 func (s *Server) knowledgeBase(c *gin.Context) (kb.KnowledgeBase, bool) {
 	p, _ := principal(c)
-	ref := c.Param("kb")
-	k, err := s.deps.Store.GetKB(c.Request.Context(), p.TenantID, ref)
-	if err == nil && !p.CanAccessKB(k.ID) {
-		err = kb.ErrNotFound
-	}
-	if errors.Is(err, kb.ErrNotFound) {
-		fail(c, notFound("knowledge base", ref))
-		return k, false
-	}
+	k, err := s.lookupKB(c.Request.Context(), p, c.Param("kb"))
 	if err != nil {
 		fail(c, err)
 		return k, false

@@ -12,9 +12,17 @@ import (
 
 // bindJSON decodes the body into v, rejecting unknown fields, trailing data and bodies over
 // the limit. It answers the error itself and returns false when the body is unusable.
-func bindJSON(c *gin.Context, v any) bool {
+func bindJSON(c *gin.Context, v any) bool { return decodeJSON(c, v, true) }
+
+// bindJSONLoose is bindJSON accepting unknown fields: OpenAI clients send parameters
+// (temperature, max_tokens, ...) that Zhiku has no use for.
+func bindJSONLoose(c *gin.Context, v any) bool { return decodeJSON(c, v, false) }
+
+func decodeJSON(c *gin.Context, v any, strict bool) bool {
 	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON value")

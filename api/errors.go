@@ -51,10 +51,18 @@ func fail(c *gin.Context, err error) {
 	if ae.Status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the access log, which logs it once
 	}
+	if c.GetBool(ctxOpenAIErrors) {
+		c.AbortWithStatusJSON(ae.Status, openAIErrorOf(ae))
+		return
+	}
+	c.AbortWithStatusJSON(ae.Status, zhikuError(c, ae))
+}
+
+func zhikuError(c *gin.Context, ae *apiError) errorBody {
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.MessageZh = ae.Code, ae.Message, ae.MessageZh
 	body.RequestID = c.GetString(ctxRequestID)
-	c.AbortWithStatusJSON(ae.Status, body)
+	return body
 }
 
 func classify(err error) *apiError {

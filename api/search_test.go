@@ -35,7 +35,10 @@ type searchBundle struct {
 	kb kb.KnowledgeBase
 }
 
-func setupSearch(t *testing.T) *searchBundle {
+func setupSearch(t *testing.T) *searchBundle { return setupSearchWith(t, nil) }
+
+// setupSearchWith is setupSearch with more dependencies set by with (answerers, jobs).
+func setupSearchWith(t *testing.T, with func(*api.Deps)) *searchBundle {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.NewDB(t)
@@ -54,11 +57,15 @@ func setupSearch(t *testing.T) *searchBundle {
 		require.NoError(t, o.Err)
 	}
 	engine := retrieval.New(db.Store, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
-	h := api.New(api.Deps{
+	deps := api.Deps{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db.Store, DB: db.Pool, Search: engine,
 		AdminKey: adminKey, DefaultTenantID: tenant.ID,
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 256},
-	})
+	}
+	if with != nil {
+		with(&deps)
+	}
+	h := api.New(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &searchBundle{testBundle: &testBundle{db: db, srv: srv, tenant: tenant, handler: h}, kb: k}
