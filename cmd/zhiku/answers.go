@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/retrieval/answer"
@@ -53,4 +54,30 @@ func (a *app) answers(st *store.Store, eng *engines, sink answer.ExchangeSink, l
 	return answer.New(answer.Deps{
 		Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder, Chat: chat, Sink: sink, Log: log,
 	}, answer.Options{}), nil
+}
+
+// invalidating is the store as the API's curation routes use it: a write also drops this
+// process's cached answers of the knowledge base at once, so the very next request here
+// sees it (other processes hear of it by notification).
+type invalidating struct {
+	*store.Store
+	answers *answer.Service
+}
+
+func (s invalidating) CreateFAQ(ctx context.Context, f kb.FAQ) (kb.FAQ, error) {
+	out, err := s.Store.CreateFAQ(ctx, f)
+	s.answers.Invalidate(f.KBID)
+	return out, err
+}
+
+func (s invalidating) UpdateFAQ(ctx context.Context, kbID, id int64, f kb.FAQ) (kb.FAQ, error) {
+	out, err := s.Store.UpdateFAQ(ctx, kbID, id, f)
+	s.answers.Invalidate(kbID)
+	return out, err
+}
+
+func (s invalidating) DeleteFAQ(ctx context.Context, kbID, id int64) error {
+	err := s.Store.DeleteFAQ(ctx, kbID, id)
+	s.answers.Invalidate(kbID)
+	return err
 }

@@ -37,7 +37,8 @@ func (a *app) evalCmd() *cobra.Command {
 	var k int
 	var asJSON bool
 	var vectorWeight, textWeight float64
-	var fusion string
+	var fusion, outOfKB string
+	var answers bool
 	cmd := &cobra.Command{
 		Use:   "eval --kb NAME --queries FILE [--k 10] [--mode hybrid|vector|text] [--baseline bm25] [--json]",
 		Short: "Measure retrieval quality on a queries file (recall@1/5/10, MRR@10, nDCG@10, latency)",
@@ -75,6 +76,12 @@ func (a *app) evalCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
+			if answers {
+				if outOfKB == "" {
+					return errors.New("--answers needs --out-of-kb FILE: questions the knowledge base cannot answer")
+				}
+				return a.evalAnswers(ctx, sess, knowledge, queries, outOfKB, asJSON)
+			}
 			st := sess.st
 			eng, err := a.buildEngines(st)
 			if err != nil {
@@ -144,6 +151,8 @@ func (a *app) evalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&baseline, "baseline", "", "bm25: also evaluate an in-memory Okapi BM25 over the same tokens")
 	cmd.Flags().StringVar(&tenantName, "tenant", "", "tenant (default \"default\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the metrics object as the last line")
+	cmd.Flags().BoolVar(&answers, "answers", false, "measure answer honesty instead: --queries are in-KB questions, --out-of-kb out-of-KB ones")
+	cmd.Flags().StringVar(&outOfKB, "out-of-kb", "", "with --answers: queries JSONL of questions the knowledge base cannot answer")
 	cmd.Flags().StringVar(&fusion, "fusion", "", "rrf or score: how hybrid results are ordered (default: the engine's)")
 	cmd.Flags().Float64Var(&vectorWeight, "vector-weight", -1, "fusion weight of the vector leg (default: the engine's)")
 	cmd.Flags().Float64Var(&textWeight, "text-weight", -1, "fusion weight of the text leg (default: the engine's)")

@@ -17,6 +17,7 @@ import (
 	"github.com/zhiku/zhiku/internal/jobs"
 	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/segment"
+	"github.com/zhiku/zhiku/internal/store"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -55,12 +56,34 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every exchange is logged in batches, off the request path; at shutdown what is
+	// buffered is written before the pool closes.
+	xlog := store.NewExchangeLog(st, a.log, store.ExchangeLogOptions{})
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := xlog.Close(cctx); err != nil {
+			log.Error("writing the last exchanges failed", "err", err)
+		}
+	}()
+	answers, err := a.answers(st, eng, xlog, a.log)
+	if err != nil {
+		return err
+	}
+	cached := newCachedStore(st)
+	// A change to a knowledge base, written by any process or the CLI, reaches every
+	// server through PostgreSQL's notifications and drops what its answer cache holds.
+	go func() {
+		if err := st.ListenKBChanges(ctx, func(kbID int64) { answers.Invalidate(kbID); cached.invalidate(kbID) }); err != nil && ctx.Err() == nil {
+			log.Error("listening for knowledge-base changes stopped", "err", err)
+		}
+	}()
 	if a.cfg.AdminKey == "" {
 		log.Warn("ZHIKU_ADMIN_KEY is not set: only keys made with `zhiku key create` can call the API")
 	}
 	handler := api.New(api.Deps{
 		Log:             a.log,
-		Store:           st,
+		Store:           cached,
 		DB:              pool,
 		Search:          eng.search,
 		AdminKey:        a.cfg.AdminKey,
@@ -71,6 +94,8 @@ func (a *app) serve(ctx context.Context) error {
 		Jobs:            st,
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
 		Reindexer:       a.reindexer(ctx, st),
+		Answers:         answers,
+		Curation:        invalidating{st, answers},
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index

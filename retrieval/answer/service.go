@@ -50,6 +50,7 @@ type Options struct {
 	CacheSize        int           // answers cached per process
 	CacheTTL         time.Duration
 	SessionTTL       time.Duration // how long a session's unanswered streak is remembered
+	NoCache          bool          // compose every answer afresh (benchmarks of the uncached paths)
 }
 
 func (o *Options) defaults() {
@@ -247,7 +248,7 @@ func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error
 		qnorm := Normalize(query)
 		gen := s.gens.current(r.KB.ID)
 		key := cacheKey(r.KB.ID, qnorm, r.Filter)
-		if c, ok := s.cache.get(key, gen, time.Now()); ok && dbg == nil {
+		if c, ok := s.cache.get(key, gen, time.Now()); ok && dbg == nil && !s.o.NoCache {
 			c.RewrittenQuery, c.Language = query, lang
 			c.Cached = true
 			resp = c
@@ -257,7 +258,7 @@ func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error
 			if err != nil {
 				return Response{}, err
 			}
-			if cacheable && dbg == nil {
+			if cacheable && dbg == nil && !s.o.NoCache {
 				s.cache.put(key, gen, time.Now(), resp)
 			}
 		}
