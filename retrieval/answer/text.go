@@ -4,7 +4,6 @@ package answer
 // (issue 9) replace these bodies without changing the signatures.
 
 import (
-
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
@@ -13,15 +12,6 @@ import (
 // turns; ok is false when q already stands alone.
 func RewriteFollowUp(q string, history []Turn) (rewritten string, ok bool) {
 	return q, false
-}
-
-// Extract composes an answer from the best sentences of the top passages, and returns the
-// 0-based indexes of the hits it used.
-func Extract(q string, hits []kb.Hit, lang string) (text string, cited []int) {
-	if len(hits) == 0 {
-		return "", nil
-	}
-	return hits[0].Content, []int{0}
 }
 
 // CatalogAnswer answers a question about a named product or SKU (price, stock, attributes)
