@@ -173,7 +173,7 @@ func (s *Service) thresholds(k kb.KnowledgeBase) (answer, curated float64) {
 // language is the question's language. A question without words, only an order number
 // or a code (E104, XR-500), takes the knowledge base's.
 func language(q string, k kb.KnowledgeBase) string {
-	if DetectLanguage(q) == kb.LanguageZh || hasWord(q) {
+	if DetectLanguage(q) == kb.LanguageZh || hasPlainWord(q) {
 		return DetectLanguage(q)
 	}
 	if k.Language == kb.LanguageEn {
@@ -182,8 +182,8 @@ func language(q string, k kb.KnowledgeBase) string {
 	return kb.LanguageZh
 }
 
-// hasWord reports whether s holds a run of two or more letters not joined to digits.
-func hasWord(s string) bool {
+// hasPlainWord reports whether s holds a run of two or more letters not joined to digits.
+func hasPlainWord(s string) bool {
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' }) {
 		letters, digits := 0, 0
 		for _, r := range f {
