@@ -70,6 +70,11 @@ func (s *Server) answer(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	filter, err := parseFilters(req.Filters)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	p, _ := principal(c)
 	ar, err := s.answerInput(c.Request.Context(), p, questionInput{
 		KB: req.KnowledgeBase, Question: req.Question, History: req.History,
@@ -79,11 +84,7 @@ func (s *Server) answer(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if ar.Filter, err = parseFilters(req.Filters); err != nil {
-		fail(c, err)
-		return
-	}
-	ar.Debug = req.Debug
+	ar.Filter, ar.Debug = filter, req.Debug
 	if req.Stream {
 		s.answerSSE(c, ar)
 		return

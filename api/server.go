@@ -131,6 +131,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
+	r.GET("/openapi.json", s.openAPI)
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
 	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)
