@@ -94,3 +94,20 @@ func indexFold(s, sub string) int {
 }
 
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// containsPhrase reports whether text holds p; a p starting or ending with an ASCII letter
+// or digit must not be glued to another one there ("return" is not found in "returned").
+func containsPhrase(text, p string) bool {
+	for from := 0; from < len(text); {
+		i := strings.Index(text[from:], p)
+		if i < 0 {
+			return false
+		}
+		i += from
+		if boundaryOK(text, i, i+len(p), p) {
+			return true
+		}
+		from = i + 1
+	}
+	return false
+}
