@@ -57,6 +57,7 @@ type Deps struct {
 	AdminUI         http.Handler         // served under /admin/ when not nil
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
+	Curation        CurationStore        // FAQs and feedback; nil leaves out the FAQ and feedback routes
 }
 
 // Server holds the routes' dependencies.
@@ -128,6 +129,8 @@ func (s *Server) routes() *gin.Engine {
 		v1.GET("/jobs/:id", s.require(kb.PermReadKB), s.getJob)
 		v1.POST("/jobs/:id/cancel", s.require(kb.PermUpload), s.cancelJob)
 	}
+
+	s.curationRoutes(v1)
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
 	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)

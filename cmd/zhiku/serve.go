@@ -71,6 +71,7 @@ func (a *app) serve(ctx context.Context) error {
 		Jobs:            st,
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
 		Reindexer:       a.reindexer(ctx, st),
+		Curation:        st,
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index
