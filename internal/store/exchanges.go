@@ -13,7 +13,9 @@ import (
 )
 
 // LogExchanges writes answered questions to the answer log in one statement. An exchange
-// whose answer id is already logged is skipped, so writing a batch again is harmless. Text
+// whose answer id is already logged is skipped, so writing a batch again is harmless, and
+// so is one whose knowledge base (of its tenant) is gone: deleted while its exchanges
+// waited in an ExchangeLog, it must not cost the rest of the batch. Text
 // PostgreSQL cannot store (NUL bytes, invalid UTF-8, which customers do type) is cleaned
 // rather than failing the batch. A zero CreatedAt means now.
 func (s *Store) LogExchanges(ctx context.Context, exs []kb.Exchange) error {
@@ -57,6 +59,7 @@ func (s *Store) LogExchanges(ctx context.Context, exs []kb.Exchange) error {
 		            $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::float8[], $16::text[],
 		            $17::text[], $18::float8[], $19::timestamptz[])
 		     AS x(a, t, k, s, ch, cu, q, rq, l, an, src, ok, h, hr, conf, cr, r, lat, c)
+		WHERE EXISTS (SELECT 1 FROM knowledge_bases kb WHERE kb.id = x.k AND kb.tenant_id = x.t)
 		ON CONFLICT (answer_id) DO NOTHING`,
 		answerIDs, tenants, kbs, sessions, channels, customers, questions, rewritten,
 		languages, answers, sources, answered, handoffs, reasons, confidences, curatedRefs,

@@ -45,6 +45,16 @@ func TestExchangeLogAndFeedback(t *testing.T) {
 	require.NoError(t, b.st.LogExchanges(ctx, []kb.Exchange{first, second, noTime, theirs}))
 	require.NoError(t, b.st.LogExchanges(ctx, []kb.Exchange{first}), "a batch written twice is harmless")
 	require.NoError(t, b.st.LogExchanges(ctx, nil))
+	gone := exchange("ans_gone", b.tenant.ID, 999999, "s1", t0)
+	mixed := exchange("ans_mixed", b.tenant.ID, gk.ID, "s1", t0) // another tenant's knowledge base
+	require.NoError(t, b.st.LogExchanges(ctx, []kb.Exchange{gone, mixed, exchange("ans_4", b.tenant.ID, k.ID, "s4", t0)}),
+		"an exchange of a deleted knowledge base does not cost the batch")
+	_, err = b.st.GetExchange(ctx, b.tenant.ID, "ans_4")
+	require.NoError(t, err)
+	_, err = b.st.GetExchange(ctx, b.tenant.ID, "ans_gone")
+	require.ErrorIs(t, err, kb.ErrNotFound)
+	_, err = b.st.GetExchange(ctx, b.tenant.ID, "ans_mixed")
+	require.ErrorIs(t, err, kb.ErrNotFound)
 
 	got, err := b.st.GetExchange(ctx, b.tenant.ID, "ans_1")
 	require.NoError(t, err)
