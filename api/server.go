@@ -58,6 +58,7 @@ type Deps struct {
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 	Answers         Answerer             // nil leaves out the answer routes
+	Curation        CurationStore        // FAQs and feedback; nil leaves out the FAQ and feedback routes
 }
 
 // Server holds the routes' dependencies.
@@ -132,6 +133,7 @@ func (s *Server) routes() *gin.Engine {
 
 	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
+	s.curationRoutes(v1)
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
 	r.POST("/retrieval", s.limitBody(s.deps.MaxBodyBytes), s.difyRetrieval)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -62,6 +63,7 @@ func (a *app) answers(st *store.Store, eng *engines, sink answer.ExchangeSink, l
 type invalidating struct {
 	*store.Store
 	answers *answer.Service
+	xlog    *store.ExchangeLog
 }
 
 func (s invalidating) CreateFAQ(ctx context.Context, f kb.FAQ) (kb.FAQ, error) {
@@ -80,4 +82,27 @@ func (s invalidating) DeleteFAQ(ctx context.Context, kbID, id int64) error {
 	err := s.Store.DeleteFAQ(ctx, kbID, id)
 	s.answers.Invalidate(kbID)
 	return err
+}
+
+// AddFeedback waits for this process's pending exchanges when the answer is not logged yet:
+// a bot may send feedback within the log's batching interval.
+func (s invalidating) AddFeedback(ctx context.Context, f kb.Feedback) error {
+	err := s.Store.AddFeedback(ctx, f)
+	if errors.Is(err, kb.ErrNotFound) && s.xlog != nil {
+		if ferr := s.xlog.Flush(ctx); ferr == nil {
+			err = s.Store.AddFeedback(ctx, f)
+		}
+	}
+	return err
+}
+
+// GetExchange reads an exchange the same way, for the feedback route's tenant check.
+func (s invalidating) GetExchange(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error) {
+	e, err := s.Store.GetExchange(ctx, tenantID, answerID)
+	if errors.Is(err, kb.ErrNotFound) && s.xlog != nil {
+		if ferr := s.xlog.Flush(ctx); ferr == nil {
+			e, err = s.Store.GetExchange(ctx, tenantID, answerID)
+		}
+	}
+	return e, err
 }

@@ -142,8 +142,11 @@ func (a *app) benchAnswer(ctx context.Context, o benchAnswerOpts) error {
 	if _, err := st.CreateKey(ctx, store.CreateKeyParams{TenantID: sess.tenant.ID, Name: "bench", Prefix: prefix, KeyHash: hash, Role: kb.RoleBot}); err != nil {
 		return err
 	}
+	// Exchanges are logged as in production, in batches off the request path.
+	xlog := store.NewExchangeLog(st, a.log, store.ExchangeLogOptions{})
+	defer func() { _ = xlog.Close(context.WithoutCancel(ctx)) }()
 	serveWith := func(opts answer.Options) (string, func(), error) {
-		svc := answer.New(answer.Deps{Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder}, opts)
+		svc := answer.New(answer.Deps{Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder, Sink: xlog}, opts)
 		h := api.New(api.Deps{Log: a.log, Store: newCachedStore(st), DB: sess.pool, Search: eng.search, DefaultTenantID: sess.tenant.ID,
 			Embedding: spec, Answers: svc})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

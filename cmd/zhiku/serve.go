@@ -95,7 +95,7 @@ func (a *app) serve(ctx context.Context) error {
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
 		Reindexer:       a.reindexer(ctx, st),
 		Answers:         answers,
-		Curation:        invalidating{st, answers},
+		Curation:        invalidating{st, answers, xlog},
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index

@@ -17,6 +17,7 @@ import (
 
 // The compiler checks here that the store satisfies the interfaces its consumers declare.
 var _ api.Store = (*store.Store)(nil)
+var _ api.CurationStore = (*store.Store)(nil)
 
 // localEmbeddingModel names the built-in embedder's feature set; a change of features is a
 // change of model, so knowledge bases built with another version must be re-embedded.
