@@ -22,9 +22,11 @@ import (
 )
 
 // Defaults of Options. DefaultAnswerThreshold is calibrated by `zhiku eval --answers` on
-// the dev sets (in-KB questions answered vs out-of-KB questions refused); see README.
+// the dev sets (in-KB questions answered vs out-of-KB questions refused; see confidence.go
+// and README); DefaultCuratedThreshold keeps "退货" and "换货" questions apart while
+// letting reworded questions match.
 const (
-	DefaultAnswerThreshold  = 0.56
+	DefaultAnswerThreshold  = 0.60
 	DefaultCuratedThreshold = 0.72
 	DefaultTopK             = 5
 	DefaultMaxCitations     = 3
