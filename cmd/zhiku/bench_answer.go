@@ -31,6 +31,7 @@ type benchAnswerOpts struct {
 	docs, faqs, clients int
 	duration            time.Duration
 	cpuProfile          string
+	writeQueries        string
 }
 
 func (a *app) benchAnswerCmd() *cobra.Command {
@@ -52,6 +53,7 @@ func (a *app) benchAnswerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients")
 	cmd.Flags().DurationVar(&o.duration, "duration", 10*time.Second, "how long each phase runs")
 	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the phases to this file")
+	cmd.Flags().StringVar(&o.writeQueries, "write-queries", "", "also write the in-KB questions as a queries JSONL (for zhiku eval --answers) and stop")
 	return cmd
 }
 
@@ -133,8 +135,15 @@ func (a *app) benchAnswer(ctx context.Context, o benchAnswerOpts) error {
 	}
 	inKB := make([]string, 0, 2000)
 	qg, _ := newKBGen(13, o.docs)
+	var queries bytes.Buffer
 	for i := 0; i < 2000; i++ {
-		inKB = append(inKB, qg.query(passages[(i*104729)%len(passages)]))
+		at := (i * 104729) % len(passages)
+		inKB = append(inKB, qg.query(passages[at]))
+		b, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("q%04d", i), "text": inKB[i], "relevant": []string{fmt.Sprintf("gen-%05d", at)}})
+		queries.Write(append(b, '\n'))
+	}
+	if o.writeQueries != "" {
+		return os.WriteFile(o.writeQueries, queries.Bytes(), 0o644)
 	}
 
 	// The real API on a loopback port; a bot key of the default tenant.

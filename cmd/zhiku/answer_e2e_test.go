@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/internal/store/storetest"
+)
+
+// server is one `zhiku serve` run in-process: its own configuration, pool, answer cache and
+// change listener, as a separate process would have.
+type server struct {
+	base, key string
+}
+
+func startServe(t *testing.T, dbURL string) server {
+	t.Helper()
+	port := freePort(t)
+	key := "e2e-admin-key-0123456789"
+	env := map[string]string{"DATABASE_URL": dbURL, "ZHIKU_ADDR": fmt.Sprintf("127.0.0.1:%d", port),
+		"ZHIKU_ADMIN_KEY": key, "ZHIKU_LOG_LEVEL": "error"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _, _, _ = run(ctx, env, "serve"); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s := server{base: fmt.Sprintf("http://127.0.0.1:%d", port), key: key}
+	require.Eventually(t, func() bool {
+		res, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond)
+	return s
+}
+
+func (s server) call(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(raw, &out)
+	return res.StatusCode, out
+}
+
+func (s server) ask(t *testing.T, q string) map[string]any {
+	t.Helper()
+	code, out := s.call(t, "POST", "/v1/answer", map[string]any{"knowledge_base": "shop", "question": q})
+	require.Equal(t, 200, code, "%v", out)
+	return out
+}
+
+// Two servers on one database: an edit made through one, or by the CLI, reaches the other's
+// answer cache through PostgreSQL's notifications, without a restart.
+func TestAnswerCacheIsInvalidatedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
+	_, _, err := run(ctx, env, "kb", "create", "shop")
+	require.NoError(t, err)
+	a, b := startServe(t, db.URL), startServe(t, db.URL)
+
+	code, faq := a.call(t, "POST", "/v1/knowledge-bases/shop/faqs", map[string]any{
+		"question": "你们的营业时间是？", "answer": "在线客服全天24小时服务。", "similar_questions": []string{"客服几点上班"}})
+	require.Equal(t, 201, code, "%v", faq)
+
+	first := b.ask(t, "客服几点上班")
+	require.Equal(t, "curated", first["source"])
+	require.Equal(t, "在线客服全天24小时服务。", first["answer"])
+	again := b.ask(t, "客服几点上班")
+	require.Equal(t, true, again["cached"], "the second server serves the repeat from its cache")
+
+	// An edit through server a is live on server b for its next request (notification
+	// latency only: well under a second).
+	code, _ = a.call(t, "PUT", fmt.Sprintf("/v1/knowledge-bases/shop/faqs/%v", faq["id"]), map[string]any{
+		"question": "你们的营业时间是？", "answer": "客服每天 8:00–23:00 在线。", "similar_questions": []string{"客服几点上班"}})
+	require.Equal(t, 200, code)
+	require.Equal(t, "客服每天 8:00–23:00 在线。", a.ask(t, "客服几点上班")["answer"], "the writing server sees its edit at once")
+	require.Eventually(t, func() bool { return b.ask(t, "客服几点上班")["answer"] == "客服每天 8:00–23:00 在线。" },
+		time.Second, 20*time.Millisecond, "server b still answers from its stale cache")
+
+	// A document ingested by the CLI (a third process) drops both caches too.
+	before := b.ask(t, "E104 是什么故障")
+	require.Equal(t, false, before["answered"])
+	recs := filepath.Join(t.TempDir(), "r.jsonl")
+	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
+	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
+	require.NoError(t, err, stderr)
+	require.Eventually(t, func() bool { return b.ask(t, "E104 是什么故障")["answered"] == true },
+		time.Second, 20*time.Millisecond, "server b still refuses from its stale cache")
+}
