@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	openai "github.com/sashabaranov/go-openai"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhiku/zhiku/internal/store/storetest"
@@ -110,4 +112,54 @@ func TestAnswerCacheIsInvalidatedAcrossProcesses(t *testing.T) {
 	require.NoError(t, err, stderr)
 	require.Eventually(t, func() bool { return b.ask(t, "E104 是什么故障")["answered"] == true },
 		time.Second, 20*time.Millisecond, "server b still refuses from its stale cache")
+}
+
+// The bot-facing faces of one server with the real pipeline: SSE, the OpenAI client, feedback.
+func TestAnswerFacesEndToEnd(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
+	_, _, err := run(ctx, env, "kb", "create", "shop")
+	require.NoError(t, err)
+	recs := filepath.Join(t.TempDir(), "r.jsonl")
+	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
+	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
+	require.NoError(t, err, stderr)
+	s := startServe(t, db.URL)
+
+	// Server-Sent Events: deltas, then done with the citations.
+	b, _ := json.Marshal(map[string]any{"knowledge_base": "shop", "question": "E104 怎么办", "stream": true})
+	req, _ := http.NewRequest("POST", s.base+"/v1/answer", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, "text/event-stream; charset=utf-8", res.Header.Get("Content-Type"))
+	events := string(raw)
+	require.Contains(t, events, "event: delta\ndata: {\"text\":")
+	require.Contains(t, events, "event: done\ndata: ")
+	done := events[strings.Index(events, "event: done\ndata: ")+len("event: done\ndata: "):]
+	var final map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(done)), &final))
+	require.Equal(t, true, final["answered"])
+	require.NotEmpty(t, final["citations"])
+
+	// The official Go client of the OpenAI API, plain.
+	c := openai.NewClientWithConfig(func() openai.ClientConfig {
+		cfg := openai.DefaultConfig(s.key)
+		cfg.BaseURL = s.base + "/v1"
+		return cfg
+	}())
+	cc, err := c.CreateChatCompletion(ctx, openai.ChatCompletionRequest{Model: "shop",
+		Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "E104 怎么办"}}})
+	require.NoError(t, err)
+	require.Contains(t, cc.Choices[0].Message.Content, "电机过热")
+
+	// Feedback right after the answer: the answer is found even before its batch is written.
+	code, ans := s.call(t, "POST", "/v1/answer", map[string]any{"knowledge_base": "shop", "question": "E104 怎么办"})
+	require.Equal(t, 200, code)
+	code, fb := s.call(t, "POST", "/v1/feedback", map[string]any{"answer_id": ans["answer_id"], "helpful": false, "comment": "没解决"})
+	require.Equal(t, 201, code, "%v", fb)
 }

@@ -41,7 +41,7 @@ func (a *app) evalCmd() *cobra.Command {
 	var answers bool
 	cmd := &cobra.Command{
 		Use:   "eval --kb NAME --queries FILE [--k 10] [--mode hybrid|vector|text] [--baseline bm25] [--json]",
-		Short: "Measure retrieval quality on a queries file (recall@1/5/10, MRR@10, nDCG@10, latency)",
+		Short: "Measure retrieval quality on a queries file (recall@1/5/10, MRR@10, nDCG@10, latency), or with --answers answer honesty",
 		Long: "A query's hit is any retrieved chunk of a relevant document; results are counted per\n" +
 			"document (several chunks of one document count once). recall@k is the share of a\n" +
 			"query's relevant documents in its top k. --baseline bm25 also runs Okapi BM25 over the\n" +
