@@ -39,6 +39,9 @@ var contrasts = [][]string{
 // contrasting reports whether two feature lists name different terms of one contrast set
 // and none in common.
 func contrasting(a, b []string) bool {
+	if len(termsIn(a, []string{failed})) != len(termsIn(b, []string{failed})) {
+		return true // "优惠券怎么用" asks how; "优惠券用不了" reports that it fails
+	}
 	for _, set := range contrasts {
 		ina, inb := termsIn(a, set), termsIn(b, set)
 		if len(ina) == 0 || len(inb) == 0 {
@@ -65,6 +68,14 @@ func termsIn(feats, set []string) map[string]bool {
 	return out
 }
 
+// failurePhrases report that something does not work: a question with one and a question
+// without are different intents ("how do I use a coupon" / "my coupon does not work").
+var failurePhrases = []string{"用不了", "无法使用", "不能用", "不可用", "没有减", "没减", "失败", "not working", "isn't working",
+	"doesn't work", "does not work", "invalid", "can't apply", "cannot apply", "not applied"}
+
+// failed is the feature of a question holding a failure phrase.
+const failed = "x:failed"
+
 // generic words name the shop's things in most questions (订单, order): no evidence that
 // two questions share an intent.
 var genericWords = map[string]bool{"w:order": true, "w:item": true, "w:product": true, "w:buy": true, "w:bought": true}
@@ -84,6 +95,11 @@ func lexicalFeatures(q string) []string {
 	q = segment.Normalize(q)
 	for _, p := range [][2]string{{"shipping address", "address"}, {"delivery address", "address"}} {
 		q = strings.ReplaceAll(q, p[0], p[1])
+	}
+	for _, f := range failurePhrases {
+		if strings.Contains(q, f) {
+			set[failed] = true
+		}
 	}
 	for _, sp := range segment.Split(q) {
 		switch sp.Kind {
