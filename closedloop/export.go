@@ -14,14 +14,14 @@ import (
 )
 
 // MaskCustomerID hides a customer identifier in exports: at most its last four characters
-// stay, never more than a third of it ("13812345678" → "*******5678", "u42" → "**2").
+// stay, never more than two fifths of it ("13812345678" → "*******5678", "u42" → "**2").
 // Exports are read by analysts, not by support agents who need to reach the customer.
 func MaskCustomerID(id string) string {
 	n := utf8.RuneCountInString(id)
 	if n == 0 {
 		return ""
 	}
-	keep := min(4, n/3)
+	keep := min(4, n*2/5)
 	r := []rune(id)
 	return strings.Repeat("*", n-keep) + string(r[n-keep:])
 }
