@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhiku/zhiku/closedloop"
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
@@ -58,6 +59,9 @@ type Deps struct {
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 	Answers         Answerer             // nil leaves out the answer routes
+	// Loop is the closed loop's gap queue; nil leaves out /v1/gaps, /v1/stats and the
+	// conversation export.
+	Loop *closedloop.Service
 }
 
 // Server holds the routes' dependencies.
@@ -130,6 +134,7 @@ func (s *Server) routes() *gin.Engine {
 		v1.POST("/jobs/:id/cancel", s.require(kb.PermUpload), s.cancelJob)
 	}
 
+	s.loopRoutes(v1)
 	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +29,7 @@ type GapStore interface {
 	SplitGap(ctx context.Context, tenantID, id int64, occurrenceIDs []int64) (kb.Gap, error)
 	ReviewItems(ctx context.Context, tenantID int64, kbIDs []int64, limit int) ([]kb.ReviewItem, error)
 	LoopStats(ctx context.Context, tenantID int64, kbIDs []int64, days int) ([]kb.DayStats, error)
+	EachConversation(ctx context.Context, f kb.ConversationFilter, fn func(kb.Exchange) error) error
 }
 
 // Curation writes curated answers. cmd/zhiku passes the store wrapped so that a write
@@ -369,4 +371,13 @@ func draftPrompt(question string, questions []string, passages []kb.Hit) []answe
 			"if they do not answer the question, say what is missing. Answer in the customers' language, briefly, and cite passages as [n]."},
 		{Role: "user", Content: b.String() + "Draft an answer to: " + question},
 	}
+}
+
+// ExportConversations writes the logged exchanges matching f as CSV, customer ids masked.
+func (s *Service) ExportConversations(ctx context.Context, w io.Writer, f kb.ConversationFilter) error {
+	out := NewConversationCSV(w)
+	if err := s.d.Store.EachConversation(ctx, f, out.Write); err != nil {
+		return err
+	}
+	return out.Flush()
 }

@@ -140,3 +140,10 @@ type NewOccurrence struct {
 	Occurrence GapOccurrence
 	Vector     []float32
 }
+
+// ConversationFilter selects logged exchanges of one tenant to export.
+type ConversationFilter struct {
+	TenantID     int64
+	KBIDs        []int64 // nil: every knowledge base of the tenant
+	Since, Until time.Time
+}

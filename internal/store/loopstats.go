@@ -118,16 +118,9 @@ func (s *Store) ExchangeForGap(ctx context.Context, tenantID int64, answerID str
 	return e, nil
 }
 
-// ConversationFilter selects exchanges to export.
-type ConversationFilter struct {
-	TenantID     int64
-	KBIDs        []int64 // nil: every knowledge base of the tenant
-	Since, Until time.Time
-}
-
 // EachConversation calls fn with every logged exchange matching f, oldest first, and
 // stops at fn's first error.
-func (s *Store) EachConversation(ctx context.Context, f ConversationFilter, fn func(kb.Exchange) error) error {
+func (s *Store) EachConversation(ctx context.Context, f kb.ConversationFilter, fn func(kb.Exchange) error) error {
 	var since, until *time.Time
 	if !f.Since.IsZero() {
 		since = &f.Since
