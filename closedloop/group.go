@@ -20,8 +20,10 @@ type GapIndex interface {
 	NearestOpenGaps(ctx context.Context, kbID int64, vec []float32, n int) ([]kb.GapCandidate, error)
 }
 
-// Defaults of GroupOptions, measured on testdata/gaps (see TestGroupingQuality and the
-// README): the lowest threshold that keeps near-miss intents (退货/换货/退款) apart.
+// Defaults of GroupOptions, chosen by a grid over weight (0..1) and threshold (0.3..0.7)
+// on testdata/gaps, precision first: pairwise precision 0.94, recall 0.16 there; on
+// lcqmc_zh pairs, recall 0.97 and precision 0.91 against hard negatives (TestGrouping*).
+// Lower thresholds merged near-miss intents (退货/换货/退款) before recall rose much.
 const (
 	DefaultGroupThreshold = 0.45
 	DefaultVectorWeight   = 0.6
