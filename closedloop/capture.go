@@ -32,8 +32,7 @@ type ExchangeReader interface {
 	ExchangeForGap(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error)
 }
 
-// KBTenants tells a knowledge base's tenant, for search misses; *store.Store's GetKB
-// serves it through a small adapter in cmd/zhiku, or any map.
+// KBTenants tells a knowledge base's tenant, for search misses; *store.Store implements it.
 type KBTenants interface {
 	KBTenant(ctx context.Context, kbID int64) (int64, error)
 }

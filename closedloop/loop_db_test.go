@@ -14,15 +14,6 @@ import (
 	"github.com/zhiku/zhiku/internal/store/storetest"
 )
 
-type tenants struct{ m map[int64]int64 }
-
-func (t tenants) KBTenant(_ context.Context, kbID int64) (int64, error) {
-	if id, ok := t.m[kbID]; ok {
-		return id, nil
-	}
-	return 0, kb.ErrNotFound
-}
-
 type loopBundle struct {
 	db      *storetest.DB
 	capture *closedloop.Capture
@@ -43,7 +34,7 @@ func setupLoop(t *testing.T) *loopBundle {
 	require.NoError(t, err)
 	c := closedloop.NewCapture(closedloop.CaptureDeps{
 		Grouper: closedloop.NewGrouper(emb, db.Store, closedloop.GroupOptions{}),
-		Writer:  db.Store, Hits: db.Store, Exchanges: db.Store, Tenants: tenants{map[int64]int64{k.ID: tenant.ID}},
+		Writer:  db.Store, Hits: db.Store, Exchanges: db.Store, Tenants: db.Store,
 	}, closedloop.CaptureOptions{})
 	go c.Run(ctx)
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
