@@ -114,6 +114,9 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 		difyError(c, http.StatusInternalServerError, 500, "internal error / 服务器内部错误")
 		return
 	}
+	if len(hits) == 0 && s.deps.SearchMisses != nil {
+		s.deps.SearchMisses.RecordSearchMiss(k.ID, req.Query, "dify", 0, req.RetrievalSetting.ScoreThreshold)
+	}
 	records := make([]difyRecord, len(hits))
 	for i, h := range hits {
 		meta := map[string]any{}

@@ -15,6 +15,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/closedloop"
 )
 
 // undocumentedRoutes are registered but deliberately left out of the document, with why.
@@ -44,6 +46,7 @@ func serverWithAllRoutes(t *testing.T) *Server {
 		AdminKey: "k", DefaultTenantID: 1, Embedding: EmbeddingSpec{Embedder: "local", Model: "m", Dimension: 8},
 		MaxBodyBytes: 1 << 20, MaxUploadBytes: 1 << 20, Jobs: stubJobs{}, AdminUI: http.NotFoundHandler(),
 		Registry: prometheus.NewRegistry(), Reindexer: stubReindexer{}, Answers: stubAnswerer{}, Curation: stubCuration{},
+		Loop: closedloop.NewService(closedloop.ServiceDeps{}),
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

@@ -61,6 +61,9 @@ func (s *Server) search(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if len(hits) == 0 && s.deps.SearchMisses != nil {
+		s.deps.SearchMisses.RecordSearchMiss(k.ID, req.Query, "search", 0, req.ScoreThreshold)
+	}
 	out := make([]searchResult, len(hits))
 	for i, h := range hits {
 		out[i].Hit = h

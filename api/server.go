@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhiku/zhiku/closedloop"
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
@@ -59,6 +60,18 @@ type Deps struct {
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 	Answers         Answerer             // nil leaves out the answer routes
 	Curation        CurationStore        // FAQs and feedback; nil leaves out the FAQ and feedback routes
+	// Loop is the closed loop's gap queue; nil leaves out /v1/gaps, /v1/stats and the
+	// conversation export.
+	Loop *closedloop.Service
+	// SearchMisses hears of searches (the search API, Dify) that found nothing: the
+	// closed loop files them as gaps. nil: not recorded.
+	SearchMisses SearchMissRecorder
+}
+
+// SearchMissRecorder records a search that found nothing above its threshold; it must
+// not block (it is called on the request path).
+type SearchMissRecorder interface {
+	RecordSearchMiss(kbID int64, query, channel string, best, threshold float64)
 }
 
 // Server holds the routes' dependencies.
@@ -131,6 +144,7 @@ func (s *Server) routes() *gin.Engine {
 		v1.POST("/jobs/:id/cancel", s.require(kb.PermUpload), s.cancelJob)
 	}
 
+	s.loopRoutes(v1)
 	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
 	s.curationRoutes(v1)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/zhiku/zhiku/closedloop"
+	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/store"
@@ -62,8 +64,9 @@ func (a *app) answers(st *store.Store, eng *engines, sink answer.ExchangeSink, l
 // sees it (other processes hear of it by notification).
 type invalidating struct {
 	*store.Store
-	answers *answer.Service
-	xlog    *store.ExchangeLog
+	answers  *answer.Service
+	xlog     *store.ExchangeLog
+	feedback interface{ RecordFeedback(kb.Feedback) } // the closed loop: a thumbs-down files a gap
 }
 
 func (s invalidating) CreateFAQ(ctx context.Context, f kb.FAQ) (kb.FAQ, error) {
@@ -93,6 +96,9 @@ func (s invalidating) AddFeedback(ctx context.Context, f kb.Feedback) error {
 			err = s.Store.AddFeedback(ctx, f)
 		}
 	}
+	if err == nil && s.feedback != nil {
+		s.feedback.RecordFeedback(f)
+	}
 	return err
 }
 
@@ -105,4 +111,40 @@ func (s invalidating) GetExchange(ctx context.Context, tenantID int64, answerID 
 		}
 	}
 	return e, err
+}
+
+// sinks hands each exchange to every sink: the log and the closed loop.
+type sinks []answer.ExchangeSink
+
+func (ss sinks) Record(e kb.Exchange) {
+	for _, s := range ss {
+		s.Record(e)
+	}
+}
+
+// capture builds the closed loop's capture of badly answered questions. Gaps are grouped
+// with the local embedder whatever the knowledge base's model: question-to-question
+// similarity needs no remote call on the request path's heels.
+func (a *app) capture(st *store.Store) (*closedloop.Capture, error) {
+	emb, err := embedding.NewLocal(embedding.LocalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return closedloop.NewCapture(closedloop.CaptureDeps{
+		Grouper: closedloop.NewGrouper(emb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st, Tenants: st,
+	}, closedloop.CaptureOptions{Log: a.log}), nil
+}
+
+// loop builds the gap queue; resolving a gap writes its curated answer through curation,
+// so this process's answers see it at once.
+func (a *app) loop(st *store.Store, eng *engines, curation invalidating) (*closedloop.Service, error) {
+	chat, err := a.chat()
+	if err != nil {
+		return nil, err
+	}
+	var drafter closedloop.Drafter
+	if chat != nil {
+		drafter = chat
+	}
+	return closedloop.NewService(closedloop.ServiceDeps{Store: st, Curation: curation, Search: eng.search, Drafter: drafter, Log: a.log}), nil
 }

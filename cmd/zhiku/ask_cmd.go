@@ -47,7 +47,17 @@ func (a *app) askCmd() *cobra.Command {
 				defer cancel()
 				_ = xlog.Close(cctx)
 			}()
-			svc, err := a.answers(sess.st, eng, xlog, a.log)
+			capture, err := a.capture(sess.st)
+			if err != nil {
+				return err
+			}
+			go capture.Run(ctx)
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_ = capture.Close(cctx)
+			}()
+			svc, err := a.answers(sess.st, eng, sinks{xlog, capture}, a.log)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	adminui "github.com/zhiku/zhiku/admin-ui"
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/closedloop"
 	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/ingest/filejob"
 	"github.com/zhiku/zhiku/internal/jobs"
@@ -66,10 +67,30 @@ func (a *app) serve(ctx context.Context) error {
 			log.Error("writing the last exchanges failed", "err", err)
 		}
 	}()
-	answers, err := a.answers(st, eng, xlog, a.log)
+	// The closed loop hears of every exchange too and files the badly answered ones as gaps,
+	// off the request path; at shutdown it drains before the pool closes.
+	capture, err := a.capture(st)
 	if err != nil {
 		return err
 	}
+	go capture.Run(ctx)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := capture.Close(cctx); err != nil {
+			log.Error("filing the last gap occurrences failed", "err", err)
+		}
+	}()
+	answers, err := a.answers(st, eng, sinks{xlog, capture}, a.log)
+	if err != nil {
+		return err
+	}
+	curation := invalidating{Store: st, answers: answers, xlog: xlog, feedback: capture}
+	loop, err := a.loop(st, eng, curation)
+	if err != nil {
+		return err
+	}
+	go closedloop.RunRetention(ctx, st, time.Duration(a.cfg.LogRetentionDays)*24*time.Hour, time.Hour, a.log)
 	cached := newCachedStore(st)
 	// A change to a knowledge base, written by any process or the CLI, reaches every
 	// server through PostgreSQL's notifications and drops what its answer cache holds.
@@ -95,7 +116,9 @@ func (a *app) serve(ctx context.Context) error {
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
 		Reindexer:       a.reindexer(ctx, st),
 		Answers:         answers,
-		Curation:        invalidating{st, answers, xlog},
+		Curation:        curation,
+		Loop:            loop,
+		SearchMisses:    capture,
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index

@@ -19,7 +19,7 @@ const module = "github.com/zhiku/zhiku"
 var forbidden = map[string][]string{
 	"ingest":     {"retrieval", "closedloop", "api", "cmd", "internal/store", "internal/llm"},
 	"retrieval":  {"ingest", "closedloop", "api", "cmd", "internal/store", "internal/llm"},
-	"closedloop": {"ingest", "retrieval", "api", "cmd", "internal/store", "internal/llm"},
+	"closedloop": {"ingest", "api", "cmd", "internal/store", "internal/llm"}, // retrieval: similarity, drafts, ExchangeSink
 	"internal":   {"api", "cmd", "ingest", "retrieval", "closedloop", "admin-ui"},
 	"api":        {"cmd", "internal/store", "internal/llm"},
 	"admin-ui":   {"api", "cmd", "ingest", "retrieval", "closedloop", "internal", "migrations"},

@@ -45,6 +45,10 @@ type Config struct {
 	HNSWM           int           // ZHIKU_HNSW_M: links per node of HNSW indexes built from now on; defaults to 16
 	HNSWEfConstruct int           // ZHIKU_HNSW_EF_CONSTRUCTION: candidates while building them; defaults to 64
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
+	// LogRetentionDays (ZHIKU_LOG_RETENTION_DAYS): how many days conversation logs (the
+	// answer log, its feedback, and the customer ids of gap occurrences) are kept before the
+	// periodic purge deletes them; defaults to 90, 1..3650.
+	LogRetentionDays int
 }
 
 // Defaults used when a variable is unset.
@@ -55,6 +59,9 @@ const (
 	// DefaultIngestWorkers bounds concurrent upload jobs per process: parsing and embedding
 	// are CPU- and provider-heavy, and searches must stay fast meanwhile.
 	DefaultIngestWorkers = 2
+	// DefaultLogRetentionDays keeps a quarter of conversations: enough for the weekly and
+	// monthly stats and for gaps to be worked, short enough to bound personal data.
+	DefaultLogRetentionDays = 90
 )
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests) and
@@ -133,6 +140,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
 		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
 		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
+
+		LogRetentionDays: int(integer("ZHIKU_LOG_RETENTION_DAYS", DefaultLogRetentionDays)),
 	}
 	defDim := int64(0)
 	if c.Embedder == "local" {
@@ -220,6 +229,7 @@ func (c Config) Validate() error {
 	within("ZHIKU_MAX_PAGES", int64(c.MaxPages), 1, 0)
 	within("ZHIKU_MAX_ROWS", int64(c.MaxRows), 1, 0)
 	within("ZHIKU_KEEP_VERSIONS", int64(c.KeepVersions), 1, 100)
+	within("ZHIKU_LOG_RETENTION_DAYS", int64(c.LogRetentionDays), 1, 3650)
 	within("ZHIKU_HNSW_EF_SEARCH", int64(c.HNSWEfSearch), 10, 1000)
 	within("ZHIKU_HNSW_M", int64(c.HNSWM), 4, 100)
 	if c.HNSWEfConstruct < 2*c.HNSWM || c.HNSWEfConstruct > 1000 {
@@ -229,6 +239,11 @@ func (c Config) Validate() error {
 		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)
 	}
 	return errors.Join(errs...)
+}
+
+// LogRetention is LogRetentionDays as a duration.
+func (c Config) LogRetention() time.Duration {
+	return time.Duration(c.LogRetentionDays) * 24 * time.Hour
 }
 
 // String prints the configuration with secrets redacted, for logs and `zhiku config`.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"bytes"
 	"log/slog"
 	"os"
@@ -107,4 +109,19 @@ func TestConfigLogsRedacted(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
 	require.NotContains(t, buf.String(), "super-secret-admin-key-1234")
 	require.Contains(t, buf.String(), "ZHIKU_ADMIN_KEY=***")
+}
+
+func TestLogRetention(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, DefaultLogRetentionDays, c.LogRetentionDays)
+	require.Equal(t, 90*24*time.Hour, c.LogRetention())
+	c, err = Load(env(map[string]string{"ZHIKU_LOG_RETENTION_DAYS": "30"}))
+	require.NoError(t, err)
+	require.Equal(t, 30, c.LogRetentionDays)
+	for _, bad := range []string{"0", "-5", "3651", "forever"} {
+		_, err := Load(env(map[string]string{"ZHIKU_LOG_RETENTION_DAYS": bad}))
+		require.ErrorContains(t, err, "ZHIKU_LOG_RETENTION_DAYS", bad)
+	}
 }
