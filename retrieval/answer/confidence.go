@@ -45,7 +45,7 @@ var questionWords = map[string]bool{}
 func init() {
 	for _, w := range strings.Fields(`的 了 吗 呢 吧 啊 呀 么 是 在 有 我 你 他 她 它 我们 你们 他们 这 那 这个 那个 这款 那款
 		什么 怎么 怎么办 怎么样 怎样 如何 为什么 哪 哪里 哪个 哪些 几 请问 请 一下 可以 能 能不能 会 要 想 和 与 或 就 都
-		也 还 嘛 呗 哦 个 把 被 给 对 从 到 用 说 问 问题 谁 多 一个 不 没 没有 是不是 好 知道 多久 多长 时间 是否 能否
+		也 还 嘛 呗 哦 个 把 被 给 对 从 到 用 说 问 问题 谁 多 一个 不 没 没有 是不是 好 知道 多久 多长 时间 是否 能否 如何 要 需要 几点
 		a an the is are was were do does did i you we they it this that what how why when where which who can could
 		would should will my your our to of in on for with and or be please there any`) {
 		questionWords[w] = true

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/segment"
 	"github.com/zhiku/zhiku/retrieval"
 )
 
@@ -24,12 +25,15 @@ type curatedIndex struct {
 	exact     map[string]int     // normalized phrasing → phrasing index
 	postings  map[string][]int32 // gram → phrasings holding it
 	emb       retrieval.QueryEmbedder
+	dict      *segment.Dict
 }
 
 type phrasing struct {
 	entry int
 	text  string
 	grams map[string]struct{}
+	norm  string
+	words map[string]struct{} // content words (question words aside)
 	vec   []float32
 }
 
@@ -41,8 +45,8 @@ type curatedMatch struct {
 }
 
 // buildCuratedIndex indexes entries; emb may be nil (lexical matching only).
-func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.QueryEmbedder, gen uint64) (*curatedIndex, error) {
-	ix := &curatedIndex{gen: gen, entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb}
+func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.QueryEmbedder, dict *segment.Dict, gen uint64) (*curatedIndex, error) {
+	ix := &curatedIndex{gen: gen, entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb, dict: dict}
 	for ei, e := range entries {
 		texts := append([]string{e.Question}, e.Similar...)
 		for _, t := range texts {
@@ -53,7 +57,7 @@ func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.
 			if _, dup := ix.exact[norm]; dup {
 				continue
 			}
-			p := phrasing{entry: ei, text: t, grams: grams(norm)}
+			p := phrasing{entry: ei, text: t, norm: norm, grams: grams(norm), words: contentWords(norm, dict)}
 			id := int32(len(ix.phrasings))
 			ix.exact[norm] = int(id)
 			for g := range p.grams {
@@ -116,6 +120,7 @@ func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, b
 		return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: 1}, true, nil
 	}
 	q := grams(norm)
+	qw := contentWords(norm, ix.dict)
 	shared := map[int32]int{}
 	for g := range q {
 		for _, id := range ix.postings[g] {
@@ -159,6 +164,12 @@ func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, b
 		if qvec != nil && p.vec != nil {
 			s = lexicalWeight*c.lex + (1-lexicalWeight)*math.Max(0, cosine(qvec, p.vec))
 		}
+		// The same content words in other wording ("如何开具发票", "发票要怎么开具") are
+		// the same question, however few characters the two share in order.
+		s = math.Max(s, dice(qw, p.words))
+		if contrasting(norm, p.norm) {
+			s = math.Min(s, contrastCap) // 怎么退货 is not 怎么换货, however alike they read
+		}
 		if s > best.score {
 			best = curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: s}
 		}
@@ -186,7 +197,7 @@ func (ix *curatedIndex) matchExcluding(ctx context.Context, norm string, skip ma
 	if len(skip) == 0 {
 		return ix.match(ctx, norm)
 	}
-	sub := &curatedIndex{entries: ix.entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: ix.emb}
+	sub := &curatedIndex{entries: ix.entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: ix.emb, dict: ix.dict}
 	for _, p := range ix.phrasings {
 		if skip[ix.entries[p.entry].Ref] {
 			continue
@@ -266,5 +277,86 @@ func grams(norm string) map[string]struct{} {
 	}
 	flushHan()
 	flushWord()
+	return out
+}
+
+// contentWords are the segmenter's words of a normalized question, question words and
+// bare numbers aside.
+func contentWords(norm string, dict *segment.Dict) map[string]struct{} {
+	toks, err := segment.QueryTokens(norm, dict)
+	out := make(map[string]struct{}, len(toks))
+	if err != nil {
+		return out
+	}
+	for _, t := range toks {
+		if !questionWords[t] && !isDigits(t) {
+			out[t] = struct{}{}
+		}
+	}
+	return out
+}
+
+// dice is the Dice overlap of two word sets (0 when either is empty).
+func dice(a, b map[string]struct{}) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	n := 0
+	for w := range a {
+		if _, ok := b[w]; ok {
+			n++
+		}
+	}
+	return 2 * float64(n) / float64(len(a)+len(b))
+}
+
+// contrastCap bounds the score of two questions naming different intents of one contrast
+// set: below any sane curated threshold.
+const contrastCap = 0.5
+
+// intentContrasts are key words naming different intents although the questions around
+// them read alike; English entries match as word prefixes (refund, refunds, refunded).
+var intentContrasts = [][]string{
+	{"退货", "换货", "退款", "维修", "补发", "退换", "发货", "到货", "补货", "签收", "价保", "差价"},
+	{"发票", "收据", "小票"},
+	{"return", "exchang", "refund", "repair", "ship", "deliver", "arriv", "track"},
+	{"invoice", "receipt"},
+}
+
+// contrasting reports whether two normalized questions each name a word of one contrast
+// set but share none of them. Chinese terms are found in the text itself, not among the
+// segmenter's words: jieba reads "换货运费" as 换 + 货运费.
+func contrasting(a, b string) bool {
+	for _, set := range intentContrasts {
+		ina, inb := termsIn(a, set), termsIn(b, set)
+		if len(ina) == 0 || len(inb) == 0 {
+			continue
+		}
+		shared := false
+		for k := range ina {
+			shared = shared || inb[k]
+		}
+		if !shared {
+			return true
+		}
+	}
+	return false
+}
+
+func termsIn(norm string, set []string) map[string]bool {
+	out := map[string]bool{}
+	for _, k := range set {
+		if k[0] >= 0x80 {
+			if strings.Contains(norm, k) {
+				out[k] = true
+			}
+			continue
+		}
+		for _, w := range strings.FieldsFunc(norm, func(r rune) bool { return !unicode.IsLetter(r) }) {
+			if strings.HasPrefix(w, k) {
+				out[k] = true
+			}
+		}
+	}
 	return out
 }

@@ -562,10 +562,10 @@ func (s *Service) curatedIndex(ctx context.Context, k kb.KnowledgeBase, gen uint
 				emb = nil // matched lexically; search reports the model mismatch itself
 			}
 		}
-		ix, err := buildCuratedIndex(context.WithoutCancel(ctx), entries, emb, gen)
+		ix, err := buildCuratedIndex(context.WithoutCancel(ctx), entries, emb, segment.KBDict(k), gen)
 		if err != nil && emb != nil {
 			s.log.Warn("embedding curated questions failed; matching them lexically", "kb_id", k.ID, "err", err)
-			ix, err = buildCuratedIndex(ctx, entries, nil, gen)
+			ix, err = buildCuratedIndex(ctx, entries, nil, segment.KBDict(k), gen)
 		}
 		if err != nil {
 			return nil, err

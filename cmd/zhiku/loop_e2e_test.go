@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhiku/zhiku/internal/store/storetest"
+)
+
+// The closed loop end to end: a question the knowledge base cannot answer and two
+// paraphrases make one gap of three; an operator resolves it through the API; the original
+// question and a new paraphrase are answered from that curated answer within a second; the
+// stats show the resolution.
+func TestClosedLoopEndToEnd(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
+	_, _, err := run(ctx, env, "kb", "create", "shop")
+	require.NoError(t, err)
+	recs := filepath.Join(t.TempDir(), "r.jsonl")
+	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
+	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
+	require.NoError(t, err, stderr)
+	s := startServe(t, db.URL)
+
+	questions := []string{"怎么开发票", "如何开具发票", "发票怎么开"}
+	for i, q := range questions {
+		code, out := s.call(t, "POST", "/v1/answer", map[string]any{"knowledge_base": "shop", "question": q, "session_id": fmt.Sprintf("s%d", i)})
+		require.Equal(t, 200, code)
+		require.Equal(t, false, out["answered"], "%s: %v", q, out)
+	}
+	var gap map[string]any
+	require.Eventually(t, func() bool {
+		code, out := s.call(t, "GET", "/v1/gaps?knowledge_base=shop&status=open", nil)
+		require.Equal(t, 200, code, "%v", out)
+		gaps, _ := out["gaps"].([]any)
+		if len(gaps) != 1 {
+			return false
+		}
+		gap = gaps[0].(map[string]any)
+		return gap["count"] == float64(3)
+	}, 5*time.Second, 50*time.Millisecond, "three paraphrases make one gap of three: %v", gap)
+
+	code, out := s.call(t, "POST", fmt.Sprintf("/v1/gaps/%v/resolve", gap["id"]), map[string]any{"answer": "在订单详情页点击“申请开票”，电子发票 24 小时内发到您的邮箱。"})
+	require.Equal(t, 200, code, "%v", out)
+	resolvedAt := time.Now()
+	for _, q := range []string{"怎么开发票", "发票要怎么开具"} {
+		require.Eventually(t, func() bool {
+			_, a := s.call(t, "POST", "/v1/answer", map[string]any{"knowledge_base": "shop", "question": q})
+			return a["source"] == "curated" && a["answered"] == true
+		}, time.Second, 20*time.Millisecond, "%s is answered from the resolved gap's curated answer", q)
+	}
+	require.Less(t, time.Since(resolvedAt), 2*time.Second)
+
+	require.Eventually(t, func() bool {
+		code, st := s.call(t, "GET", "/v1/stats?knowledge_base=shop&days=7", nil)
+		require.Equal(t, 200, code, "%v", st)
+		return fmt.Sprint(st) != "" && containsNumber(st, "gaps_resolved", 1)
+	}, 3*time.Second, 50*time.Millisecond, "the stats show the resolution")
+}
+
+// containsNumber reports whether any object in v has key equal to n.
+func containsNumber(v any, key string, n float64) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if f, ok := x[key].(float64); ok && f == n {
+			return true
+		}
+		for _, y := range x {
+			if containsNumber(y, key, n) {
+				return true
+			}
+		}
+	case []any:
+		for _, y := range x {
+			if containsNumber(y, key, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
