@@ -43,6 +43,7 @@ type (
 	stubJobs      struct{ JobStore }
 	stubReindexer struct{ Reindexer }
 	stubAnswerer  struct{ Answerer }
+	stubAccounts  struct{ Accounts }
 )
 
 // serverWithAllRoutes builds a server with every dependency set, so every route group is
@@ -55,6 +56,7 @@ func serverWithAllRoutes(t *testing.T) *Server {
 		AdminKey: "k", DefaultTenantID: 1, Embedding: EmbeddingSpec{Embedder: "local", Model: "m", Dimension: 8},
 		MaxBodyBytes: 1 << 20, MaxUploadBytes: 1 << 20, Jobs: stubJobs{}, AdminUI: http.NotFoundHandler(),
 		Registry: prometheus.NewRegistry(), Reindexer: stubReindexer{}, Answers: stubAnswerer{},
+		Accounts: stubAccounts{},
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

@@ -58,6 +58,7 @@ type Deps struct {
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 	Answers         Answerer             // nil leaves out the answer routes
+	Accounts        Accounts             // admin UI sign-in, users, keys, audit log; nil leaves them out
 }
 
 // Server holds the routes' dependencies.
@@ -66,6 +67,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 	engine  *gin.Engine
+	logins  *loginLimiter // failed admin UI sign-ins (session.go)
 }
 
 // New builds the HTTP handler.
@@ -130,7 +132,8 @@ func (s *Server) routes() *gin.Engine {
 		v1.POST("/jobs/:id/cancel", s.require(kb.PermUpload), s.cancelJob)
 	}
 
-	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
+	s.sessionRoutes(r, v1) // admin UI sign-in, /v1/session, users, keys, audit: when Deps.Accounts is set
+	s.answerRoutes(r, v1)  // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
 
 	// Dify's External Knowledge API authenticates itself, with Dify's error shape.
