@@ -96,6 +96,7 @@ func (a *app) serve(ctx context.Context) error {
 		Reindexer:       a.reindexer(ctx, st),
 		Answers:         answers,
 		Curation:        invalidating{st, answers},
+		Accounts:        st, // admin UI sign-in, users, keys, audit log (api/session.go)
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index
