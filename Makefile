@@ -29,6 +29,7 @@ lint:
 
 ## test: db + lint + every test against real PostgreSQL
 test: db lint
+	@bash scripts/browser.sh
 	@bash scripts/drop-test-dbs.sh
 	$(GO) test -count=1 -timeout 8m ./...
 

@@ -1,6 +1,7 @@
-// Package adminui serves the operators' web interface under /admin/. The built files are
-// embedded from dist/ (gitignored build output; a placeholder keeps it compiling), and
-// ZHIKU_ADMIN_UI_DIR may point at an on-disk build during development.
+// Package adminui serves the operators' web interface under /admin/: plain HTML, CSS and
+// JavaScript modules in web/, written by hand and embedded as they are (no build step, no
+// third-party code). ZHIKU_ADMIN_UI_DIR may point at an on-disk copy during development,
+// so edits show on reload.
 package adminui
 
 import (
@@ -12,30 +13,33 @@ import (
 	"strings"
 )
 
-//go:embed all:dist
-var dist embed.FS
+//go:embed all:web
+var web embed.FS
 
-// placeholder is shown until the UI is built.
-const placeholder = `<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>知库 Zhiku</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>知库 Zhiku</h1><p>管理界面尚未构建。API 已可用：见 README。</p>
-<p>The admin UI has not been built yet. The API is available: see the README.</p></body></html>`
+// Files is the embedded UI, for tests that check its texts.
+func Files() fs.FS {
+	sub, err := fs.Sub(web, "web")
+	if err != nil {
+		panic(err) // the embed directive guarantees web exists
+	}
+	return sub
+}
 
-// Handler serves the UI from dir when it is not empty, else from the embedded build. Paths
+// Handler serves the UI from dir when it is not empty, else from the embedded files. Paths
 // that are not files fall back to index.html, so client-side routes survive a reload.
+// Responses carry a strict Content-Security-Policy: the UI loads nothing from elsewhere.
 func Handler(dir string) http.Handler {
-	var files fs.FS
+	files := Files()
 	if dir != "" {
 		files = os.DirFS(dir)
-	} else {
-		sub, err := fs.Sub(dist, "dist")
-		if err != nil {
-			panic(err) // the embed directive guarantees dist exists
-		}
-		files = sub
 	}
 	fileServer := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", "no-cache") // a few small files: always current after an upgrade
 		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 		if name != "" {
 			if st, err := fs.Stat(files, name); err == nil && !st.IsDir() {
@@ -45,10 +49,10 @@ func Handler(dir string) http.Handler {
 		}
 		index, err := fs.ReadFile(files, "index.html")
 		if err != nil {
-			index = []byte(placeholder)
+			http.Error(w, "admin UI missing: index.html", http.StatusInternalServerError)
+			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
+		h.Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(index)
 	})
 }

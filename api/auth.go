@@ -12,10 +12,14 @@ import (
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
-// authenticate resolves "Authorization: Bearer <key>" to a principal (resolveKey) or
-// answers 401.
+// authenticate resolves "Authorization: Bearer <key>" to a principal (resolveKey), or
+// else the admin UI's session cookie (authenticateSession), or answers 401.
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := bearer(c.GetHeader("Authorization"))
+	if id, err := c.Cookie(sessionCookie); !ok && err == nil && id != "" && s.deps.Accounts != nil {
+		s.authenticateSession(c, id) // the admin UI's session cookie (session.go)
+		return
+	}
 	if !ok {
 		fail(c, errNoKey)
 		return

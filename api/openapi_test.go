@@ -34,6 +34,8 @@ type (
 	stubReindexer struct{ Reindexer }
 	stubAnswerer  struct{ Answerer }
 	stubCuration  struct{ CurationStore }
+	stubAccounts  struct{ Accounts }
+	stubMisses    struct{ SearchMissRecorder }
 )
 
 // serverWithAllRoutes builds a server with every dependency set, so every route group is
@@ -46,7 +48,8 @@ func serverWithAllRoutes(t *testing.T) *Server {
 		AdminKey: "k", DefaultTenantID: 1, Embedding: EmbeddingSpec{Embedder: "local", Model: "m", Dimension: 8},
 		MaxBodyBytes: 1 << 20, MaxUploadBytes: 1 << 20, Jobs: stubJobs{}, AdminUI: http.NotFoundHandler(),
 		Registry: prometheus.NewRegistry(), Reindexer: stubReindexer{}, Answers: stubAnswerer{}, Curation: stubCuration{},
-		Loop: closedloop.NewService(closedloop.ServiceDeps{}),
+		Loop:     closedloop.NewService(closedloop.ServiceDeps{}),
+		Accounts: stubAccounts{}, SearchMisses: stubMisses{},
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

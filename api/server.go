@@ -59,6 +59,7 @@ type Deps struct {
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
 	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
 	Answers         Answerer             // nil leaves out the answer routes
+	Accounts        Accounts             // admin UI sign-in, users, keys, audit log; nil leaves them out
 	Curation        CurationStore        // FAQs and feedback; nil leaves out the FAQ and feedback routes
 	// Loop is the closed loop's gap queue; nil leaves out /v1/gaps, /v1/stats and the
 	// conversation export.
@@ -80,6 +81,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 	engine  *gin.Engine
+	logins  *loginLimiter // failed admin UI sign-ins (session.go)
 }
 
 // New builds the HTTP handler.
@@ -145,7 +147,8 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	s.loopRoutes(v1)
-	s.answerRoutes(r, v1) // answer, assist, chat completions, models, MCP: when Deps.Answers is set
+	s.sessionRoutes(r, v1) // admin UI sign-in, /v1/session, users, keys, audit: when Deps.Accounts is set
+	s.answerRoutes(r, v1)  // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
 	s.curationRoutes(v1)
 

@@ -119,6 +119,7 @@ func (a *app) serve(ctx context.Context) error {
 		Curation:        curation,
 		Loop:            loop,
 		SearchMisses:    capture,
+		Accounts:        st, // admin UI sign-in, users, keys, audit log (api/session.go)
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index

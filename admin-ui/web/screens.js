@@ -1,0 +1,525 @@
+// The screens. Each takes {kb, route} and returns the node to show; it loads its data
+// from the public API first, so a screen appears whole.
+import { t } from './i18n.js';
+import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, conversationsRoute, ApiError } from './app.js';
+import { bars, split } from './chart.js';
+
+const enc = encodeURIComponent;
+const kbPath = (kb, rest = '') => `/v1/knowledge-bases/${enc(kb.name)}${rest}`;
+const pct = (v) => `${Math.round(v * 100)}%`;
+
+function card(...kids) { return h('section', { class: 'card' }, ...kids); }
+function field(label, input, id) {
+  input.id = input.id || id || `f-${Math.random().toString(36).slice(2, 8)}`;
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
+}
+function table(cols, rows) {
+  return h('div', { class: 'table-wrap' }, h('table', {},
+    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { class: c.cls }, c.label)))),
+    h('tbody', {}, rows)));
+}
+// form wraps a submit handler: the button is disabled while it runs and errors show in place.
+function form(onsubmit, ...kids) {
+  const msg = h('div', { 'aria-live': 'polite' });
+  const f = h('form', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const btn = f.querySelector('button[type=submit]');
+      if (btn) btn.disabled = true;
+      msg.replaceChildren();
+      try { await onsubmit(f, msg); } catch (err) { msg.replaceChildren(errorBox(err)); } finally { if (btn) btn.disabled = false; }
+    },
+  }, ...kids, msg);
+  return f;
+}
+function notAvailable(title, route) {
+  return h('div', {}, h('h1', {}, title), card(empty(t('common.notAvailable'), t('common.notAvailableBody', route))));
+}
+function forbidden(title) {
+  return h('div', {}, h('h1', {}, title), card(empty(t('common.forbidden', t('role.' + state.session.role)))));
+}
+function kbOptions(selected = []) {
+  return h('select', { multiple: true, size: Math.min(5, Math.max(2, state.kbs.length)) },
+    state.kbs.map((k) => h('option', { value: k.name, selected: selected.includes(k.id) }, k.name)));
+}
+const selectedValues = (sel) => [...sel.selectedOptions].map((o) => o.value);
+const kbNames = (ids) => ids == null ? t('common.allKbs') : ids.map((id) => state.kbs.find((k) => k.id === id)?.name || `#${id}`).join(', ');
+function statusBadge(s) {
+  const cls = { ready: 'ok', review: 'warn', pending: 'warn', processing: 'warn', failed: 'bad' }[s] || '';
+  return h('span', { class: `badge ${cls}`, 'data-status': s }, t('status.' + s));
+}
+
+// ---------- sign-in ----------
+async function login() {
+  let useKey = false;
+  const box = h('div', { class: 'card login' });
+  const draw = () => {
+    const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
+    const pw = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+    const key = h('input', { type: 'password', name: 'key', autocomplete: 'off', required: true });
+    box.replaceChildren(
+      h('h1', {}, t('login.title')),
+      form(async () => {
+        const body = useKey ? { key: key.value.trim() } : { email: email.value, password: pw.value };
+        await signedIn(await api('POST', '/admin/api/login', body));
+      },
+      useKey ? field(t('login.key'), key, 'login-key') : [field(t('login.email'), email, 'login-email'), field(t('login.password'), pw, 'login-password')],
+      h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'login-submit' }, t('login.submit')),
+        h('button', { type: 'button', class: 'link', id: 'login-mode', onclick: () => { useKey = !useKey; draw(); } }, useKey ? t('login.withPassword') : t('login.withKey')))),
+      h('p', { class: 'muted' }, t('login.hint')));
+    setTimeout(() => (useKey ? key : email).focus(), 0);
+  };
+  draw();
+  return box;
+}
+
+// ---------- knowledge bases ----------
+async function kbs() {
+  await refreshKBs();
+  const rows = state.kbs.map((k) => h('tr', {},
+    h('td', {}, h('a', { href: `#/kb/${enc(k.name)}/docs` }, k.name)),
+    h('td', {}, k.description), h('td', {}, k.language), h('td', { class: 'hide-sm' }, `${k.embedder} · ${k.embedding_model} · ${k.embedding_dim}`),
+    h('td', { class: 'hide-sm' }, fmtTime(k.created_at))));
+  const out = [h('h1', {}, t('kbs.title'))];
+  if (can('kb:write') && state.session.kb_ids == null) {
+    const name = h('input', { type: 'text', required: true, maxlength: 100 });
+    const desc = h('input', { type: 'text' });
+    const lang = h('select', {}, h('option', { value: 'zh' }, '中文 zh'), h('option', { value: 'en' }, 'English en'));
+    out.push(card(h('h2', {}, t('kbs.create')), form(async () => {
+      const k = await api('POST', '/v1/knowledge-bases', { name: name.value.trim(), description: desc.value, language: lang.value });
+      await refreshKBs();
+      go(`#/kb/${enc(k.name)}/docs`);
+    }, h('div', { class: 'row' }, field(t('common.name'), name, 'kb-name'), field(t('common.description'), desc), field(t('common.language'), lang),
+      h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, t('common.create')))))));
+  }
+  out.push(card(state.kbs.length ? table([{ label: t('common.name') }, { label: t('common.description') }, { label: t('common.language') },
+    { label: t('kbs.embedder'), cls: 'hide-sm' }, { label: t('common.created'), cls: 'hide-sm' }], rows) : empty(t('kbs.empty'), t('kbs.emptyBody'))));
+  return h('div', {}, out);
+}
+
+// ---------- settings ----------
+async function settings({ kb }) {
+  if (!can('kb:write')) return forbidden(t('nav.settings'));
+  const k = await api('GET', kbPath(kb));
+  const s = k.settings || {};
+  const num = (v) => h('input', { type: 'number', min: 0, max: 1, step: 0.01, value: v ?? '', placeholder: t('settings.default') });
+  const at = num(s.answer_threshold), ct = num(s.curated_threshold);
+  const words = h('textarea', {}, (s.dictionary || []).join('\n'));
+  const syn = h('textarea', {}, (s.synonyms || []).map((g) => g.join(', ')).join('\n'));
+  const desc = h('input', { type: 'text', value: k.description || '' });
+  const reindex = k.reindex ? h('p', { class: 'notice' }, t('settings.reindex', k.reindex.state, k.reindex.done, k.reindex.total)) : null;
+  return h('div', {}, h('h1', {}, t('settings.title', k.name)), reindex,
+    card(form(async (_, msg) => {
+      const threshold = (input, key) => {
+        if (input.value === '') return null;
+        const v = Number(input.value);
+        if (!(v >= 0 && v <= 1)) throw new Error(t('settings.badNumber', t(key).split('（')[0].split(' (')[0]));
+        return v;
+      };
+      const settings = {
+        answer_threshold: threshold(at, 'settings.answerThreshold'), curated_threshold: threshold(ct, 'settings.curatedThreshold'),
+        dictionary: words.value.split('\n').map((w) => w.trim()).filter(Boolean),
+        synonyms: syn.value.split('\n').map((l) => l.split(/[,，、]/).map((w) => w.trim()).filter(Boolean)).filter((g) => g.length > 1),
+      };
+      await api('PATCH', kbPath(kb), { description: desc.value, settings });
+      msg.replaceChildren(h('p', { class: 'badge ok' }, t('common.saved')));
+    },
+    field(t('common.description'), desc), h('div', { class: 'grid2' }, field(t('settings.answerThreshold'), at, 'set-answer'), field(t('settings.curatedThreshold'), ct, 'set-curated')),
+    field(t('settings.dictionary'), words, 'set-words'), field(t('settings.synonyms'), syn, 'set-synonyms'),
+    h('button', { type: 'submit', class: 'primary', id: 'settings-save' }, t('common.save')))),
+    card(h('h2', {}, t('settings.info')), h('dl', { class: 'kv' },
+      h('dt', {}, 'ID'), h('dd', {}, k.id), h('dt', {}, t('common.language')), h('dd', {}, k.language),
+      h('dt', {}, t('kbs.embedder')), h('dd', {}, `${k.embedder} · ${k.embedding_model} · ${k.embedding_dim}`),
+      h('dt', {}, t('common.created')), h('dd', {}, fmtTime(k.created_at)))));
+}
+
+// ---------- documents ----------
+function jobText(j) {
+  const p = j.progress || {};
+  switch (j.state) {
+    case 'queued': return j.attempt > 0 && j.attempt_errors?.length ? t('job.retrying', j.attempt + 1, j.attempt_errors.at(-1)) : t('job.queued');
+    case 'running':
+      if (p.stage === 'parsing') return t('job.parsing', p.pages_parsed || 0);
+      if (p.stage === 'embedding') return t('job.embedding', p.chunks_embedded || 0);
+      if (p.stage === 'writing') return t('job.writing');
+      return t('job.running');
+    case 'succeeded': { const r = j.result || {}; return t('job.succeeded', r.documents_new || 0, r.documents_updated || 0, r.documents_unchanged || 0, r.chunks || 0); }
+    case 'failed': return t('job.failed', j.error || '');
+    case 'cancelled': return t('job.cancelled');
+  }
+  return j.state;
+}
+function jobPercent(j) {
+  const p = j.progress || {};
+  if (j.state === 'succeeded' || j.state === 'failed' || j.state === 'cancelled') return 100;
+  if (j.state === 'queued') return 35;
+  const base = { parsing: 45, embedding: 65, writing: 90 }[p.stage] || 40;
+  if (p.documents_total > 0) return Math.min(95, base + (25 * p.documents_done) / p.documents_total);
+  return base;
+}
+function jobDetails(j) {
+  const r = j.result || {};
+  return [
+    r.failures?.length ? h('div', { class: 'error' }, t('job.someFailed', r.documents_failed), h('ul', {}, r.failures.map((f) => h('li', {}, `${f.external_id}: ${f.error}`)))) : null,
+    r.warnings?.length ? h('div', { class: 'notice' }, t('job.warnings'), h('ul', {}, r.warnings.map((w) => h('li', {}, w)))) : null,
+  ];
+}
+
+async function docs({ kb, route }) {
+  const tab = route[3] || 'all';
+  const out = [h('h1', {}, t('docs.title', kb.name))];
+  const listBox = h('div', { id: 'doc-list' });
+  const jobsBox = h('div');
+  const detail = h('div');
+  // refresh redraws the documents and recent jobs; uploads call it as each one finishes.
+  const refresh = async () => {
+    const [list, jobs] = await Promise.all([
+      api('GET', kbPath(kb, `/documents?limit=200${{ all: '', review: '&status=review', failed: '&status=failed', catalog: '&kind=catalog' }[tab] ?? ''}`)),
+      has('GET /v1/jobs') ? api('GET', `/v1/jobs?kb=${enc(kb.name)}&limit=10`).catch(() => ({ jobs: [] })) : null,
+    ]);
+    listBox.replaceChildren(docTable(kb, tab, list.documents || [], detail, refresh));
+    if (jobs) {
+      const jl = jobs.jobs || [];
+      jobsBox.replaceChildren(card(h('h2', {}, t('docs.recentJobs')), jl.length ? h('ul', { class: 'uploads' }, jl.map((j) => h('li', {},
+        h('span', { class: 'name' }, j.file?.file_name || `#${j.id}`), h('span', { class: 'muted' }, fmtTime(j.created_at)),
+        h('span', { class: 'msg' }, jobText(j), jobDetails(j))))) : h('p', { class: 'muted' }, t('docs.noJobs'))));
+    }
+  };
+  if (can('doc:upload') && has('POST /v1/knowledge-bases/:kb/documents')) out.push(card(uploader(kb, refresh)));
+  out.push(h('div', { class: 'tabs', role: 'tablist' }, ['all', 'review', 'failed', 'catalog'].map((x) => h('button', {
+    type: 'button', role: 'tab', 'aria-selected': String(x === tab), id: `tab-${x}`,
+    onclick: () => go(`#/kb/${enc(kb.name)}/docs${x === 'all' ? '' : '/' + x}`),
+  }, t('docs.tab.' + x)))));
+  await refresh();
+  out.push(listBox, detail, jobsBox);
+  return h('div', {}, out);
+}
+
+function docTable(kb, tab, docsList, detail, refresh) {
+  const act = async (fn) => { try { await fn(); await refresh(); } catch (e) { toast(e.text ? e.text() : String(e.message || e)); } };
+  const rows = docsList.map((d) => {
+    const actions = [h('button', { type: 'button', class: 'link', onclick: () => showDoc(kb, d, detail) }, t('docs.details'))];
+    if (can('doc:curate') && d.status === 'review') {
+      actions.push(h('button', { type: 'button', class: 'link', 'data-approve': d.id, onclick: () => act(() => api('POST', kbPath(kb, `/documents/${d.id}/approve`))) }, t('docs.approve')),
+        h('button', { type: 'button', class: 'link', onclick: () => {
+          const reason = prompt(t('docs.rejectReason'));
+          if (reason !== null) act(() => api('POST', kbPath(kb, `/documents/${d.id}/reject`), { reason }));
+        } }, t('docs.reject')));
+    }
+    if (can('doc:curate')) {
+      actions.push(h('button', { type: 'button', class: 'link danger', onclick: () => {
+        if (confirm(t('common.confirmDelete', d.title || d.external_id))) act(async () => { await api('DELETE', kbPath(kb, `/documents/${d.id}`)); toast(t('docs.deleted', d.title || d.external_id)); });
+      } }, t('common.delete')));
+    }
+    return h('tr', { 'data-doc': d.external_id },
+      h('td', {}, h('div', {}, d.title || d.external_id), h('div', { class: 'muted' }, d.source_name || d.external_id)),
+      h('td', {}, t('docs.kind.' + d.kind)), h('td', {}, statusBadge(d.status), d.status === 'failed' && d.status_detail ? h('div', { class: 'muted' }, d.status_detail) : null),
+      h('td', { class: 'num' }, d.chunks ?? ''), h('td', { class: 'num hide-sm' }, d.pages || ''), h('td', { class: 'num hide-sm' }, d.version),
+      h('td', { class: 'hide-sm' }, fmtTime(d.updated_at)), h('td', {}, actions));
+  });
+  return card(docsList.length ? table([{ label: t('docs.col.title') }, { label: t('docs.kind') }, { label: t('docs.col.status') }, { label: t('docs.col.chunks'), cls: 'num' },
+    { label: t('docs.col.pages'), cls: 'num hide-sm' }, { label: t('docs.col.version'), cls: 'num hide-sm' }, { label: t('common.updated'), cls: 'hide-sm' }, { label: t('common.actions') }], rows)
+    : tab === 'review' ? empty(t('docs.reviewEmpty'), t('docs.reviewEmptyBody')) : empty(t('docs.empty'), t('docs.emptyBody')));
+}
+
+async function showDoc(kb, d, box) {
+  const full = await api('GET', kbPath(kb, `/documents/${d.id}`));
+  const chunkRoute = has('GET /v1/knowledge-bases/:kb/documents/:doc/chunks');
+  const chunks = chunkRoute ? await api('GET', kbPath(kb, `/documents/${d.id}/chunks`)).catch(() => null) : null;
+  box.replaceChildren(card(h('h2', {}, full.title || full.external_id), h('dl', { class: 'kv' },
+    ...[['external_id', full.external_id], ['status', t('status.' + full.status)], ['status_detail', full.status_detail], ['kind', full.kind], ['version', full.version],
+      ['source', full.source_name], ['mime', full.mime_type], ['size', full.size_bytes], ['pages', full.pages], ['chunks', full.chunks],
+      ['metadata', JSON.stringify(full.metadata || {})]].filter(([, v]) => v !== '' && v != null).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])),
+  chunks ? h('ol', {}, (chunks.chunks || []).slice(0, 50).map((c) => h('li', {}, h('div', { class: 'muted' }, [c.page ? t('hit.page', c.page) : '', (c.section_path || []).join(' › ')].filter(Boolean).join(' · ')), h('div', { class: 'content' }, c.content)))) : null,
+  h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.close'))));
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+function uploader(kb, refresh) {
+  const kind = h('select', { id: 'upload-kind' }, ['auto', 'manual', 'catalog', 'tickets', 'faq', 'records'].map((k) => h('option', { value: k }, t('docs.kind.' + k))));
+  const input = h('input', { type: 'file', multiple: true, hidden: true, id: 'upload-input', onchange: () => { send([...input.files]); input.value = ''; } });
+  const list = h('ul', { class: 'uploads', id: 'uploads' });
+  const drop = h('div', {
+    class: 'drop', tabindex: 0, role: 'button', id: 'dropzone', 'aria-label': t('docs.drop'),
+    onclick: () => input.click(), onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } },
+    ondragover: (e) => { e.preventDefault(); drop.classList.add('over'); }, ondragleave: () => drop.classList.remove('over'),
+    ondrop: (e) => { e.preventDefault(); drop.classList.remove('over'); send([...e.dataTransfer.files]); },
+  }, t('docs.drop'));
+  function send(files) {
+    for (const file of files) uploadOne(kb, file, kind.value, list, refresh);
+  }
+  return h('div', {}, h('div', { class: 'row' }, field(t('docs.kind'), kind)), drop, input, list);
+}
+
+function uploadOne(kb, file, kind, list, refresh) {
+  const bar = h('progress', { max: 100, value: 0 });
+  const msg = h('span', { class: 'msg', 'data-state': 'uploading' }, t('job.uploading', 0));
+  const li = h('li', { 'data-file': file.name }, h('span', { class: 'name' }, file.name), bar, msg);
+  list.prepend(li);
+  const fd = new FormData();
+  fd.append('kind', kind);
+  fd.append('file', file);
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', kbPath(kb, '/documents'));
+  xhr.setRequestHeader('X-CSRF-Token', state.session?.csrf_token || '');
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) { const p = Math.round((100 * e.loaded) / e.total); bar.value = p * 0.3; msg.textContent = t('job.uploading', p); } };
+  xhr.onerror = () => { msg.replaceChildren(errorBox(new Error(t('err.network')))); msg.dataset.state = 'failed'; };
+  xhr.onload = () => {
+    let body = null;
+    try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+    if (xhr.status !== 202) { msg.replaceChildren(errorBox(new ApiError(xhr.status, body))); msg.dataset.state = 'failed'; bar.value = 100; return; }
+    watchJob(body.job, bar, msg).then(() => refresh().catch(() => {}));
+  };
+  xhr.send(fd);
+}
+
+async function watchJob(job, bar, msg) {
+  for (;;) {
+    bar.value = jobPercent(job);
+    msg.replaceChildren(jobText(job), ...jobDetails(job).filter(Boolean));
+    msg.dataset.state = job.state === 'succeeded' ? 'ready' : job.state;
+    if (['succeeded', 'failed', 'cancelled'].includes(job.state)) return;
+    await new Promise((r) => setTimeout(r, 400));
+    try { job = (await api('GET', `/v1/jobs/${job.id}`)).job; } catch (err) { msg.replaceChildren(errorBox(err)); return; }
+  }
+}
+
+// ---------- curated Q&A ----------
+async function faqs({ kb }) {
+  const route = 'GET /v1/knowledge-bases/:kb/faqs';
+  if (!has(route)) return notAvailable(t('faqs.title', kb.name), '/v1/knowledge-bases/{kb}/faqs');
+  const data = await api('GET', kbPath(kb, '/faqs?limit=500'));
+  const all = data.faqs || data.items || [];
+  const editor = h('div');
+  const filter = h('input', { type: 'search', placeholder: t('faqs.filter'), 'aria-label': t('faqs.filter'), id: 'faq-filter' });
+  const tbody = h('tbody');
+  const draw = () => {
+    const q = filter.value.trim().toLowerCase();
+    tbody.replaceChildren(...all.filter((f) => !q || (f.question + f.answer + (f.similar_questions || []).join()).toLowerCase().includes(q)).map((f) => h('tr', {},
+      h('td', {}, f.question, f.similar_questions?.length ? h('div', { class: 'muted' }, f.similar_questions.join(' · ')) : null),
+      h('td', {}, f.answer), h('td', {},
+        h('button', { type: 'button', class: 'link', onclick: () => edit(f) }, t('common.edit')),
+        h('button', { type: 'button', class: 'link danger', onclick: async () => {
+          if (!confirm(t('common.confirmDelete', f.question))) return;
+          await api('DELETE', kbPath(kb, `/faqs/${f.id}`)); go(location.hash);
+        } }, t('common.delete'))))));
+  };
+  const edit = (f) => {
+    const q = h('input', { type: 'text', required: true, value: f?.question || '' });
+    const a = h('textarea', { required: true }, f?.answer || '');
+    const sim = h('textarea', {}, (f?.similar_questions || []).join('\n'));
+    editor.replaceChildren(card(h('h2', {}, f ? f.question : t('faqs.new')), form(async () => {
+      const body = { question: q.value.trim(), answer: a.value.trim(), similar_questions: sim.value.split('\n').map((s) => s.trim()).filter(Boolean) };
+      if (f) await api('PUT', kbPath(kb, `/faqs/${f.id}`), body); else await api('POST', kbPath(kb, '/faqs'), body);
+      toast(t('common.saved')); go(location.hash);
+    }, field(t('faqs.question'), q, 'faq-q'), field(t('faqs.answer'), a, 'faq-a'), field(t('faqs.similar'), sim, 'faq-sim'),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('common.save')), h('button', { type: 'button', onclick: () => editor.replaceChildren() }, t('common.cancel'))))));
+    q.focus();
+  };
+  filter.addEventListener('input', draw);
+  draw();
+  return h('div', {}, h('h1', {}, t('faqs.title', kb.name)),
+    h('div', { class: 'row' }, filter, h('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, t('faqs.new'))), editor,
+    card(all.length ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('faqs.question')), h('th', {}, t('faqs.answer')), h('th', {}, t('common.actions')))), tbody))
+      : empty(t('faqs.empty'), t('faqs.emptyBody'))));
+}
+
+// ---------- hit test ----------
+function highlight(text, terms) {
+  const ts = (terms || []).filter((x) => x && x.length > 0).sort((a, b) => b.length - a.length);
+  if (!ts.length) return [text];
+  const re = new RegExp(`(${ts.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`, 'gi');
+  return text.split(re).map((part, i) => (i % 2 ? h('mark', {}, part) : part));
+}
+function scoreRow(label, v, color) {
+  const track = h('span', { class: 'track' }, v == null ? null : h('span', { class: 'bar', style: { width: `${Math.max(2, Math.min(100, v * 100))}%`, background: color } }));
+  return [h('span', {}, label), track, h('span', { class: 'num' }, v == null ? '—' : v.toFixed(3))];
+}
+
+async function hittest({ kb }) {
+  if (!can('search')) return forbidden(t('nav.hittest'));
+  const q = h('input', { type: 'search', id: 'hit-q', required: true, style: { minWidth: '260px', flex: '1' } });
+  const mode = h('select', { id: 'hit-mode' }, ['hybrid', 'vector', 'text'].map((m) => h('option', { value: m }, t('hit.mode.' + m))));
+  const topK = h('input', { type: 'number', min: 1, max: 50, value: 8, id: 'hit-k', style: { width: '80px' } });
+  const filters = h('input', { type: 'text', id: 'hit-filters', placeholder: '{"kind":"manual"}' });
+  const results = h('div', { id: 'hit-results' });
+  const answerBox = h('div', { id: 'hit-answer' });
+  const withAnswer = has('POST /v1/answer');
+  return h('div', {}, h('h1', {}, t('hit.title', kb.name)), card(form(async () => {
+    let f;
+    if (filters.value.trim()) {
+      try { f = JSON.parse(filters.value); } catch { throw new Error(t('hit.badFilters')); }
+      if (typeof f !== 'object' || f === null) throw new Error(t('hit.badFilters'));
+    }
+    results.replaceChildren(h('p', { class: 'muted' }, t('common.loading')));
+    answerBox.replaceChildren();
+    const search = api('POST', kbPath(kb, '/search'), { query: q.value, mode: mode.value, top_k: Number(topK.value) || 8, filters: f });
+    const answer = withAnswer ? api('POST', '/v1/answer', { knowledge_base: kb.name, question: q.value, filters: f, debug: true }).catch((e) => e) : null;
+    const sr = await search;
+    drawHits(results, sr.results || []);
+    if (answer) drawAnswer(answerBox, await answer);
+  }, h('div', { class: 'row' }, field(t('hit.question'), q), field(t('hit.mode'), mode), field(t('hit.topK'), topK),
+    h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary', id: 'hit-run' }, t('hit.run')))),
+  field(t('hit.filters'), filters))), withAnswer ? null : h('p', { class: 'notice' }, t('hit.noAnswerApi')), answerBox, results);
+}
+
+function drawHits(box, hits) {
+  if (!hits.length) { box.replaceChildren(card(empty(t('hit.noResults'), t('hit.noResultsBody')))); return; }
+  box.replaceChildren(card(h('h2', {}, t('hit.results', hits.length)), hits.map((r, i) => h('div', { class: 'hit', 'data-chunk': r.chunk_id },
+    h('span', { class: 'rank' }, `#${i + 1}`),
+    h('div', {}, h('div', {}, h('strong', {}, r.title || r.external_id), ' ', h('span', { class: 'muted' },
+      [r.source?.page ? t('hit.page', r.source.page) : '', (r.source?.section_path || []).join(' › ')].filter(Boolean).join(' · '))),
+    h('div', { class: 'content' }, highlight(r.content.length > 600 ? r.content.slice(0, 600) + '…' : r.content, r.matched_terms)),
+    r.matched_terms?.length ? h('div', { class: 'muted' }, `${t('hit.matched')}: ${r.matched_terms.join(', ')}`) : null),
+    h('div', { class: 'scores' }, scoreRow(t('hit.vector'), r.scores?.vector, 'var(--vec)'), scoreRow(t('hit.text'), r.scores?.text, 'var(--txt)'),
+      scoreRow(t('hit.fused'), r.scores?.fused, 'var(--fused)'), scoreRow('score', r.score, 'var(--ok)'))))));
+}
+
+function drawAnswer(box, a) {
+  if (a instanceof Error) { box.replaceChildren(errorBox(a)); return; }
+  const d = a.debug || {};
+  const steps = Object.entries(d.steps_ms || {});
+  box.replaceChildren(card(h('h2', {}, t('hit.answer')),
+    h('p', { class: 'answer', id: 'answer-text' }, a.answer || '—'),
+    h('dl', { class: 'kv' },
+      h('dt', {}, t('hit.answered')), h('dd', {}, h('span', { class: `badge ${a.answered ? 'ok' : 'bad'}` }, a.answered ? t('common.yes') : t('common.no')), a.handoff ? [' ', h('span', { class: 'badge warn' }, `${t('hit.handoff')} ${a.handoff_reason || ''}`)] : null),
+      h('dt', {}, t('hit.confidence')), h('dd', {}, h('span', { class: 'scores' }, scoreRow('', a.confidence, a.confidence >= (d.threshold || 0) ? 'var(--ok)' : 'var(--bad)'))),
+      h('dt', {}, t('hit.source')), h('dd', {}, t('source.' + a.source)),
+      a.rewritten_query ? [h('dt', {}, t('hit.rewritten')), h('dd', {}, a.rewritten_query)] : null,
+      a.citations?.length ? [h('dt', {}, t('hit.citations')), h('dd', {}, h('ol', {}, a.citations.map((c) => h('li', {}, h('strong', {}, c.title), c.page ? ` (${t('hit.page', c.page)}) ` : ' ', h('span', { class: 'muted' }, c.snippet)))))] : null,
+      steps.length ? [h('dt', {}, t('hit.steps')), h('dd', {}, steps.map(([k, v]) => `${k} ${Number(v).toFixed(1)} ms`).join(' · '))] : null)));
+}
+
+// ---------- closed loop ----------
+async function gaps() {
+  if (!has('GET /v1/gaps')) return notAvailable(t('gaps.title'), '/v1/gaps');
+  const data = await api('GET', '/v1/gaps');
+  const list = data.gaps || data.items || [];
+  const box = h('div');
+  const rows = list.map((g) => {
+    const samples = g.sample_questions || g.samples || g.questions || [];
+    return h('tr', { 'data-gap': g.id },
+      h('td', {}, h('strong', {}, g.question || g.representative || g.title || samples[0] || `#${g.id}`), samples.length ? h('div', { class: 'muted' }, samples.slice(0, 3).map((s) => (typeof s === 'string' ? s : s.question || s.text)).join(' · ')) : null),
+      h('td', { class: 'num' }, g.count ?? g.occurrences ?? g.impact ?? ''), h('td', {}, g.status || ''), h('td', { class: 'hide-sm' }, g.knowledge_base || g.kb_name || ''),
+      h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => resolveGap(g, box) }, t('gaps.resolve')),
+        h('button', { type: 'button', class: 'link danger', onclick: async () => { await api('POST', `/v1/gaps/${g.id}/dismiss`, {}); go(location.hash); } }, t('gaps.dismiss'))));
+  });
+  return h('div', {}, h('h1', {}, t('gaps.title')), box, card(list.length ? table([{ label: t('hit.question') }, { label: t('gaps.count'), cls: 'num' }, { label: t('docs.col.status') },
+    { label: t('nav.kb'), cls: 'hide-sm' }, { label: t('common.actions') }], rows) : empty(t('gaps.empty'), t('gaps.emptyBody'))));
+}
+
+function resolveGap(g, box) {
+  const a = h('textarea', { required: true, id: 'gap-answer' }, g.draft_answer || g.draft || '');
+  box.replaceChildren(card(h('h2', {}, g.question || g.representative || `#${g.id}`), form(async () => {
+    await api('POST', `/v1/gaps/${g.id}/resolve`, { answer: a.value.trim() });
+    toast(t('common.saved')); go(location.hash);
+  }, field(t('gaps.answer'), a), h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'gap-save' }, t('common.save')),
+    h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.cancel'))))));
+  a.focus();
+}
+
+async function dashboard({ route }) {
+  if (!has('GET /v1/stats')) return notAvailable(t('dash.title'), '/v1/stats');
+  const days = route[1] === '30' ? 30 : 7;
+  const data = await api('GET', `/v1/stats?days=${days}`);
+  const rows = data.days || data.stats || data.daily || [];
+  const sum = {};
+  for (const r of rows) {
+    const d = r.day || r.date;
+    sum[d] ||= { questions: 0, answered: 0, handoffs: 0, thumbs_down: 0 };
+    sum[d].questions += r.questions || 0; sum[d].answered += r.answered || 0; sum[d].handoffs += r.handoffs || 0; sum[d].thumbs_down += r.thumbs_down || 0;
+  }
+  const labels = Object.keys(sum).sort();
+  const rate = (k) => labels.map((d) => (sum[d].questions ? sum[d][k] / sum[d].questions : 0));
+  const switcher = h('div', { class: 'tabs' }, [7, 30].map((n) => h('button', { type: 'button', 'aria-selected': String(n === days), onclick: () => go(`#/dashboard/${n}`) }, t('dash.days', n))));
+  const chart = (title, node) => card(h('h2', {}, title), node);
+  const gaps = data.gaps || {};
+  const top = (title, list) => chart(title, list?.length ? h('ol', {}, list.slice(0, 10).map((x) => h('li', {}, `${x.question || x.text} (${x.count ?? ''})`))) : h('p', { class: 'muted' }, t('dash.noData')));
+  return h('div', {}, h('h1', {}, t('dash.title')), switcher, labels.length ? h('div', { class: 'grid2' },
+    chart(t('dash.questions'), bars(labels.map((d) => d.slice(5)), labels.map((d) => sum[d].questions))),
+    chart(t('dash.answered'), bars(labels.map((d) => d.slice(5)), rate('answered'), { color: '#1a7f37', fmt: pct, max: 1 })),
+    chart(t('dash.handoff'), bars(labels.map((d) => d.slice(5)), rate('handoffs'), { color: '#9a6700', fmt: pct, max: 1 })),
+    chart(t('dash.thumbsDown'), bars(labels.map((d) => d.slice(5)), rate('thumbs_down'), { color: '#cf222e', fmt: pct, max: 1 })),
+    chart(t('dash.gaps'), split([{ label: 'open', value: gaps.open || 0, color: '#cf222e' }, { label: 'resolved', value: gaps.resolved || 0, color: '#1a7f37' }])),
+    top(t('dash.top'), data.top_questions), top(t('dash.topUnanswered'), data.top_unanswered)) : card(empty(t('dash.noData'))));
+}
+
+async function conversations() {
+  const path = conversationsRoute();
+  if (!path) return notAvailable(t('conv.title'), '/v1/conversations');
+  const data = await api('GET', path);
+  const list = data.conversations || data.exchanges || data.items || [];
+  return h('div', {}, h('h1', {}, t('conv.title')), card(list.length ? table([{ label: t('audit.when') }, { label: t('hit.question') }, { label: t('hit.answer') }, { label: t('hit.source') }],
+    list.map((x) => h('tr', {}, h('td', {}, fmtTime(x.created_at)), h('td', {}, x.question), h('td', {}, x.answer), h('td', {}, x.source))))
+    : empty(t('audit.empty'))));
+}
+
+// ---------- administration ----------
+async function keys() {
+  if (!can('keys:manage')) return forbidden(t('keys.title'));
+  const data = await api('GET', '/v1/keys');
+  const name = h('input', { type: 'text', id: 'key-name' });
+  const role = h('select', { id: 'key-role' }, ['bot', 'uploader', 'operator', 'admin'].map((r) => h('option', { value: r }, t('role.' + r))));
+  const scope = kbOptions();
+  const shown = h('div');
+  const rows = (data.keys || []).map((k) => h('tr', {},
+    h('td', {}, h('code', {}, k.prefix + '…')), h('td', {}, k.name), h('td', {}, t('role.' + k.role)), h('td', {}, kbNames(k.kb_ids)),
+    h('td', { class: 'hide-sm' }, fmtTime(k.created_at)), h('td', { class: 'hide-sm' }, fmtTime(k.last_used_at)),
+    h('td', {}, k.revoked_at ? h('span', { class: 'badge bad' }, t('keys.revoked')) : [h('span', { class: 'badge ok' }, t('keys.live')), ' ',
+      h('button', { type: 'button', class: 'link danger', onclick: async () => { if (!confirm(t('keys.confirmRevoke', k.prefix))) return; await api('DELETE', `/v1/keys/${k.id}`); go(location.hash); } }, t('keys.revoke'))])));
+  return h('div', {}, h('h1', {}, t('keys.title')), card(h('h2', {}, t('keys.create')), form(async () => {
+    const r = await api('POST', '/v1/keys', { name: name.value, role: role.value, knowledge_bases: selectedValues(scope) });
+    shown.replaceChildren(h('div', { class: 'notice' }, t('keys.shownOnce'), h('div', { class: 'secret', id: 'new-key' }, r.key)));
+  }, h('div', { class: 'row' }, field(t('common.name'), name), field(t('common.role'), role), field(`${t('common.kbs')} (${t('users.kbHint')})`, scope),
+    h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary', id: 'key-create' }, t('common.create'))))), shown),
+  card(rows.length ? table([{ label: t('keys.prefix') }, { label: t('common.name') }, { label: t('common.role') }, { label: t('common.kbs') },
+    { label: t('common.created'), cls: 'hide-sm' }, { label: t('keys.lastUsed'), cls: 'hide-sm' }, { label: t('docs.col.status') }], rows) : empty(t('keys.empty'), t('keys.emptyBody'))));
+}
+
+async function users() {
+  if (!can('keys:manage')) return forbidden(t('users.title'));
+  const data = await api('GET', '/v1/users');
+  const email = h('input', { type: 'email', required: true, id: 'user-email', autocomplete: 'off' });
+  const dn = h('input', { type: 'text', id: 'user-name' });
+  const pw = h('input', { type: 'password', required: true, minlength: 8, id: 'user-password', autocomplete: 'new-password' });
+  const role = h('select', { id: 'user-role' }, ['operator', 'uploader', 'admin'].map((r) => h('option', { value: r }, t('role.' + r))));
+  const scope = kbOptions();
+  scope.id = 'user-kbs';
+  const rows = (data.users || []).map((u) => h('tr', { 'data-user': u.email },
+    h('td', {}, u.email, u.display_name ? h('div', { class: 'muted' }, u.display_name) : null), h('td', {}, t('role.' + u.role)), h('td', {}, kbNames(u.kb_ids)),
+    h('td', {}, h('span', { class: `badge ${u.disabled_at ? 'bad' : 'ok'}` }, u.disabled_at ? t('users.disabled') : t('users.active'))),
+    h('td', { class: 'hide-sm' }, fmtTime(u.created_at)),
+    h('td', {}, h('button', { type: 'button', class: 'link', onclick: async () => { await api('PATCH', `/v1/users/${u.id}`, { disabled: !u.disabled_at }); go(location.hash); } },
+      u.disabled_at ? t('users.enable') : t('users.disable')))));
+  return h('div', {}, h('h1', {}, t('users.title')), card(h('h2', {}, t('users.create')), form(async () => {
+    await api('POST', '/v1/users', { email: email.value, display_name: dn.value, password: pw.value, role: role.value, knowledge_bases: selectedValues(scope) });
+    toast(t('common.saved')); go(location.hash);
+  }, h('div', { class: 'grid2' }, field(t('login.email'), email), field(t('users.displayName'), dn), field(t('login.password'), pw), field(t('common.role'), role),
+    field(`${t('common.kbs')} (${t('users.kbHint')})`, scope)), h('button', { type: 'submit', class: 'primary', id: 'user-create' }, t('common.create')))),
+  card(rows.length ? table([{ label: t('login.email') }, { label: t('common.role') }, { label: t('common.kbs') }, { label: t('docs.col.status') },
+    { label: t('common.created'), cls: 'hide-sm' }, { label: t('common.actions') }], rows) : empty(t('users.empty'), t('users.emptyBody'))));
+}
+
+async function audit({ route }) {
+  if (!can('keys:manage')) return forbidden(t('audit.title'));
+  const prefix = route[1] || '';
+  const tbody = h('tbody');
+  const more = h('button', { type: 'button' }, t('common.more'));
+  let before = 0;
+  const load = async () => {
+    const data = await api('GET', `/v1/audit?limit=100&action=${enc(prefix)}${before ? `&before=${before}` : ''}`);
+    const es = data.entries || [];
+    tbody.append(...es.map((e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
+      h('td', { class: 'hide-sm muted' }, JSON.stringify(e.details || {})))));
+    before = es.at(-1)?.id || 0;
+    more.hidden = es.length < 100;
+    return es.length;
+  };
+  more.addEventListener('click', load);
+  const n = await load();
+  const filter = h('input', { type: 'search', value: prefix, placeholder: t('audit.filter'), 'aria-label': t('audit.filter'), onchange: (e) => go(`#/audit/${enc(e.target.value.trim())}`) });
+  return h('div', {}, h('h1', {}, t('audit.title')), h('div', { class: 'row' }, filter), card(n ? h('div', { class: 'table-wrap' }, h('table', {},
+    h('thead', {}, h('tr', {}, [t('audit.when'), t('audit.actor'), t('audit.action'), t('audit.target'), ''].map((c) => h('th', {}, c)))), tbody), more) : empty(t('audit.empty'))));
+}
+
+export const screens = { login, kbs, settings, docs, faqs, hittest, gaps, dashboard, conversations, keys, users, audit };
