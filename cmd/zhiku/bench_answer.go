@@ -138,7 +138,13 @@ func (a *app) benchAnswer(ctx context.Context, o benchAnswerOpts) error {
 	var queries bytes.Buffer
 	for i := 0; i < 2000; i++ {
 		at := (i * 104729) % len(passages)
-		inKB = append(inKB, qg.query(passages[at]))
+		q := qg.query(passages[at])
+		if codes := passages[at].codes; len(codes) > 0 && i%2 == 0 {
+			// Half the questions name a fault code, model or SKU of the passage, as
+			// customers quoting a screen or a label do.
+			q = codes[i%len(codes)] + []string{"是什么意思", "怎么办", "多少钱"}[i%3]
+		}
+		inKB = append(inKB, q)
 		b, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("q%04d", i), "text": inKB[i], "relevant": []string{fmt.Sprintf("gen-%05d", at)}})
 		queries.Write(append(b, '\n'))
 	}

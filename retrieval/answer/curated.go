@@ -29,12 +29,13 @@ type curatedIndex struct {
 }
 
 type phrasing struct {
-	entry int
-	text  string
-	grams map[string]struct{}
-	norm  string
-	words map[string]struct{} // content words (question words aside)
-	vec   []float32
+	entry    int
+	text     string
+	grams    map[string]struct{}
+	norm     string
+	words    map[string]struct{} // content words (question words aside)
+	contrast []uint32            // per contrast set, a bit per term the phrasing names
+	vec      []float32
 }
 
 // curatedMatch is the best curated candidate for a question.
@@ -57,7 +58,7 @@ func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.
 			if _, dup := ix.exact[norm]; dup {
 				continue
 			}
-			p := phrasing{entry: ei, text: t, norm: norm, grams: grams(norm), words: contentWords(norm, dict)}
+			p := phrasing{entry: ei, text: t, norm: norm, grams: grams(norm), words: contentWords(norm, dict), contrast: contrastTerms(norm)}
 			id := int32(len(ix.phrasings))
 			ix.exact[norm] = int(id)
 			for g := range p.grams {
@@ -110,8 +111,9 @@ const lexicalWeight = 0.5
 
 // match returns the best curated candidate for the normalized question, or false when
 // no phrasing shares a gram with it. The score is 1 for an exact phrasing, else the blend
-// of gram overlap (Dice) and cosine.
-func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, bool, error) {
+// of gram overlap (Dice) and cosine, or the overlap of content words when that is higher;
+// content words are only compared while the score is below enough.
+func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) (curatedMatch, bool, error) {
 	if len(ix.phrasings) == 0 || norm == "" {
 		return curatedMatch{}, false, nil
 	}
@@ -120,8 +122,8 @@ func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, b
 		return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: 1}, true, nil
 	}
 	q := grams(norm)
-	qw := contentWords(norm, ix.dict)
-	shared := map[int32]int{}
+	qc := contrastTerms(norm)
+	shared := make(map[int32]int, 64)
 	for g := range q {
 		for _, id := range ix.postings[g] {
 			shared[id]++
@@ -157,25 +159,46 @@ func (ix *curatedIndex) match(ctx context.Context, norm string) (curatedMatch, b
 		}
 		qvec = v
 	}
-	best := curatedMatch{score: -1}
-	for _, c := range cands {
+	// First the cheap evidence: shared character pairs and vectors.
+	scores := make([]float64, len(cands))
+	best, at := -1.0, 0
+	for i, c := range cands {
 		p := &ix.phrasings[c.id]
 		s := c.lex
 		if qvec != nil && p.vec != nil {
 			s = lexicalWeight*c.lex + (1-lexicalWeight)*math.Max(0, cosine(qvec, p.vec))
 		}
-		// The same content words in other wording ("如何开具发票", "发票要怎么开具") are
-		// the same question, however few characters the two share in order.
-		s = math.Max(s, dice(qw, p.words))
-		if contrasting(norm, p.norm) {
+		if contrasting(qc, p.contrast) {
 			s = math.Min(s, contrastCap) // 怎么退货 is not 怎么换货, however alike they read
 		}
-		if s > best.score {
-			best = curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: s}
+		scores[i] = s
+		if s > best {
+			best, at = s, i
 		}
 	}
-	return best, true, nil
+	// Then, when that falls short but not far, the content words: the same words in other
+	// wording ("如何开具发票", "发票要怎么开具") are the same question, however few
+	// characters the two share in order. Segmenting costs more than all of the above, so
+	// it runs only when it can change the outcome.
+	if best < enough && best >= wordsFloor {
+		qw := contentWords(norm, ix.dict)
+		for i, c := range cands {
+			p := &ix.phrasings[c.id]
+			if contrasting(qc, p.contrast) {
+				continue
+			}
+			if s := math.Max(scores[i], dice(qw, p.words)); s > best {
+				best, at = s, i
+			}
+		}
+	}
+	p := &ix.phrasings[cands[at].id]
+	return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: best}, true, nil
 }
+
+// wordsFloor is the cheap score below which a question is too far from every curated
+// phrasing for its content words to be compared.
+const wordsFloor = 0.3
 
 // top returns up to n distinct entries best matching norm, best first, for agent assist.
 func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedMatch, error) {
@@ -195,7 +218,7 @@ func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedM
 
 func (ix *curatedIndex) matchExcluding(ctx context.Context, norm string, skip map[string]bool) (curatedMatch, bool, error) {
 	if len(skip) == 0 {
-		return ix.match(ctx, norm)
+		return ix.match(ctx, norm, 1)
 	}
 	sub := &curatedIndex{entries: ix.entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: ix.emb, dict: ix.dict}
 	for _, p := range ix.phrasings {
@@ -209,7 +232,7 @@ func (ix *curatedIndex) matchExcluding(ctx context.Context, norm string, skip ma
 		}
 		sub.phrasings = append(sub.phrasings, p)
 	}
-	return sub.match(ctx, norm)
+	return sub.match(ctx, norm, 1)
 }
 
 func cosine(a, b []float32) float64 {
@@ -323,40 +346,40 @@ var intentContrasts = [][]string{
 	{"invoice", "receipt"},
 }
 
-// contrasting reports whether two normalized questions each name a word of one contrast
-// set but share none of them. Chinese terms are found in the text itself, not among the
-// segmenter's words: jieba reads "换货运费" as 换 + 货运费.
-func contrasting(a, b string) bool {
-	for _, set := range intentContrasts {
-		ina, inb := termsIn(a, set), termsIn(b, set)
-		if len(ina) == 0 || len(inb) == 0 {
-			continue
-		}
-		shared := false
-		for k := range ina {
-			shared = shared || inb[k]
-		}
-		if !shared {
-			return true
-		}
-	}
-	return false
-}
-
-func termsIn(norm string, set []string) map[string]bool {
-	out := map[string]bool{}
-	for _, k := range set {
-		if k[0] >= 0x80 {
-			if strings.Contains(norm, k) {
-				out[k] = true
+// contrastTerms finds, per contrast set, the terms a normalized question names, as bits.
+// Chinese terms are found in the text itself, not among the segmenter's words: jieba reads
+// "换货运费" as 换 + 货运费.
+func contrastTerms(norm string) []uint32 {
+	out := make([]uint32, len(intentContrasts))
+	var words []string
+	for si, set := range intentContrasts {
+		for ti, k := range set {
+			if k[0] >= 0x80 {
+				if strings.Contains(norm, k) {
+					out[si] |= 1 << ti
+				}
+				continue
 			}
-			continue
-		}
-		for _, w := range strings.FieldsFunc(norm, func(r rune) bool { return !unicode.IsLetter(r) }) {
-			if strings.HasPrefix(w, k) {
-				out[k] = true
+			if words == nil {
+				words = strings.FieldsFunc(norm, func(r rune) bool { return !unicode.IsLetter(r) })
+			}
+			for _, w := range words {
+				if strings.HasPrefix(w, k) {
+					out[si] |= 1 << ti
+				}
 			}
 		}
 	}
 	return out
+}
+
+// contrasting reports whether two questions each name a term of one contrast set but
+// share none of them.
+func contrasting(a, b []uint32) bool {
+	for i := range a {
+		if a[i] != 0 && b[i] != 0 && a[i]&b[i] == 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package answer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,7 @@ func TestCuratedMatchingAcceptsRewordingsAndKeepsNearMissesApart(t *testing.T) {
 	ix, err := buildCuratedIndex(context.Background(), entries, emb, nil, 1)
 	require.NoError(t, err)
 	score := func(q string) (string, float64) {
-		m, ok, err := ix.match(context.Background(), Normalize(q))
+		m, ok, err := ix.match(context.Background(), Normalize(q), DefaultCuratedThreshold)
 		require.NoError(t, err)
 		if !ok {
 			return "", 0
@@ -45,5 +46,29 @@ func TestCuratedMatchingAcceptsRewordingsAndKeepsNearMissesApart(t *testing.T) {
 	for _, q := range []string{"换货运费谁承担", "How do I exchange an item?", "怎么开收据", "火星上有快递吗"} {
 		_, s := score(q)
 		require.Less(t, s, DefaultCuratedThreshold, "%s must not match (%.3f)", q, s)
+	}
+}
+
+// BenchmarkCuratedMatch matches reworded questions against 500 curated entries of three
+// phrasings each, with the local embedder: the per-request cost of the curated path.
+func BenchmarkCuratedMatch(b *testing.B) {
+	emb, err := embedding.NewLocal(embedding.LocalOptions{})
+	require.NoError(b, err)
+	topics := []string{"退货", "换货", "发票", "物流", "保修", "安装", "滤网", "电池", "充电", "配网", "尺寸", "颜色", "优惠券", "积分", "会员"}
+	var entries []kb.Curated
+	for i := 0; i < 500; i++ {
+		t := topics[i%len(topics)]
+		entries = append(entries, kb.Curated{Ref: "faq:" + t, Question: fmt.Sprintf("XR-%d 的%s怎么处理", i, t),
+			Similar: []string{fmt.Sprintf("%s问题 XR-%d", t, i), fmt.Sprintf("请问XR-%d%s要多久", i, t)}, Answer: "a"})
+	}
+	ix, err := buildCuratedIndex(context.Background(), entries, emb, nil, 1)
+	require.NoError(b, err)
+	qs := []string{"XR-17的退货要怎么处理呀", "发票问题 XR-200 呢", "请问XR-3 保修多久"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := ix.match(context.Background(), Normalize(qs[i%len(qs)]), DefaultCuratedThreshold); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -305,12 +305,12 @@ func (s *Service) compose(ctx context.Context, r Request, query, norm, qnorm, la
 	if err != nil {
 		return resp, nil, false, err
 	}
-	best, found, err := ix.match(ctx, norm)
+	best, found, err := ix.match(ctx, norm, curatedThreshold)
 	if err != nil {
 		return resp, nil, false, err
 	}
 	if qnorm != norm {
-		if m, ok, err := ix.match(ctx, qnorm); err != nil {
+		if m, ok, err := ix.match(ctx, qnorm, curatedThreshold); err != nil {
 			return resp, nil, false, err
 		} else if ok && (!found || m.score > best.score) {
 			best, found = m, true
