@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -75,6 +77,13 @@ func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pg
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database url: %w", err)
+	}
+	// pgx's default pool (max(4, cores) connections) is small for a server whose every
+	// search holds two at once (its vector and text legs): at a few dozen concurrent
+	// answers most of the time went to waiting for a connection. pool_max_conns in
+	// DATABASE_URL still decides when given.
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = int32(max(8, 4*runtime.NumCPU()))
 	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "zhiku"
