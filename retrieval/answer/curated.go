@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -20,6 +21,7 @@ import (
 // read concurrently without locks.
 type curatedIndex struct {
 	gen       uint64
+	built     time.Time // a FAQ's validity window opens or closes without a change to announce it
 	entries   []kb.Curated
 	phrasings []phrasing
 	exact     map[string]int     // normalized phrasing → phrasing index
@@ -47,7 +49,7 @@ type curatedMatch struct {
 
 // buildCuratedIndex indexes entries; emb may be nil (lexical matching only).
 func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.QueryEmbedder, dict *segment.Dict, gen uint64) (*curatedIndex, error) {
-	ix := &curatedIndex{gen: gen, entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb, dict: dict}
+	ix := &curatedIndex{gen: gen, built: time.Now(), entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb, dict: dict}
 	for ei, e := range entries {
 		texts := append([]string{e.Question}, e.Similar...)
 		for _, t := range texts {

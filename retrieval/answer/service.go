@@ -33,7 +33,7 @@ const (
 	DefaultGenerateTimeout  = 15 * time.Second
 	DefaultRewriteTimeout   = 3 * time.Second
 	DefaultCacheSize        = 50_000
-	DefaultCacheTTL         = 10 * time.Minute
+	DefaultCacheTTL         = time.Minute // = curatedMaxAge: validity windows hold within a minute
 	DefaultSessionTTL       = 30 * time.Minute
 )
 
@@ -544,13 +544,17 @@ func (s *Service) rewrite(ctx context.Context, q string, history []Turn, lang st
 	return q, "none"
 }
 
+// curatedMaxAge bounds how long a curated index (and a cached answer) is used: a FAQ's
+// valid_from or valid_until passes without any write to announce it.
+const curatedMaxAge = time.Minute
+
 // curatedIndex returns the knowledge base's curated index at generation gen, building it
 // once (concurrent requests wait for the one build).
 func (s *Service) curatedIndex(ctx context.Context, k kb.KnowledgeBase, gen uint64) (*curatedIndex, error) {
-	if v, ok := s.curated.Load(k.ID); ok && v.(*curatedIndex).gen == gen {
+	if v, ok := s.curated.Load(k.ID); ok && v.(*curatedIndex).gen == gen && time.Since(v.(*curatedIndex).built) < curatedMaxAge {
 		return v.(*curatedIndex), nil
 	}
-	key := strconv.FormatInt(k.ID, 10) + ":" + strconv.FormatUint(gen, 10)
+	key := strconv.FormatInt(k.ID, 10) + ":" + strconv.FormatUint(gen, 10) + ":" + strconv.FormatInt(time.Now().Unix()/int64(curatedMaxAge.Seconds()), 10)
 	v, err, _ := s.building.Do(key, func() (any, error) {
 		entries, err := s.d.Curated.CuratedEntries(context.WithoutCancel(ctx), k.ID)
 		if err != nil {
