@@ -200,6 +200,10 @@ func checkText(field, v string, max int) error {
 // lookupKB resolves a knowledge base by id or name in p's tenant. Another tenant's
 // knowledge base, or one the key is not bound to, is reported as not found, naming ref.
 func (s *Server) lookupKB(ctx context.Context, p kb.Principal, ref string) (kb.KnowledgeBase, error) {
+	if strings.ContainsRune(ref, 0) || !utf8.ValidString(ref) || len(ref) > 200 {
+		// No such name can exist; PostgreSQL must never see a NUL byte.
+		return kb.KnowledgeBase{}, notFound("knowledge base", strings.ToValidUTF8(strings.ReplaceAll(ref, "\x00", ""), ""))
+	}
 	k, err := s.deps.Store.GetKB(ctx, p.TenantID, ref)
 	if err == nil && !p.CanAccessKB(k.ID) {
 		err = kb.ErrNotFound

@@ -330,3 +330,12 @@ func TestAnswerStream(t *testing.T) {
 		require.Contains(t, events[1].Data, `"request_id"`)
 	})
 }
+
+func TestKnowledgeBaseNameWithNULIsNotFoundNot500(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, path := range []string{"/v1/knowledge-bases/a%00b", "/v1/knowledge-bases/a%00b/documents", "/v1/knowledge-bases/%FF%FE"} {
+		r := b.do(t, adminKey, "GET", path, "")
+		require.Equal(t, 404, r.Code, "%s: %s", path, r.Raw)
+	}
+}
