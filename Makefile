@@ -33,8 +33,9 @@ test: db lint
 	@bash scripts/drop-test-dbs.sh
 	$(GO) test -count=1 -timeout 8m ./...
 
-## bench: Go benchmarks (parsing, chunking, embedding, ingestion) and retrieval latency,
-## QPS, HNSW build and recall at 10k and 100k generated chunks, each printing its figures
+## bench: Go benchmarks (parsing, chunking, embedding, ingestion, curated matching), retrieval
+## latency, QPS, HNSW build and recall at 10k and 100k generated chunks, and the answer API's
+## throughput over HTTP (curated, cached, extractive), each printing its figures
 # Chunk counts of the generated retrieval benchmark (make bench BENCH_SIZES=10000 for a quick run).
 BENCH_SIZES ?= 10000,100000
 
@@ -43,6 +44,7 @@ bench: db build
 	$(BIN) migrate
 	$(BIN) bench retrieval --sizes $(BENCH_SIZES) \
 	  $(if $(wildcard ../shared/devsets/lcqmc_zh/corpus.jsonl),--devset ../shared/devsets/lcqmc_zh)
+	$(BIN) bench answer --docs 10000 --duration 10s
 
 clean:
 	rm -rf bin
