@@ -20,7 +20,7 @@ type Searcher interface {
 
 type searchRequest struct {
 	Query          string          `json:"query"`
-	TopK           int             `json:"top_k"`
+	TopK           *int            `json:"top_k"` // nil: the default (5)
 	Mode           string          `json:"mode"`
 	Filters        json.RawMessage `json:"filters"`
 	ScoreThreshold float64         `json:"score_threshold"`
@@ -48,13 +48,21 @@ func (s *Server) search(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	topK := 0 // the engine's default
+	if req.TopK != nil {
+		if *req.TopK < 1 || *req.TopK > 100 {
+			fail(c, invalid("top_k must be within 1..100", "top_k 须在 1 到 100 之间"))
+			return
+		}
+		topK = *req.TopK
+	}
 	filter, err := parseFilters(req.Filters)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
-		KB: k, Query: req.Query, TopK: req.TopK, Mode: req.Mode, Filter: filter,
+		KB: k, Query: req.Query, TopK: topK, Mode: req.Mode, Filter: filter,
 		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank, Weights: req.Weights, Fusion: req.Fusion,
 	})
 	if err != nil {

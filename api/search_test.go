@@ -259,3 +259,15 @@ func keys(m map[string]bool) []string {
 	}
 	return out
 }
+
+func TestSearchTopKOutOfRangeIs422(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.do(t, adminKey, "POST", "/v1/knowledge-bases", `{"name":"topk","language":"zh"}`)
+	require.Equal(t, 201, r.Code, r.Raw)
+	for _, k := range []string{"0", "-1", "101"} {
+		r := b.do(t, adminKey, "POST", "/v1/knowledge-bases/topk/search", `{"query":"退货","top_k":`+k+`}`)
+		require.Equal(t, 422, r.Code, "top_k %s: %s", k, r.Raw)
+		require.Contains(t, r.Raw, "top_k")
+	}
+}
