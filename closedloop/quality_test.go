@@ -131,18 +131,37 @@ func localEmbedder(t testing.TB) Embedder {
 
 // TestGroupingQuality measures pairwise precision and recall of grouping on the project's
 // labelled customer questions (testdata/gaps/questions.jsonl), shuffled with fixed seeds.
-// Run with -v to see the figures.
+// Run with -v to see the figures. The defaults were tuned on half A (the intents at even
+// places in the file, in order of first appearance); half B (odd places) is held out, and
+// both are reported beside the whole set.
 func TestGroupingQuality(t *testing.T) {
 	t.Parallel()
 	set := readJSONL[labelled](t, "../testdata/gaps/questions.jsonl")
-	intents := map[string]bool{}
+	intents := map[string]int{}
 	for _, q := range set {
-		intents[q.Intent] = true
+		if _, ok := intents[q.Intent]; !ok {
+			intents[q.Intent] = len(intents)
+		}
 	}
 	require.GreaterOrEqual(t, len(set), 150)
 	require.GreaterOrEqual(t, len(intents), 30)
+	var halves [2][]labelled
+	for _, q := range set {
+		halves[intents[q.Intent]%2] = append(halves[intents[q.Intent]%2], q)
+	}
 	emb := localEmbedder(t)
-	var sumP, sumR float64
+	p, r := groupingQuality(t, emb, set)
+	t.Logf("labelled set: %d questions, %d intents: pairwise precision %.3f recall %.3f (mean of 5 orders)", len(set), len(intents), p, r)
+	for i, name := range []string{"A (tuned on)", "B (held out)"} {
+		hp, hr := groupingQuality(t, emb, halves[i])
+		t.Logf("  half %s: %d questions: precision %.3f recall %.3f", name, len(halves[i]), hp, hr)
+	}
+	require.GreaterOrEqual(t, p, 0.9, "look-alike intents must not merge")
+	require.GreaterOrEqual(t, r, 0.6)
+}
+
+// groupingQuality is the mean pairwise precision and recall of grouping set in 5 orders.
+func groupingQuality(t *testing.T, emb Embedder, set []labelled) (precision, recall float64) {
 	const runs = 5
 	for seed := range uint64(runs) {
 		order := rand.New(rand.NewPCG(seed, 7)).Perm(len(set))
@@ -151,12 +170,9 @@ func TestGroupingQuality(t *testing.T) {
 			gold[i], qs[i] = set[j].Intent, set[j].Text
 		}
 		p, r := pairwise(gold, groupAll(t, emb, GroupOptions{}, qs))
-		sumP, sumR = sumP+p, sumR+r
+		precision, recall = precision+p/runs, recall+r/runs
 	}
-	p, r := sumP/runs, sumR/runs
-	t.Logf("labelled set: %d questions, %d intents: pairwise precision %.3f recall %.3f (mean of %d orders)", len(set), len(intents), p, r, runs)
-	require.GreaterOrEqual(t, p, 0.85, "look-alike intents must not merge")
-	require.GreaterOrEqual(t, r, 0.15)
+	return precision, recall
 }
 
 // TestNearMissesStayApart pins the examples.

@@ -28,21 +28,34 @@ var zhWhen = []string{"什么时候", "啥时候", "多长时间", "多久", "�
 // questions that each name a term of one set, but no term in common, never group. The
 // grouping's precision on near-miss intents rests on these lists.
 var contrasts = [][]string{
-	{"退货", "换货", "退款", "维修", "补发", "退换", "发货", "到货", "补货", "签收", "发出", "价保", "差价"},
-	{"发票", "收据", "小票"},
-	{"w:return", "w:exchang", "w:refund", "w:repair", "w:swap"},
-	{"w:return", "w:exchang", "w:refund", "w:ship", "w:deliveri", "w:arriv", "w:track", "w:dispatch"},
+	{"退货", "换货", "退款", "维修", "补发", "发货", "到货", "补货", "签收", "价保"},
+	{"发票", "收据"},
+	{"w:return", "w:exchang", "w:refund", "w:repair"},
+	{"w:return", "w:exchang", "w:refund", "w:ship", "w:deliveri", "w:track"},
 	{"w:invoic", "w:receipt"},
 	{"w:cancel", "w:address", "w:track", "w:receipt", "w:ship"},
 }
 
-// contrasting reports whether two feature lists name different terms of one contrast set
-// and none in common.
+// aspects turn a question about a thing into another intent: one question naming a term
+// of an aspect and the other none never group ("怎么退货" / "七天无理由退货吗", "when
+// will my order ship" / "do you ship internationally").
+var aspects = [][]string{
+	{failed},
+	{"无理由"},
+	{"运费", "w:fee", "w:postag", "w:cost"},
+	{"海外", "w:oversea"},
+}
+
+// contrasting reports whether two key lists differ in an aspect, or name different terms
+// of one contrast set (or of the shop's topics) and none in common. Synonyms are already
+// folded (swap → exchang, 差价 → 价保), so they never contrast.
 func contrasting(a, b []string) bool {
-	if len(termsIn(a, []string{failed})) != len(termsIn(b, []string{failed})) {
-		return true // "优惠券怎么用" asks how; "优惠券用不了" reports that it fails
+	for _, m := range aspects {
+		if len(termsIn(a, m)) > 0 != (len(termsIn(b, m)) > 0) {
+			return true // "优惠券怎么用" asks how; "优惠券用不了" reports that it fails
+		}
 	}
-	for _, set := range contrasts {
+	for _, set := range append(contrasts[:len(contrasts):len(contrasts)], topics) {
 		ina, inb := termsIn(a, set), termsIn(b, set)
 		if len(ina) == 0 || len(inb) == 0 {
 			continue
@@ -87,30 +100,52 @@ var enFrames = map[string]bool{
 	"hi": true, "hello": true, "want": true, "need": true, "get": true, "still": true, "yet": true,
 }
 
-// lexicalFeatures are the units two questions are compared on: character bigrams of the
-// Chinese runs (a lone character when a run has one), stemmed English words, numbers
-// and codes; framing words dropped. Sorted, without repeats.
-func lexicalFeatures(q string) []string {
-	set := map[string]bool{}
-	q = segment.Normalize(q)
-	for _, p := range [][2]string{{"shipping address", "address"}, {"delivery address", "address"}} {
-		q = strings.ReplaceAll(q, p[0], p[1])
-	}
+// features are what two questions are compared on.
+type features struct {
+	// grams: character bigrams of the Chinese runs (a lone character when a run has one),
+	// stemmed English words, numbers and codes; framing words dropped.
+	grams []string
+	// words: content words (jieba's words of the Chinese runs, framing words dropped),
+	// the shop's key terms found in the text itself (jieba reads 退货运费 as 退/货运费),
+	// stemmed English words, each written in its canonical synonym (物流 → 快递,
+	// dispatch → ship), and the failure mark.
+	words []string
+	// keys: the shop's key terms named (see keyTerms), English stems and the failure
+	// mark; the contrasts and aspects are checked on these.
+	keys []string
+}
+
+// questionFeatures computes a question's features.
+func questionFeatures(q string) features {
+	grams, words, keys := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	q = canonical(segment.Normalize(q))
 	for _, f := range failurePhrases {
 		if strings.Contains(q, f) {
-			set[failed] = true
+			grams[failed], words[failed], keys[failed] = true, true, true
 		}
 	}
+	for _, t := range keysOf(q) {
+		words[t], keys[t] = true, true
+	}
+	seg, _ := segment.Shared()
 	for _, sp := range segment.Split(q) {
 		switch sp.Kind {
 		case segment.KindHan:
 			for _, run := range zhRuns(sp.Text) {
 				r := []rune(run)
 				if len(r) == 1 {
-					set[run] = true
+					grams[run] = true
 				}
 				for i := 0; i+1 < len(r); i++ {
-					set[string(r[i:i+2])] = true
+					grams[string(r[i:i+2])] = true
+				}
+				if seg == nil {
+					continue
+				}
+				for _, w := range seg.Tokens(run, nil) {
+					if !zhFrameWords[w] {
+						words[w] = true
+					}
 				}
 			}
 		case segment.KindWord:
@@ -118,18 +153,28 @@ func lexicalFeatures(q string) []string {
 			if segment.IsStopWord(sp.Text) || enFrames[sp.Text] || genericWords[w] {
 				continue
 			}
-			set[w] = true
+			if c, ok := enSynonyms[w]; ok {
+				w = c
+			}
+			grams[w], words[w], keys[w] = true, true, true
 		default:
-			set["n:"+sp.Text] = true
+			grams["n:"+sp.Text], words["n:"+sp.Text] = true, true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for f := range set {
+	return features{grams: sortedKeys(grams), words: sortedKeys(words), keys: sortedKeys(keys)}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for f := range m {
 		out = append(out, f)
 	}
 	sort.Strings(out)
 	return out
 }
+
+// lexicalFeatures are a question's grams (see features).
+func lexicalFeatures(q string) []string { return questionFeatures(q).grams }
 
 // zhRuns cuts a Chinese run at its framing phrases.
 func zhRuns(s string) []string {
