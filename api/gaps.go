@@ -143,16 +143,34 @@ func (s *Server) exportGaps(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f.Limit, f.Offset = 500, 0
+	// Pages of gapExportPage stream out as they are read: an export of any size, in
+	// bounded memory. The first page is read before the header goes, so a bad filter is
+	// still an ordinary error.
+	const gapExportPage = 500
+	f.Limit, f.Offset = gapExportPage, 0
 	list, _, err := s.deps.Loop.List(c.Request.Context(), f)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="gaps.csv"`)
-	c.Status(http.StatusOK)
 	c.Header("Content-Type", "text/csv; charset=utf-8")
-	if err := closedloop.WriteGapsCSV(c.Writer, list); err != nil {
+	c.Status(http.StatusOK)
+	out := closedloop.NewGapsCSV(c.Writer)
+	for {
+		for _, g := range list {
+			out.Write(g)
+		}
+		if len(list) < gapExportPage {
+			break
+		}
+		f.Offset += gapExportPage
+		if list, _, err = s.deps.Loop.List(c.Request.Context(), f); err != nil {
+			s.log.Error("reading gaps for the CSV export failed", "request_id", c.GetString(ctxRequestID), "error", err)
+			break
+		}
+	}
+	if err := out.Flush(); err != nil {
 		s.log.Error("writing gaps CSV failed", "request_id", c.GetString(ctxRequestID), "error", err)
 	}
 }

@@ -28,22 +28,41 @@ func MaskCustomerID(id string) string {
 
 // WriteGapsCSV writes gaps as CSV with a header row.
 func WriteGapsCSV(w io.Writer, gaps []kb.Gap) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "kb_id", "status", "question", "count", "first_seen", "last_seen", "last_24h", "previous_24h",
-		"trend", "impact", "channels", "assignee", "faq_id", "dismissed_reason", "hits", "sample_questions"})
-	for _, g := range gaps {
-		faq := ""
-		if g.FAQID != nil {
-			faq = strconv.FormatInt(*g.FAQID, 10)
-		}
-		_ = cw.Write([]string{strconv.FormatInt(g.ID, 10), strconv.FormatInt(g.KBID, 10), g.Status, csvSafe(g.Question),
-			strconv.Itoa(g.Count), g.FirstSeen.UTC().Format(time.RFC3339), g.LastSeen.UTC().Format(time.RFC3339),
-			strconv.Itoa(g.Last24h), strconv.Itoa(g.Previous24h), g.Trend, strconv.FormatFloat(g.Impact, 'f', 3, 64),
-			strings.Join(g.Channels, "|"), csvSafe(g.Assignee), faq, g.DismissedReason, strconv.Itoa(g.Hits),
-			csvSafe(strings.Join(g.Samples, " | "))})
+	g := NewGapsCSV(w)
+	for _, x := range gaps {
+		g.Write(x)
 	}
-	cw.Flush()
-	return cw.Error()
+	return g.Flush()
+}
+
+// GapsCSV writes gaps as CSV, page by page: an export of any size streams.
+type GapsCSV struct{ w *csv.Writer }
+
+// NewGapsCSV starts a gap export on w with its header row.
+func NewGapsCSV(w io.Writer) *GapsCSV {
+	c := &GapsCSV{w: csv.NewWriter(w)}
+	_ = c.w.Write([]string{"id", "kb_id", "status", "question", "count", "first_seen", "last_seen", "last_24h", "previous_24h",
+		"trend", "impact", "channels", "assignee", "faq_id", "dismissed_reason", "hits", "sample_questions"})
+	return c
+}
+
+// Write adds one gap.
+func (c *GapsCSV) Write(g kb.Gap) {
+	faq := ""
+	if g.FAQID != nil {
+		faq = strconv.FormatInt(*g.FAQID, 10)
+	}
+	_ = c.w.Write([]string{strconv.FormatInt(g.ID, 10), strconv.FormatInt(g.KBID, 10), g.Status, csvSafe(g.Question),
+		strconv.Itoa(g.Count), g.FirstSeen.UTC().Format(time.RFC3339), g.LastSeen.UTC().Format(time.RFC3339),
+		strconv.Itoa(g.Last24h), strconv.Itoa(g.Previous24h), g.Trend, strconv.FormatFloat(g.Impact, 'f', 3, 64),
+		strings.Join(g.Channels, "|"), csvSafe(g.Assignee), faq, g.DismissedReason, strconv.Itoa(g.Hits),
+		csvSafe(strings.Join(g.Samples, " | "))})
+}
+
+// Flush writes what is buffered and reports the first write error.
+func (c *GapsCSV) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
 }
 
 // ConversationCSV writes exchanges as CSV, customer ids masked (MaskCustomerID).
