@@ -58,6 +58,11 @@ func TestClosedLoopEndToEnd(t *testing.T) {
 		}, time.Second, 20*time.Millisecond, "%s is answered from the resolved gap's curated answer", q)
 	}
 	require.Less(t, time.Since(resolvedAt), 2*time.Second)
+	require.Eventually(t, func() bool {
+		_, g := s.call(t, "GET", fmt.Sprintf("/v1/gaps/%v", gap["id"]), nil)
+		hits, _ := g["hits"].(float64)
+		return g["status"] == "resolved" && hits >= 2
+	}, 3*time.Second, 50*time.Millisecond, "the resolved gap counts the questions its answer caught")
 
 	require.Eventually(t, func() bool {
 		code, st := s.call(t, "GET", "/v1/stats?knowledge_base=shop&days=7", nil)
