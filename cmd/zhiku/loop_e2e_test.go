@@ -92,3 +92,27 @@ func containsNumber(v any, key string, n float64) bool {
 	}
 	return false
 }
+
+// A search through the API that finds nothing above its threshold files a gap too, marked
+// as a search miss.
+func TestSearchMissIsAGap(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	_, _, err := run(ctx, map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}, "kb", "create", "shop")
+	require.NoError(t, err)
+	s := startServe(t, db.URL)
+	code, out := s.call(t, "POST", "/v1/knowledge-bases/shop/search", map[string]any{"query": "海外仓发货要几天", "top_k": 3})
+	require.Equal(t, 200, code, "%v", out)
+	require.Empty(t, out["results"])
+	require.Eventually(t, func() bool {
+		_, list := s.call(t, "GET", "/v1/gaps?knowledge_base=shop", nil)
+		gaps, _ := list["gaps"].([]any)
+		if len(gaps) != 1 {
+			return false
+		}
+		_, g := s.call(t, "GET", fmt.Sprintf("/v1/gaps/%v", gaps[0].(map[string]any)["id"]), nil)
+		occ, _ := g["occurrences"].([]any)
+		return len(occ) == 1 && occ[0].(map[string]any)["reason"] == "search_miss" && occ[0].(map[string]any)["channel"] == "search"
+	}, 3*time.Second, 50*time.Millisecond)
+}
