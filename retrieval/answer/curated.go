@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -47,9 +48,69 @@ type curatedMatch struct {
 	score   float64
 }
 
-// buildCuratedIndex indexes entries; emb may be nil (lexical matching only).
-func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.QueryEmbedder, dict *segment.Dict, gen uint64) (*curatedIndex, error) {
-	ix := &curatedIndex{gen: gen, built: time.Now(), entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: emb, dict: dict}
+// phrasingFeatures are what matching needs of one phrasing, kept across rebuilds of a
+// knowledge base's index: segmenting and embedding a thousand phrasings takes seconds,
+// and a FAQ edit changes one of them.
+type phrasingFeatures struct {
+	grams    map[string]struct{}
+	words    map[string]struct{}
+	contrast []uint32
+	vec      []float32
+	dictSig  string // the knowledge base's dictionary the words were segmented with
+}
+
+// featureCache holds the phrasing features of each knowledge base's latest index.
+type featureCache struct {
+	mu   sync.Mutex
+	byKB map[int64]kbFeatures
+}
+
+// kbFeatures are one knowledge base's phrasing features, by normalized phrasing, with the
+// embedding model their vectors were made by (a re-embedded knowledge base starts over).
+type kbFeatures struct {
+	model string
+	m     map[string]*phrasingFeatures
+}
+
+func (c *featureCache) get(kbID int64, model string) map[string]*phrasingFeatures {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.byKB[kbID]; f.model == model {
+		return f.m
+	}
+	return nil
+}
+
+// keep replaces a knowledge base's features with those of its latest index.
+func (c *featureCache) keep(kbID int64, model string, used map[string]*phrasingFeatures) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKB == nil {
+		c.byKB = map[int64]kbFeatures{}
+	}
+	c.byKB[kbID] = kbFeatures{model: model, m: used}
+}
+
+// indexSpec is what an index is built from besides its entries.
+type indexSpec struct {
+	kbID    int64
+	model   string                  // the embedding model and dimension, e.g. "local/zhiku-hash-v1/768"
+	emb     retrieval.QueryEmbedder // nil: lexical matching only
+	dict    *segment.Dict
+	dictSig string
+	gen     uint64
+	cache   *featureCache // nil: nothing reused
+}
+
+// buildCuratedIndex indexes entries, reusing the features of phrasings seen before.
+func buildCuratedIndex(ctx context.Context, entries []kb.Curated, sp indexSpec) (*curatedIndex, error) {
+	ix := &curatedIndex{gen: sp.gen, built: time.Now(), entries: entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: sp.emb, dict: sp.dict}
+	var old map[string]*phrasingFeatures
+	if sp.cache != nil {
+		old = sp.cache.get(sp.kbID, sp.model)
+	}
+	used := map[string]*phrasingFeatures{}
+	feats := []*phrasingFeatures{}
 	for ei, e := range entries {
 		texts := append([]string{e.Question}, e.Similar...)
 		for _, t := range texts {
@@ -60,7 +121,16 @@ func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.
 			if _, dup := ix.exact[norm]; dup {
 				continue
 			}
-			p := phrasing{entry: ei, text: t, norm: norm, grams: grams(norm), words: contentWords(norm, dict), contrast: contrastTerms(norm)}
+			f := old[norm]
+			if f == nil || f.dictSig != sp.dictSig {
+				f = &phrasingFeatures{grams: grams(norm), words: contentWords(norm, sp.dict), contrast: contrastTerms(norm), dictSig: sp.dictSig}
+				if o := old[norm]; o != nil {
+					f.vec = o.vec // the words changed with the dictionary; the vector did not
+				}
+			}
+			used[norm] = f
+			feats = append(feats, f)
+			p := phrasing{entry: ei, text: t, norm: norm, grams: f.grams, words: f.words, contrast: f.contrast}
 			id := int32(len(ix.phrasings))
 			ix.exact[norm] = int(id)
 			for g := range p.grams {
@@ -69,10 +139,13 @@ func buildCuratedIndex(ctx context.Context, entries []kb.Curated, emb retrieval.
 			ix.phrasings = append(ix.phrasings, p)
 		}
 	}
-	if emb != nil && len(ix.phrasings) > 0 {
-		if err := ix.embed(ctx); err != nil {
+	if sp.emb != nil && len(ix.phrasings) > 0 {
+		if err := ix.embed(ctx, feats); err != nil {
 			return nil, err
 		}
+	}
+	if sp.cache != nil {
+		sp.cache.keep(sp.kbID, sp.model, used)
 	}
 	return ix, nil
 }
@@ -82,27 +155,39 @@ type documentEmbedder interface {
 	EmbedDocuments(ctx context.Context, texts []string) ([][]float32, error)
 }
 
-func (ix *curatedIndex) embed(ctx context.Context) error {
-	texts := make([]string, len(ix.phrasings))
-	for i, p := range ix.phrasings {
-		texts[i] = p.text
+// embed gives every phrasing its vector, embedding only those not known from before.
+func (ix *curatedIndex) embed(ctx context.Context, feats []*phrasingFeatures) error {
+	var todo []int
+	var texts []string
+	for i, f := range feats {
+		if f.vec == nil {
+			todo = append(todo, i)
+			texts = append(texts, ix.phrasings[i].text)
+		}
 	}
-	if d, ok := ix.emb.(documentEmbedder); ok {
-		vecs, err := d.EmbedDocuments(ctx, texts)
-		if err != nil {
-			return err
+	if len(todo) > 0 {
+		var vecs [][]float32
+		if d, ok := ix.emb.(documentEmbedder); ok {
+			v, err := d.EmbedDocuments(ctx, texts)
+			if err != nil {
+				return err
+			}
+			vecs = v
+		} else {
+			for _, t := range texts {
+				v, err := ix.emb.EmbedQuery(ctx, t)
+				if err != nil {
+					return err
+				}
+				vecs = append(vecs, v)
+			}
 		}
-		for i := range ix.phrasings {
-			ix.phrasings[i].vec = vecs[i]
+		for j, i := range todo {
+			feats[i].vec = vecs[j]
 		}
-		return nil
 	}
-	for i, t := range texts {
-		v, err := ix.emb.EmbedQuery(ctx, t)
-		if err != nil {
-			return err
-		}
-		ix.phrasings[i].vec = v
+	for i, f := range feats {
+		ix.phrasings[i].vec = f.vec
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ type Service struct {
 	gens     generations
 	cache    *answerCache
 	curated  sync.Map // kb id → *curatedIndex
+	features featureCache
 	building singleflight.Group
 	sessions *sessionStreaks
 }
@@ -566,10 +567,13 @@ func (s *Service) curatedIndex(ctx context.Context, k kb.KnowledgeBase, gen uint
 				emb = nil // matched lexically; search reports the model mismatch itself
 			}
 		}
-		ix, err := buildCuratedIndex(context.WithoutCancel(ctx), entries, emb, segment.KBDict(k), gen)
+		model := fmt.Sprintf("%s/%s/%d", k.Embedder, k.EmbeddingModel, k.EmbeddingDim)
+		sp := indexSpec{kbID: k.ID, model: model, emb: emb, dict: segment.KBDict(k), dictSig: string(k.Settings), gen: gen, cache: &s.features}
+		ix, err := buildCuratedIndex(context.WithoutCancel(ctx), entries, sp)
 		if err != nil && emb != nil {
 			s.log.Warn("embedding curated questions failed; matching them lexically", "kb_id", k.ID, "err", err)
-			ix, err = buildCuratedIndex(ctx, entries, nil, segment.KBDict(k), gen)
+			sp.emb, sp.cache = nil, nil
+			ix, err = buildCuratedIndex(ctx, entries, sp)
 		}
 		if err != nil {
 			return nil, err
