@@ -3,8 +3,8 @@ package answer
 import (
 	"context"
 	"fmt"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
