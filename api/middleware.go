@@ -69,6 +69,15 @@ func (s *Server) observe(c *gin.Context) {
 	s.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
 	s.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
 
+	level := slog.LevelInfo
+	if len(c.Errors) > 0 {
+		level = slog.LevelError
+	} else if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(c.Request.Context(), level) {
+		return // the line would be dropped: do not build it (thousands of answers a second)
+	}
 	attrs := []any{
 		"request_id", c.GetString(ctxRequestID), "method", c.Request.Method, "route", route,
 		"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000, "bytes", c.Writer.Size(),
@@ -76,13 +85,8 @@ func (s *Server) observe(c *gin.Context) {
 	if p, ok := principal(c); ok {
 		attrs = append(attrs, "tenant_id", p.TenantID, "key", p.Name)
 	}
-	level := slog.LevelInfo
 	if len(c.Errors) > 0 {
-		level = slog.LevelError
 		attrs = append(attrs, "error", c.Errors.String())
-	}
-	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
-		level = slog.LevelDebug
 	}
 	s.log.Log(c.Request.Context(), level, "http request", attrs...)
 }
