@@ -1,12 +1,11 @@
 // The screens. Each takes {kb, route} and returns the node to show; it loads its data
 // from the public API first, so a screen appears whole.
 import { t } from './i18n.js';
-import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, conversationsRoute, ApiError } from './app.js';
-import { bars, split } from './chart.js';
+import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, ApiError } from './app.js';
+import { gaps, dashboard, conversations } from './loop.js';
 
 const enc = encodeURIComponent;
 const kbPath = (kb, rest = '') => `/v1/knowledge-bases/${enc(kb.name)}${rest}`;
-const pct = (v) => `${Math.round(v * 100)}%`;
 
 function card(...kids) { return h('section', { class: 'card' }, ...kids); }
 function field(label, input, id) {
@@ -390,70 +389,6 @@ function drawAnswer(box, a) {
       steps.length ? [h('dt', {}, t('hit.steps')), h('dd', {}, steps.map(([k, v]) => `${k} ${Number(v).toFixed(1)} ms`).join(' · '))] : null)));
 }
 
-// ---------- closed loop ----------
-async function gaps() {
-  if (!has('GET /v1/gaps')) return notAvailable(t('gaps.title'), '/v1/gaps');
-  const data = await api('GET', '/v1/gaps');
-  const list = data.gaps || data.items || [];
-  const box = h('div');
-  const rows = list.map((g) => {
-    const samples = g.sample_questions || g.samples || g.questions || [];
-    return h('tr', { 'data-gap': g.id },
-      h('td', {}, h('strong', {}, g.question || g.representative || g.title || samples[0] || `#${g.id}`), samples.length ? h('div', { class: 'muted' }, samples.slice(0, 3).map((s) => (typeof s === 'string' ? s : s.question || s.text)).join(' · ')) : null),
-      h('td', { class: 'num' }, g.count ?? g.occurrences ?? g.impact ?? ''), h('td', {}, g.status || ''), h('td', { class: 'hide-sm' }, g.knowledge_base || g.kb_name || ''),
-      h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => resolveGap(g, box) }, t('gaps.resolve')),
-        h('button', { type: 'button', class: 'link danger', onclick: async () => { await api('POST', `/v1/gaps/${g.id}/dismiss`, {}); go(location.hash); } }, t('gaps.dismiss'))));
-  });
-  return h('div', {}, h('h1', {}, t('gaps.title')), box, card(list.length ? table([{ label: t('hit.question') }, { label: t('gaps.count'), cls: 'num' }, { label: t('docs.col.status') },
-    { label: t('nav.kb'), cls: 'hide-sm' }, { label: t('common.actions') }], rows) : empty(t('gaps.empty'), t('gaps.emptyBody'))));
-}
-
-function resolveGap(g, box) {
-  const a = h('textarea', { required: true, id: 'gap-answer' }, g.draft_answer || g.draft || '');
-  box.replaceChildren(card(h('h2', {}, g.question || g.representative || `#${g.id}`), form(async () => {
-    await api('POST', `/v1/gaps/${g.id}/resolve`, { answer: a.value.trim() });
-    toast(t('common.saved')); go(location.hash);
-  }, field(t('gaps.answer'), a), h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'gap-save' }, t('common.save')),
-    h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.cancel'))))));
-  a.focus();
-}
-
-async function dashboard({ route }) {
-  if (!has('GET /v1/stats')) return notAvailable(t('dash.title'), '/v1/stats');
-  const days = route[1] === '30' ? 30 : 7;
-  const data = await api('GET', `/v1/stats?days=${days}`);
-  const rows = data.days || data.stats || data.daily || [];
-  const sum = {};
-  for (const r of rows) {
-    const d = r.day || r.date;
-    sum[d] ||= { questions: 0, answered: 0, handoffs: 0, thumbs_down: 0 };
-    sum[d].questions += r.questions || 0; sum[d].answered += r.answered || 0; sum[d].handoffs += r.handoffs || 0; sum[d].thumbs_down += r.thumbs_down || 0;
-  }
-  const labels = Object.keys(sum).sort();
-  const rate = (k) => labels.map((d) => (sum[d].questions ? sum[d][k] / sum[d].questions : 0));
-  const switcher = h('div', { class: 'tabs' }, [7, 30].map((n) => h('button', { type: 'button', 'aria-selected': String(n === days), onclick: () => go(`#/dashboard/${n}`) }, t('dash.days', n))));
-  const chart = (title, node) => card(h('h2', {}, title), node);
-  const gaps = data.gaps || {};
-  const top = (title, list) => chart(title, list?.length ? h('ol', {}, list.slice(0, 10).map((x) => h('li', {}, `${x.question || x.text} (${x.count ?? ''})`))) : h('p', { class: 'muted' }, t('dash.noData')));
-  return h('div', {}, h('h1', {}, t('dash.title')), switcher, labels.length ? h('div', { class: 'grid2' },
-    chart(t('dash.questions'), bars(labels.map((d) => d.slice(5)), labels.map((d) => sum[d].questions))),
-    chart(t('dash.answered'), bars(labels.map((d) => d.slice(5)), rate('answered'), { color: '#1a7f37', fmt: pct, max: 1 })),
-    chart(t('dash.handoff'), bars(labels.map((d) => d.slice(5)), rate('handoffs'), { color: '#9a6700', fmt: pct, max: 1 })),
-    chart(t('dash.thumbsDown'), bars(labels.map((d) => d.slice(5)), rate('thumbs_down'), { color: '#cf222e', fmt: pct, max: 1 })),
-    chart(t('dash.gaps'), split([{ label: 'open', value: gaps.open || 0, color: '#cf222e' }, { label: 'resolved', value: gaps.resolved || 0, color: '#1a7f37' }])),
-    top(t('dash.top'), data.top_questions), top(t('dash.topUnanswered'), data.top_unanswered)) : card(empty(t('dash.noData'))));
-}
-
-async function conversations() {
-  const path = conversationsRoute();
-  if (!path) return notAvailable(t('conv.title'), '/v1/conversations');
-  const data = await api('GET', path);
-  const list = data.conversations || data.exchanges || data.items || [];
-  return h('div', {}, h('h1', {}, t('conv.title')), card(list.length ? table([{ label: t('audit.when') }, { label: t('hit.question') }, { label: t('hit.answer') }, { label: t('hit.source') }],
-    list.map((x) => h('tr', {}, h('td', {}, fmtTime(x.created_at)), h('td', {}, x.question), h('td', {}, x.answer), h('td', {}, x.source))))
-    : empty(t('audit.empty'))));
-}
-
 // ---------- administration ----------
 async function keys() {
   if (!can('keys:manage')) return forbidden(t('keys.title'));
@@ -521,5 +456,7 @@ async function audit({ route }) {
   return h('div', {}, h('h1', {}, t('audit.title')), h('div', { class: 'row' }, filter), card(n ? h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, [t('audit.when'), t('audit.actor'), t('audit.action'), t('audit.target'), ''].map((c) => h('th', {}, c)))), tbody), more) : empty(t('audit.empty'))));
 }
+
+export { card, field, table, form, notAvailable, forbidden, scoreRow };
 
 export const screens = { login, kbs, settings, docs, faqs, hittest, gaps, dashboard, conversations, keys, users, audit };
