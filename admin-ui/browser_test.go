@@ -204,7 +204,7 @@ func seedLoop(t *testing.T, db *storetest.DB, capture *closedloop.Capture, tenan
 			}
 			require.NoError(t, db.Store.LogExchanges(ctx, []kb.Exchange{e}))
 			if e.Answered && n%3 == 1 {
-				_, err := db.Pool.Exec(ctx, `INSERT INTO feedback (answer_id, tenant_id, helpful) VALUES ($1, $2, $3)`, e.AnswerID, tenantID, n%2 == 0)
+				_, err := db.Pool.Exec(ctx, `INSERT INTO feedback (answer_id, tenant_id, helpful) VALUES ($1, $2, $3)`, e.AnswerID, tenantID, n%5 != 0)
 				require.NoError(t, err)
 			}
 			capture.Record(e)
@@ -418,7 +418,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(row)),
 			chromedp.Click(chromedp.CSS(row+" button[data-open]")),
 			chromedp.WaitVisible(chromedp.CSS("#gap-answer")),
-			chromedp.WaitNotPresent(chromedp.CSS("#gap-draft p.muted:first-child:last-child")))
+			chromedp.WaitNotPresent(chromedp.CSS("#gap-drafting")))
 		occ := text(t, ctx, "#gap-detail")
 		require.Contains(t, occ, paraphrase, "the gap shows the questions asked")
 		run(t, ctx, "type the answer", chromedp.SendKeys(chromedp.CSS("#gap-answer"), typed))
@@ -438,6 +438,11 @@ func TestBrowser(t *testing.T) {
 			chromedp.Evaluate[chromedp.Void](`document.getElementById('gap-status').dispatchEvent(new Event('change'))`),
 			chromedp.WaitVisible(chromedp.CSS(row+` [data-hits="2"]`)))
 		b.shot(t, ctx, "gaps-resolved-zh")
+		run(t, ctx, "open filter",
+			chromedp.SetValue(chromedp.CSS("#gap-status"), "open"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('gap-status').dispatchEvent(new Event('change'))`),
+			chromedp.WaitNotPresent(chromedp.CSS(row)),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('toast').replaceChildren()`))
 		b.open(t, ctx, "#/conversations")
 		run(t, ctx, "search conversations",
 			chromedp.SendKeys(chromedp.CSS("#conv-q"), "发票"),
@@ -450,7 +455,7 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, typed, text(t, ctx, "#conv-answer"), "the newest exchange is the curated answer")
 		b.shot(t, ctx, "conversation-open-zh")
 		b.open(t, ctx, "#/dashboard")
-		run(t, ctx, "dashboard charts", chromedp.WaitVisible(chromedp.CSS("#chart-questions svg rect")), chromedp.WaitVisible(chromedp.CSS("#chart-top svg")))
+		run(t, ctx, "dashboard charts", chromedp.WaitVisible(chromedp.CSS("#chart-questions svg rect")), chromedp.WaitVisible(chromedp.CSS("#chart-top .hbars li")))
 		run(t, ctx, "mobile", chromedp.EmulateViewport(390, 844))
 		for _, s := range []struct{ name, hash string }{{"gaps", "#/gaps"}, {"dashboard", "#/dashboard"}, {"conversations", "#/conversations"}} {
 			b.open(t, ctx, s.hash)

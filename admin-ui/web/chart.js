@@ -4,17 +4,20 @@
 import { h } from './app.js';
 
 const S = (tag, attrs, ...kids) => h(tag, { ...attrs, svg: true }, ...kids);
-const W = 640;
+// Narrow screens get a narrower drawing, so its text stays readable when scaled to fit.
+let W = 560;
+const width = () => (W = window.innerWidth < 760 ? 360 : 560);
 const PAD = { l: 44, r: 10, t: 10, b: 24 };
 
 // frame draws the value grid (0, half, top) and the day labels, thinned to about eight.
 function frame(svg, labels, top, height, fmt, y) {
-  for (const f of [0, 0.5, 1]) {
+  const marks = top >= 2 && top % 2 === 1 ? [0, 1] : [0, 0.5, 1];
+  for (const f of marks) {
     svg.append(S('line', { x1: PAD.l, x2: W - PAD.r, y1: y(top * f), y2: y(top * f), stroke: '#e3e6ea' }),
       S('text', { x: PAD.l - 6, y: y(top * f) + 4, 'text-anchor': 'end' }, fmt(top * f)));
   }
   const bw = (W - PAD.l - PAD.r) / Math.max(1, labels.length);
-  const every = Math.ceil(labels.length / 8);
+  const every = Math.ceil(labels.length / (W < 500 ? 5 : 8));
   labels.forEach((l, i) => {
     if (i % every === 0 || i === labels.length - 1 && labels.length <= 10) {
       svg.append(S('text', { x: PAD.l + i * bw + bw / 2, y: height - 6, 'text-anchor': 'middle' }, l));
@@ -32,6 +35,7 @@ const niceTop = (v) => {
 // stacked draws, per label, a bar of each series stacked bottom-up:
 // series = [{label, values, color}].
 export function stacked(labels, series, { fmt = (v) => String(Math.round(v)), height = 180 } = {}) {
+  width();
   const totals = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
   const top = niceTop(Math.max(1, ...totals));
   const y = (v) => PAD.t + (height - PAD.t - PAD.b) * (1 - v / top);
@@ -59,6 +63,7 @@ export function bars(labels, values, { color = '#1f6feb', label = '', ...opts } 
 // lines draws each series as a line with points; values are 0..1 rates unless max is given.
 // A null value (no questions that day) leaves a gap in the line.
 export function lines(labels, series, { fmt = (v) => `${Math.round(v * 100)}%`, height = 180, max = 1 } = {}) {
+  width();
   const top = max;
   const y = (v) => PAD.t + (height - PAD.t - PAD.b) * (1 - v / top);
   const svg = S('svg', { class: 'chart', viewBox: `0 0 ${W} ${height}`, role: 'img' });
@@ -79,20 +84,13 @@ export function lines(labels, series, { fmt = (v) => `${Math.round(v * 100)}%`, 
   return svg;
 }
 
-// hbars ranks items [{label, value, title}] as horizontal bars, longest first as given.
+// hbars ranks items [{label, value, title}] as horizontal bars, in the order given. They
+// are HTML, not SVG, so long Chinese questions wrap and stay readable on a phone.
 export function hbars(items, { color = '#cf222e', fmt = (v) => String(v) } = {}) {
-  const row = 26, labelW = 250, height = items.length * row + 4;
   const top = Math.max(1, ...items.map((i) => i.value));
-  const svg = S('svg', { class: 'chart hbars', viewBox: `0 0 ${W} ${height}`, role: 'img' });
-  items.forEach((it, i) => {
-    const yy = i * row + 2;
-    const w = (W - labelW - 50) * it.value / top;
-    const label = it.label.length > 18 ? it.label.slice(0, 17) + '…' : it.label;
-    svg.append(S('text', { x: labelW - 8, y: yy + 16, 'text-anchor': 'end', class: 'label' }, label, S('title', {}, it.title || it.label)),
-      S('rect', { x: labelW, y: yy + 4, width: Math.max(2, w), height: row - 10, rx: 3, fill: color }, S('title', {}, `${it.title || it.label}: ${fmt(it.value)}`)),
-      S('text', { x: labelW + Math.max(2, w) + 6, y: yy + 16 }, fmt(it.value)));
-  });
-  return svg;
+  return h('ol', { class: 'hbars', role: 'img', 'aria-label': items.map((i) => `${i.label} ${fmt(i.value)}`).join('; ') }, items.map((it) => h('li', { title: it.title || it.label },
+    h('span', { class: 'label' }, it.label),
+    h('span', { class: 'track' }, h('span', { class: 'fill', style: { width: `${Math.max(2, (100 * it.value) / top)}%`, background: color } }), h('span', { class: 'value' }, fmt(it.value))))));
 }
 
 // legend names the series' colours.

@@ -157,12 +157,12 @@ async function openGap(id, box, reload) {
 function resolveForm(g, done) {
   const answer = h('textarea', { required: true, id: 'gap-answer', rows: 5, placeholder: t('gaps.answerPlaceholder') });
   const question = h('input', { type: 'text', id: 'gap-question', value: g.question });
-  const draftBox = h('div', { class: 'draft', id: 'gap-draft' }, h('p', { class: 'muted' }, t('gaps.drafting')));
+  const draftBox = h('div', { class: 'draft', id: 'gap-draft' }, h('p', { class: 'muted', id: 'gap-drafting' }, t('gaps.drafting')));
   const docIDs = new Set();
   api('GET', `/v1/gaps/${g.id}/draft`).then((d) => {
     const ps = d.passages || [];
     if (d.answer && !answer.value) answer.value = d.answer;
-    draftBox.replaceChildren(
+    draftBox.replaceChildren(...[
       d.answer ? h('p', { class: 'notice' }, t('gaps.drafted')) : d.error ? h('p', { class: 'notice' }, t('gaps.draftFailed', d.error)) : null,
       h('h3', {}, t('gaps.passages')),
       ps.length ? h('ol', { class: 'passages' }, ps.map((p) => h('li', {},
@@ -171,15 +171,15 @@ function resolveForm(g, done) {
           h('span', { class: 'muted' }, ` · ${p.score.toFixed(3)}`)),
         h('div', { class: 'content' }, p.content.length > 300 ? p.content.slice(0, 300) + '…' : p.content),
         h('button', { type: 'button', class: 'link', onclick: () => { answer.value = (answer.value ? answer.value + '\n' : '') + p.content; answer.focus(); } }, t('gaps.usePassage')))))
-        : h('p', { class: 'muted' }, t('gaps.noPassages')));
+        : h('p', { class: 'muted' }, t('gaps.noPassages'))].filter(Boolean));
   }).catch((e) => draftBox.replaceChildren(errorBox(e)));
-  return form(async () => {
+  return h('div', { class: 'grid2' }, form(async () => {
     const r = await api('POST', `/v1/gaps/${g.id}/resolve`, { answer: answer.value.trim(), question: question.value.trim(), document_ids: [...docIDs] });
     await done(t('gaps.resolvedToast', r.faq?.id ?? ''));
   }, h('h3', {}, t('gaps.resolve')),
   field(t('gaps.answer'), answer), field(t('gaps.curatedQuestion'), question),
   h('p', { class: 'muted' }, t('gaps.similarNote', g.count)),
-  h('button', { type: 'submit', class: 'primary', id: 'gap-resolve' }, t('gaps.resolveSubmit')), draftBox);
+  h('button', { type: 'submit', class: 'primary', id: 'gap-resolve' }, t('gaps.resolveSubmit'))), draftBox);
 }
 
 function occurrences(g, done) {
