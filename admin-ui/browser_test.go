@@ -463,6 +463,18 @@ func TestBrowser(t *testing.T) {
 		}
 		run(t, ctx, "desktop", chromedp.EmulateViewport(1280, 800))
 
+		// Curated Q&A from a CSV file (the demo FAQ file), one create per row.
+		faqCSV, err := filepath.Abs("../testdata/demo/faq.csv")
+		require.NoError(t, err)
+		b.open(t, ctx, "#/kb/demo/faqs")
+		run(t, ctx, "import FAQ CSV",
+			chromedp.SetUploadFiles(chromedp.CSS("#faq-import-input"), []string{faqCSV}),
+			chromedp.WaitVisible(chromedp.CSS(`#faq-import section[data-done="true"]`)))
+		imported := text(t, ctx, "#faq-import h2")
+		require.Contains(t, imported, "失败 0 条", imported)
+		require.NotContains(t, imported, "新增 0 条", imported)
+		b.shot(t, ctx, "curated-qa-import-zh")
+
 		// Every other screen, in both languages.
 		screens := []struct{ name, hash string }{
 			{"knowledge-bases", "#/kbs"}, {"documents", "#/kb/demo/docs"}, {"review-queue", "#/kb/demo/docs/review"},

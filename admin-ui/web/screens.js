@@ -315,12 +315,107 @@ async function faqs({ kb }) {
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('common.save')), h('button', { type: 'button', onclick: () => editor.replaceChildren() }, t('common.cancel'))))));
     q.focus();
   };
+  const tableWrap = h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('faqs.question')), h('th', {}, t('faqs.answer')), h('th', {}, t('common.actions')))), tbody));
+  const listCard = card();
+  const drawAll = () => { draw(); listCard.replaceChildren(all.length ? tableWrap : empty(t('faqs.empty'), t('faqs.emptyBody'))); };
+  // reload refetches the list in place, keeping an import's report on screen.
+  const reload = async () => { const d = await api('GET', kbPath(kb, '/faqs?limit=500')); all.splice(0, all.length, ...(d.faqs || [])); drawAll(); };
   filter.addEventListener('input', draw);
-  draw();
+  drawAll();
+  const importBox = h('div', { id: 'faq-import' });
+  const csvInput = h('input', { type: 'file', accept: '.csv,text/csv', hidden: true, id: 'faq-import-input',
+    onchange: () => { const f = csvInput.files[0]; csvInput.value = ''; if (f) importFAQs(kb, f, all, importBox, reload); } });
+  const curate = can('doc:curate');
   return h('div', {}, h('h1', {}, t('faqs.title', kb.name)),
-    h('div', { class: 'row' }, filter, h('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, t('faqs.new'))), editor,
-    card(all.length ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('faqs.question')), h('th', {}, t('faqs.answer')), h('th', {}, t('common.actions')))), tbody))
-      : empty(t('faqs.empty'), t('faqs.emptyBody'))));
+    h('div', { class: 'row' }, filter, curate ? h('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, t('faqs.new')) : null,
+      h('button', { type: 'button', id: 'faq-export', onclick: () => exportFAQs(kb).catch((e) => toast(e.text ? e.text() : String(e.message || e))) }, t('faqs.export')),
+      curate ? h('button', { type: 'button', id: 'faq-import-button', onclick: () => csvInput.click() }, t('faqs.import')) : null, csvInput),
+    curate ? h('p', { class: 'muted' }, t('faqs.csvHint')) : null, importBox, editor,
+    listCard);
+}
+
+// ---------- curated Q&A as CSV ----------
+// The columns are those of an FAQ file for upload (kind faq): 问题, 答案, 相似问题 (split
+// by | or a new line), 标签 (split by ;). Import reads the usual header names in Chinese or
+// English and creates each row through POST /v1/knowledge-bases/{kb}/faqs, so every row
+// is validated, audited and live at once like one typed in; its errors are per row.
+function parseCSV(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  text = text.replace(/^\uFEFF/, '');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); cell = '';
+      if (row.some((x) => x.trim() !== '')) rows.push(row);
+      row = [];
+    } else cell += c;
+  }
+  row.push(cell);
+  if (row.some((x) => x.trim() !== '')) rows.push(row);
+  return rows;
+}
+const csvCell = (v) => {
+  let s = String(v ?? '');
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // a spreadsheet would run it as a formula
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+const HEADERS = {
+  question: ['question', 'q', '问题', '标准问题', '标准问', '问', '常见问题'],
+  answer: ['answer', 'a', '答案', '回复', '标准答案', '答', '回答', '标准回复'],
+  similar: ['similar', 'similarquestions', 'similarquestion', '相似问题', '相似问法', '相似问', '扩展问题', '扩展问法'],
+  tags: ['tags', 'tag', '标签', '关键词', 'keywords'],
+};
+
+async function exportFAQs(kb) {
+  const out = [['问题', '答案', '相似问题', '标签']];
+  for (let offset = 0; ; offset += 500) {
+    const page = await api('GET', kbPath(kb, `/faqs?limit=500&offset=${offset}`));
+    for (const f of page.faqs || []) out.push([f.question, f.answer, (f.similar_questions || []).join('|'), (f.tags || []).join(';')]);
+    if (offset + 500 >= page.total) break;
+  }
+  const blob = new Blob(['\uFEFF' + out.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+  const a = h('a', { href: URL.createObjectURL(blob), download: `${kb.name}-faqs.csv` });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function importFAQs(kb, file, existing, box, reload) {
+  const rows = parseCSV(await file.text());
+  const norm = (x) => x.trim().toLowerCase().replace(/[\s_\-]/g, '');
+  const head = (rows.shift() || []).map(norm);
+  const col = Object.fromEntries(Object.entries(HEADERS).map(([k, names]) => [k, head.findIndex((x) => names.includes(x))]));
+  if (col.question < 0 || col.answer < 0) { box.replaceChildren(h('div', { class: 'error' }, t('faqs.csvNoHeader'))); return; }
+  const have = new Set(existing.map((f) => f.question.trim()));
+  const bar = h('progress', { max: rows.length, value: 0 });
+  const status = h('span', { class: 'muted' });
+  const failures = h('ul', { class: 'error-list' });
+  box.replaceChildren(card(h('h2', {}, t('faqs.importing', file.name)), bar, status, failures));
+  let created = 0, skipped = 0;
+  for (const [i, r] of rows.entries()) {
+    const get = (k) => (col[k] >= 0 ? (r[col[k]] || '').trim() : '');
+    const question = get('question');
+    if (have.has(question)) { skipped++; } else {
+      try {
+        await api('POST', kbPath(kb, '/faqs'), { question, answer: get('answer'),
+          similar_questions: get('similar').split(/[|｜\n]/).map((x) => x.trim()).filter(Boolean),
+          tags: get('tags').split(/[;；,，]/).map((x) => x.trim()).filter(Boolean) });
+        created++; have.add(question);
+      } catch (e) {
+        failures.append(h('li', {}, t('faqs.rowError', i + 2, question || '—', e.text ? e.text() : String(e.message || e))));
+      }
+    }
+    bar.value = i + 1;
+    status.textContent = t('faqs.importProgress', i + 1, rows.length);
+  }
+  status.textContent = '';
+  box.querySelector('h2').textContent = t('faqs.imported', created, skipped, failures.children.length);
+  if (created) await reload().catch(() => {});
+  box.querySelector('section').dataset.done = 'true';
 }
 
 // ---------- hit test ----------
