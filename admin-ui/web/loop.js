@@ -332,7 +332,7 @@ export async function conversations() {
       onclick: () => openConversation(c.answer_id, detail), onkeydown: (e) => { if (e.key === 'Enter') openConversation(c.answer_id, detail); } },
     h('td', { class: 'nowrap' }, fmtTime(c.created_at)),
     h('td', {}, c.question, c.rewritten_query && c.rewritten_query !== c.question ? h('div', { class: 'muted' }, `→ ${c.rewritten_query}`) : null),
-    h('td', { class: 'hide-sm clip' }, c.answer || '—'),
+    h('td', { class: 'hide-sm' }, h('div', { class: 'clip' }, c.answer || '—')),
     h('td', {}, h('span', { class: `badge ${c.answered ? 'ok' : 'bad'}` }, c.answered ? t('conv.answered') : t('conv.unanswered')),
       c.handoff ? h('div', {}, h('span', { class: 'badge warn' }, t('hit.handoff'))) : null, c.answered ? h('div', { class: 'muted' }, t('source.' + c.source)) : null),
     h('td', { class: 'hide-sm' }, c.channel || '—', h('div', { class: 'muted' }, c.customer || '')),
