@@ -1,10 +1,13 @@
 package adminui_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,12 +22,14 @@ import (
 
 	adminui "github.com/zhiku/zhiku/admin-ui"
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/closedloop"
 	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/ingest/filejob"
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/jobs"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/password"
+	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/internal/store/storetest"
 	"github.com/zhiku/zhiku/retrieval"
 	"github.com/zhiku/zhiku/retrieval/answer"
@@ -80,11 +85,31 @@ func setupUI(t *testing.T) *uiBundle {
 	queryEmb := func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }
 	engine := retrieval.New(st, queryEmb, nil, retrieval.Options{})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	answers := answer.New(answer.Deps{Search: engine, Curated: st, EmbedderFor: queryEmb, Log: quiet}, answer.Options{})
+	// The closed loop as cmd/zhiku wires it: every exchange goes to the answer log and to
+	// the capture, which files badly answered questions as gaps; resolving a gap writes a
+	// curated answer that drops the answer cache at once.
+	xlog := store.NewExchangeLog(st, quiet, store.ExchangeLogOptions{FlushInterval: 20 * time.Millisecond})
+	groupEmb, err := embedding.NewLocal(embedding.LocalOptions{})
+	require.NoError(t, err)
+	capture := closedloop.NewCapture(closedloop.CaptureDeps{
+		Grouper: closedloop.NewGrouper(groupEmb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st, Tenants: st,
+	}, closedloop.CaptureOptions{Log: quiet})
+	go capture.Run(ctx)
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = xlog.Close(cctx)
+		_ = capture.Close(cctx)
+	})
+	answers := answer.New(answer.Deps{Search: engine, Curated: st, EmbedderFor: queryEmb, Sink: sinks{xlog, capture}, Log: quiet}, answer.Options{})
+	cur := curation{Store: st, answers: answers}
+	loop := closedloop.NewService(closedloop.ServiceDeps{Store: st, Curation: cur, Search: engine, Log: quiet})
+	seedLoop(t, db, capture, tenant.ID, b.demo)
 	h := api.New(api.Deps{
 		Log: quiet, Store: st, DB: db.Pool, Search: engine, Jobs: st, Answers: answers, Accounts: st,
 		AdminKey: adminKey, DefaultTenantID: tenant.ID, AdminUI: adminui.Handler(""),
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 256},
+		Curation:  cur, Loop: loop, Conversations: st, SearchMisses: capture,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -106,6 +131,110 @@ func setupUI(t *testing.T) *uiBundle {
 	}
 	require.NoError(t, os.MkdirAll(b.shots, 0o755))
 	return b
+}
+
+// curation is the store as the API's curation routes and the gap queue write through it:
+// a curated answer drops the knowledge base's cached answers (cmd/zhiku's invalidating).
+type curation struct {
+	*store.Store
+	answers *answer.Service
+}
+
+func (c curation) CreateFAQ(ctx context.Context, f kb.FAQ) (kb.FAQ, error) {
+	out, err := c.Store.CreateFAQ(ctx, f)
+	c.answers.Invalidate(f.KBID)
+	return out, err
+}
+
+func (c curation) UpdateFAQ(ctx context.Context, kbID, id int64, f kb.FAQ) (kb.FAQ, error) {
+	out, err := c.Store.UpdateFAQ(ctx, kbID, id, f)
+	c.answers.Invalidate(kbID)
+	return out, err
+}
+
+func (c curation) DeleteFAQ(ctx context.Context, kbID, id int64) error {
+	err := c.Store.DeleteFAQ(ctx, kbID, id)
+	c.answers.Invalidate(kbID)
+	return err
+}
+
+// sinks hands each exchange to the answer log and the closed loop.
+type sinks []answer.ExchangeSink
+
+func (ss sinks) Record(e kb.Exchange) {
+	for _, s := range ss {
+		s.Record(e)
+	}
+}
+
+// seedLoop writes a week of answer log into the demo knowledge base, as bots would have
+// left it: answered questions, unanswered ones (filed as gaps by the capture), hand-offs
+// and feedback, so the dashboard, the gap queue and the conversations have something to
+// show. The questions are about payment, delivery and trade-ins, never invoices: the
+// resolve scenario asks about invoices.
+func seedLoop(t *testing.T, db *storetest.DB, capture *closedloop.Capture, tenantID int64, k kb.KnowledgeBase) {
+	t.Helper()
+	ctx := context.Background()
+	answered := []string{"E104 是什么故障", "怎么给扫地机器人充电", "滚刷多久换一次", "XR-500 续航多久", "保修期多久", "怎么连接 Wi-Fi", "尘盒怎么清理"}
+	unanswered := []string{"能用花呗分期付款吗", "支持以旧换新吗", "花呗可以分期吗", "可以送货上楼吗", "以旧换新怎么参加", "有线下门店可以体验吗"}
+	customers := []string{"13812345678", "wx_u_8812", "tb_buyer_31", "13987654321"}
+	channels := []string{"app", "wechat", "taobao", "web"}
+	now := time.Now()
+	n := 0
+	for d := 6; d >= 0; d-- {
+		count := 9 + (6-d)*2 + (d%3)*3
+		for i := range count {
+			n++
+			at := now.Add(-time.Duration(d)*24*time.Hour - time.Duration(count-i)*time.Second)
+			e := kb.Exchange{AnswerID: fmt.Sprintf("seed_%03d", n), TenantID: tenantID, KBID: k.ID, SessionID: fmt.Sprintf("s%02d", n/3),
+				Channel: channels[n%len(channels)], CustomerID: customers[n%len(customers)], Language: "zh", CreatedAt: at}
+			if i%4 == 3 || (d < 2 && i%5 == 1) {
+				e.Question = unanswered[(n/2)%len(unanswered)]
+				e.RewrittenQuery = e.Question
+				e.Answer, e.Source, e.Confidence = "抱歉，这个问题我暂时无法回答，已为您转接人工客服。", kb.SourceNone, 0.21
+				e.Handoff, e.HandoffReason = i%2 == 1, "low_confidence"
+			} else {
+				e.Question = answered[n%len(answered)]
+				e.RewrittenQuery = e.Question
+				e.Answered, e.Confidence = true, 0.82
+				e.Source, e.Answer = kb.SourceExtractive, "请参考说明书相应章节。"
+				if n%3 == 0 {
+					e.Source, e.Answer = kb.SourceCurated, "整机保修 1 年，电池、滚刷等易损件保修 6 个月。"
+				}
+			}
+			require.NoError(t, db.Store.LogExchanges(ctx, []kb.Exchange{e}))
+			if e.Answered && n%3 == 1 {
+				_, err := db.Pool.Exec(ctx, `INSERT INTO feedback (answer_id, tenant_id, helpful) VALUES ($1, $2, $3)`, e.AnswerID, tenantID, n%5 != 0)
+				require.NoError(t, err)
+			}
+			capture.Record(e)
+		}
+	}
+	require.NoError(t, capture.Flush(ctx))
+}
+
+// ask calls POST /v1/answer as a bot would, with the admin key.
+func (b *uiBundle) ask(t *testing.T, question, customer string) map[string]any {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"knowledge_base": b.demo.Name, "question": question, "channel": "app", "customer_id": customer})
+	require.NoError(t, err)
+	return b.call(t, "POST", "/v1/answer", body)
+}
+
+// call is one API request with the admin key; it fails the test unless the status is 200.
+func (b *uiBundle) call(t *testing.T, method, path string, body []byte) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, b.url+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	require.Equal(t, 200, res.StatusCode, "%s %s: %v", method, path, out)
+	return out
 }
 
 // browser starts a headless Chromium with a fresh profile; the context ends with the test.
@@ -262,11 +391,96 @@ func TestBrowser(t *testing.T) {
 		b.shot(t, ctx, "documents-zh-mobile")
 		run(t, ctx, "desktop", chromedp.EmulateViewport(1280, 800))
 
+		// Resolve a gap and see the bot answer it: a question the knowledge base cannot
+		// answer, and a paraphrase, make one gap; the operator answers it in the UI; the bot
+		// then answers the question from that curated answer.
+		const question, paraphrase = "怎么开发票", "如何开具发票"
+		const typed = "在订单详情页点击“申请开票”，电子发票 24 小时内发到您的邮箱。"
+		for i, q := range []string{question, paraphrase} {
+			a := b.ask(t, q, fmt.Sprintf("1390000000%d", i))
+			require.Equal(t, false, a["answered"], "%s: %v", q, a)
+		}
+		var gapID string
+		require.Eventually(t, func() bool {
+			list := b.call(t, "GET", "/v1/gaps?knowledge_base=demo&status=open&limit=100", nil)
+			for _, g := range list["gaps"].([]any) {
+				g := g.(map[string]any)
+				if g["question"] == question && g["count"] == float64(2) {
+					gapID = fmt.Sprint(g["id"])
+					return true
+				}
+			}
+			return false
+		}, 5*time.Second, 50*time.Millisecond, "the question and its paraphrase make one gap of two")
+		b.open(t, ctx, "#/gaps")
+		row := fmt.Sprintf(`#gap-list tr[data-gap="%s"]`, gapID)
+		run(t, ctx, "open the gap",
+			chromedp.WaitVisible(chromedp.CSS(row)),
+			chromedp.Click(chromedp.CSS(row+" button[data-open]")),
+			chromedp.WaitVisible(chromedp.CSS("#gap-answer")),
+			chromedp.WaitNotPresent(chromedp.CSS("#gap-drafting")))
+		occ := text(t, ctx, "#gap-detail")
+		require.Contains(t, occ, paraphrase, "the gap shows the questions asked")
+		run(t, ctx, "type the answer", chromedp.SendKeys(chromedp.CSS("#gap-answer"), typed))
+		b.shot(t, ctx, "gap-resolve-zh")
+		run(t, ctx, "resolve",
+			chromedp.Click(chromedp.CSS("#gap-resolve")),
+			chromedp.WaitNotPresent(chromedp.CSS("#gap-answer")),
+			chromedp.WaitNotPresent(chromedp.CSS(row)))
+		for _, q := range []string{question, paraphrase} {
+			a := b.ask(t, q, "13900000009")
+			require.Equal(t, "curated", a["source"], "%s: %v", q, a)
+			require.Equal(t, typed, a["answer"], q)
+		}
+		// The resolved gap counts its hits; the conversation log shows the exchanges.
+		run(t, ctx, "resolved filter",
+			chromedp.SetValue(chromedp.CSS("#gap-status"), "resolved"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('gap-status').dispatchEvent(new Event('change'))`),
+			chromedp.WaitVisible(chromedp.CSS(row+` [data-hits="2"]`)))
+		b.shot(t, ctx, "gaps-resolved-zh")
+		run(t, ctx, "open filter",
+			chromedp.SetValue(chromedp.CSS("#gap-status"), "open"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('gap-status').dispatchEvent(new Event('change'))`),
+			chromedp.WaitNotPresent(chromedp.CSS(row)),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('toast').replaceChildren()`))
+		b.open(t, ctx, "#/conversations")
+		run(t, ctx, "search conversations",
+			chromedp.SendKeys(chromedp.CSS("#conv-q"), "发票"),
+			chromedp.Click(chromedp.CSS("#conv-search")),
+		)
+		get(t, ctx, "four exchanges about invoices", chromedp.Poll[bool](`document.querySelectorAll('#conv-list tr[data-answer]').length === 4`))
+		run(t, ctx, "open a conversation",
+			chromedp.Click(chromedp.CSS("#conv-list tr[data-answer]")),
+			chromedp.WaitVisible(chromedp.CSS("#conv-answer")))
+		require.Equal(t, typed, text(t, ctx, "#conv-answer"), "the newest exchange is the curated answer")
+		b.shot(t, ctx, "conversation-open-zh")
+		b.open(t, ctx, "#/dashboard")
+		run(t, ctx, "dashboard charts", chromedp.WaitVisible(chromedp.CSS("#chart-questions svg rect")), chromedp.WaitVisible(chromedp.CSS("#chart-top .hbars li")))
+		run(t, ctx, "mobile", chromedp.EmulateViewport(390, 844))
+		for _, s := range []struct{ name, hash string }{{"gaps", "#/gaps"}, {"dashboard", "#/dashboard"}, {"conversations", "#/conversations"}} {
+			b.open(t, ctx, s.hash)
+			b.shot(t, ctx, s.name+"-zh-mobile")
+		}
+		run(t, ctx, "desktop", chromedp.EmulateViewport(1280, 800))
+
+		// Curated Q&A from a CSV file (the demo FAQ file), one create per row.
+		faqCSV, err := filepath.Abs("../testdata/demo/faq.csv")
+		require.NoError(t, err)
+		b.open(t, ctx, "#/kb/demo/faqs")
+		run(t, ctx, "import FAQ CSV",
+			chromedp.SetUploadFiles(chromedp.CSS("#faq-import-input"), []string{faqCSV}),
+			chromedp.WaitVisible(chromedp.CSS(`#faq-import section[data-done="true"]`)))
+		imported := text(t, ctx, "#faq-import h2")
+		require.Contains(t, imported, "失败 0 条", imported)
+		require.NotContains(t, imported, "新增 0 条", imported)
+		b.shot(t, ctx, "curated-qa-import-zh")
+
 		// Every other screen, in both languages.
 		screens := []struct{ name, hash string }{
 			{"knowledge-bases", "#/kbs"}, {"documents", "#/kb/demo/docs"}, {"review-queue", "#/kb/demo/docs/review"},
 			{"settings", "#/kb/demo/settings"}, {"curated-qa", "#/kb/demo/faqs"}, {"hittest-empty", "#/kb/demo/hittest"},
-			{"gaps", "#/gaps"}, {"dashboard", "#/dashboard"}, {"conversations", "#/conversations"},
+			{"gaps", "#/gaps"}, {"gaps-review", "#/gaps/review"}, {"dashboard", "#/dashboard"}, {"dashboard-30", "#/dashboard/30/demo"},
+			{"conversations", "#/conversations"},
 			{"keys", "#/keys"}, {"users", "#/users"}, {"audit", "#/audit"},
 		}
 		for _, lang := range []string{"zh", "en"} {

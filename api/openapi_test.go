@@ -36,6 +36,7 @@ type (
 	stubCuration  struct{ CurationStore }
 	stubAccounts  struct{ Accounts }
 	stubMisses    struct{ SearchMissRecorder }
+	stubConvs     struct{ ConversationStore }
 )
 
 // serverWithAllRoutes builds a server with every dependency set, so every route group is
@@ -49,7 +50,7 @@ func serverWithAllRoutes(t *testing.T) *Server {
 		MaxBodyBytes: 1 << 20, MaxUploadBytes: 1 << 20, Jobs: stubJobs{}, AdminUI: http.NotFoundHandler(),
 		Registry: prometheus.NewRegistry(), Reindexer: stubReindexer{}, Answers: stubAnswerer{}, Curation: stubCuration{},
 		Loop:     closedloop.NewService(closedloop.ServiceDeps{}),
-		Accounts: stubAccounts{}, SearchMisses: stubMisses{},
+		Accounts: stubAccounts{}, SearchMisses: stubMisses{}, Conversations: stubConvs{},
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

@@ -64,6 +64,8 @@ type Deps struct {
 	// Loop is the closed loop's gap queue; nil leaves out /v1/gaps, /v1/stats and the
 	// conversation export.
 	Loop *closedloop.Service
+	// Conversations reads the answer log for GET /v1/conversations; nil leaves it out.
+	Conversations ConversationStore
 	// SearchMisses hears of searches (the search API, Dify) that found nothing: the
 	// closed loop files them as gaps. nil: not recorded.
 	SearchMisses SearchMissRecorder
@@ -147,8 +149,9 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	s.loopRoutes(v1)
-	s.sessionRoutes(r, v1) // admin UI sign-in, /v1/session, users, keys, audit: when Deps.Accounts is set
-	s.answerRoutes(r, v1)  // answer, assist, chat completions, models, MCP: when Deps.Answers is set
+	s.conversationRoutes(v1) // the answer log's listing: when Deps.Conversations is set
+	s.sessionRoutes(r, v1)   // admin UI sign-in, /v1/session, users, keys, audit: when Deps.Accounts is set
+	s.answerRoutes(r, v1)    // answer, assist, chat completions, models, MCP: when Deps.Answers is set
 	r.GET("/openapi.json", s.openAPI)
 	s.curationRoutes(v1)
 

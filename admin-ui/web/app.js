@@ -142,16 +142,12 @@ function nav(route) {
   }
   if (can('gaps')) {
     items.push(h('h2', {}, t('nav.loop')), link('#/gaps', 'nav.gaps', !has('GET /v1/gaps')), link('#/dashboard', 'nav.dashboard', !has('GET /v1/stats')),
-      link('#/conversations', 'nav.conversations', !conversationsRoute()));
+      link('#/conversations', 'nav.conversations', !has('GET /v1/conversations')));
   }
   if (can('keys:manage') && state.session.kb_ids == null) {
     items.push(h('h2', {}, t('nav.admin')), link('#/keys', 'nav.keys'), link('#/users', 'nav.users'), link('#/audit', 'nav.audit'));
   }
   el.replaceChildren(...items);
-}
-
-export function conversationsRoute() {
-  return ['GET /v1/conversations', 'GET /v1/exchanges'].find(has)?.split(' ')[1] || '';
 }
 
 let renderSeq = 0;

@@ -1,12 +1,11 @@
 // The screens. Each takes {kb, route} and returns the node to show; it loads its data
 // from the public API first, so a screen appears whole.
 import { t } from './i18n.js';
-import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, conversationsRoute, ApiError } from './app.js';
-import { bars, split } from './chart.js';
+import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, ApiError } from './app.js';
+import { gaps, dashboard, conversations } from './loop.js';
 
 const enc = encodeURIComponent;
 const kbPath = (kb, rest = '') => `/v1/knowledge-bases/${enc(kb.name)}${rest}`;
-const pct = (v) => `${Math.round(v * 100)}%`;
 
 function card(...kids) { return h('section', { class: 'card' }, ...kids); }
 function field(label, input, id) {
@@ -316,12 +315,107 @@ async function faqs({ kb }) {
     h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('common.save')), h('button', { type: 'button', onclick: () => editor.replaceChildren() }, t('common.cancel'))))));
     q.focus();
   };
+  const tableWrap = h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('faqs.question')), h('th', {}, t('faqs.answer')), h('th', {}, t('common.actions')))), tbody));
+  const listCard = card();
+  const drawAll = () => { draw(); listCard.replaceChildren(all.length ? tableWrap : empty(t('faqs.empty'), t('faqs.emptyBody'))); };
+  // reload refetches the list in place, keeping an import's report on screen.
+  const reload = async () => { const d = await api('GET', kbPath(kb, '/faqs?limit=500')); all.splice(0, all.length, ...(d.faqs || [])); drawAll(); };
   filter.addEventListener('input', draw);
-  draw();
+  drawAll();
+  const importBox = h('div', { id: 'faq-import' });
+  const csvInput = h('input', { type: 'file', accept: '.csv,text/csv', hidden: true, id: 'faq-import-input',
+    onchange: () => { const f = csvInput.files[0]; csvInput.value = ''; if (f) importFAQs(kb, f, all, importBox, reload); } });
+  const curate = can('doc:curate');
   return h('div', {}, h('h1', {}, t('faqs.title', kb.name)),
-    h('div', { class: 'row' }, filter, h('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, t('faqs.new'))), editor,
-    card(all.length ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('faqs.question')), h('th', {}, t('faqs.answer')), h('th', {}, t('common.actions')))), tbody))
-      : empty(t('faqs.empty'), t('faqs.emptyBody'))));
+    h('div', { class: 'row' }, filter, curate ? h('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, t('faqs.new')) : null,
+      h('button', { type: 'button', id: 'faq-export', onclick: () => exportFAQs(kb).catch((e) => toast(e.text ? e.text() : String(e.message || e))) }, t('faqs.export')),
+      curate ? h('button', { type: 'button', id: 'faq-import-button', onclick: () => csvInput.click() }, t('faqs.import')) : null, csvInput),
+    curate ? h('p', { class: 'muted' }, t('faqs.csvHint')) : null, importBox, editor,
+    listCard);
+}
+
+// ---------- curated Q&A as CSV ----------
+// The columns are those of an FAQ file for upload (kind faq): 问题, 答案, 相似问题 (split
+// by | or a new line), 标签 (split by ;). Import reads the usual header names in Chinese or
+// English and creates each row through POST /v1/knowledge-bases/{kb}/faqs, so every row
+// is validated, audited and live at once like one typed in; its errors are per row.
+function parseCSV(text) {
+  const rows = [];
+  let row = [], cell = '', quoted = false;
+  text = text.replace(/^\uFEFF/, '');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell); cell = '';
+      if (row.some((x) => x.trim() !== '')) rows.push(row);
+      row = [];
+    } else cell += c;
+  }
+  row.push(cell);
+  if (row.some((x) => x.trim() !== '')) rows.push(row);
+  return rows;
+}
+const csvCell = (v) => {
+  let s = String(v ?? '');
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // a spreadsheet would run it as a formula
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+const HEADERS = {
+  question: ['question', 'q', '问题', '标准问题', '标准问', '问', '常见问题'],
+  answer: ['answer', 'a', '答案', '回复', '标准答案', '答', '回答', '标准回复'],
+  similar: ['similar', 'similarquestions', 'similarquestion', '相似问题', '相似问法', '相似问', '扩展问题', '扩展问法'],
+  tags: ['tags', 'tag', '标签', '关键词', 'keywords'],
+};
+
+async function exportFAQs(kb) {
+  const out = [['问题', '答案', '相似问题', '标签']];
+  for (let offset = 0; ; offset += 500) {
+    const page = await api('GET', kbPath(kb, `/faqs?limit=500&offset=${offset}`));
+    for (const f of page.faqs || []) out.push([f.question, f.answer, (f.similar_questions || []).join('|'), (f.tags || []).join(';')]);
+    if (offset + 500 >= page.total) break;
+  }
+  const blob = new Blob(['\uFEFF' + out.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+  const a = h('a', { href: URL.createObjectURL(blob), download: `${kb.name}-faqs.csv` });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function importFAQs(kb, file, existing, box, reload) {
+  const rows = parseCSV(await file.text());
+  const norm = (x) => x.trim().toLowerCase().replace(/[\s_\-]/g, '');
+  const head = (rows.shift() || []).map(norm);
+  const col = Object.fromEntries(Object.entries(HEADERS).map(([k, names]) => [k, head.findIndex((x) => names.includes(x))]));
+  if (col.question < 0 || col.answer < 0) { box.replaceChildren(h('div', { class: 'error' }, t('faqs.csvNoHeader'))); return; }
+  const have = new Set(existing.map((f) => f.question.trim()));
+  const bar = h('progress', { max: rows.length, value: 0 });
+  const status = h('span', { class: 'muted' });
+  const failures = h('ul', { class: 'error-list' });
+  box.replaceChildren(card(h('h2', {}, t('faqs.importing', file.name)), bar, status, failures));
+  let created = 0, skipped = 0;
+  for (const [i, r] of rows.entries()) {
+    const get = (k) => (col[k] >= 0 ? (r[col[k]] || '').trim() : '');
+    const question = get('question');
+    if (have.has(question)) { skipped++; } else {
+      try {
+        await api('POST', kbPath(kb, '/faqs'), { question, answer: get('answer'),
+          similar_questions: get('similar').split(/[|｜\n]/).map((x) => x.trim()).filter(Boolean),
+          tags: get('tags').split(/[;；,，]/).map((x) => x.trim()).filter(Boolean) });
+        created++; have.add(question);
+      } catch (e) {
+        failures.append(h('li', {}, t('faqs.rowError', i + 2, question || '—', e.text ? e.text() : String(e.message || e))));
+      }
+    }
+    bar.value = i + 1;
+    status.textContent = t('faqs.importProgress', i + 1, rows.length);
+  }
+  status.textContent = '';
+  box.querySelector('h2').textContent = t('faqs.imported', created, skipped, failures.children.length);
+  if (created) await reload().catch(() => {});
+  box.querySelector('section').dataset.done = 'true';
 }
 
 // ---------- hit test ----------
@@ -388,70 +482,6 @@ function drawAnswer(box, a) {
       a.rewritten_query ? [h('dt', {}, t('hit.rewritten')), h('dd', {}, a.rewritten_query)] : null,
       a.citations?.length ? [h('dt', {}, t('hit.citations')), h('dd', {}, h('ol', {}, a.citations.map((c) => h('li', {}, h('strong', {}, c.title), c.page ? ` (${t('hit.page', c.page)}) ` : ' ', h('span', { class: 'muted' }, c.snippet)))))] : null,
       steps.length ? [h('dt', {}, t('hit.steps')), h('dd', {}, steps.map(([k, v]) => `${k} ${Number(v).toFixed(1)} ms`).join(' · '))] : null)));
-}
-
-// ---------- closed loop ----------
-async function gaps() {
-  if (!has('GET /v1/gaps')) return notAvailable(t('gaps.title'), '/v1/gaps');
-  const data = await api('GET', '/v1/gaps');
-  const list = data.gaps || data.items || [];
-  const box = h('div');
-  const rows = list.map((g) => {
-    const samples = g.sample_questions || g.samples || g.questions || [];
-    return h('tr', { 'data-gap': g.id },
-      h('td', {}, h('strong', {}, g.question || g.representative || g.title || samples[0] || `#${g.id}`), samples.length ? h('div', { class: 'muted' }, samples.slice(0, 3).map((s) => (typeof s === 'string' ? s : s.question || s.text)).join(' · ')) : null),
-      h('td', { class: 'num' }, g.count ?? g.occurrences ?? g.impact ?? ''), h('td', {}, g.status || ''), h('td', { class: 'hide-sm' }, g.knowledge_base || g.kb_name || ''),
-      h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => resolveGap(g, box) }, t('gaps.resolve')),
-        h('button', { type: 'button', class: 'link danger', onclick: async () => { await api('POST', `/v1/gaps/${g.id}/dismiss`, {}); go(location.hash); } }, t('gaps.dismiss'))));
-  });
-  return h('div', {}, h('h1', {}, t('gaps.title')), box, card(list.length ? table([{ label: t('hit.question') }, { label: t('gaps.count'), cls: 'num' }, { label: t('docs.col.status') },
-    { label: t('nav.kb'), cls: 'hide-sm' }, { label: t('common.actions') }], rows) : empty(t('gaps.empty'), t('gaps.emptyBody'))));
-}
-
-function resolveGap(g, box) {
-  const a = h('textarea', { required: true, id: 'gap-answer' }, g.draft_answer || g.draft || '');
-  box.replaceChildren(card(h('h2', {}, g.question || g.representative || `#${g.id}`), form(async () => {
-    await api('POST', `/v1/gaps/${g.id}/resolve`, { answer: a.value.trim() });
-    toast(t('common.saved')); go(location.hash);
-  }, field(t('gaps.answer'), a), h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'gap-save' }, t('common.save')),
-    h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.cancel'))))));
-  a.focus();
-}
-
-async function dashboard({ route }) {
-  if (!has('GET /v1/stats')) return notAvailable(t('dash.title'), '/v1/stats');
-  const days = route[1] === '30' ? 30 : 7;
-  const data = await api('GET', `/v1/stats?days=${days}`);
-  const rows = data.days || data.stats || data.daily || [];
-  const sum = {};
-  for (const r of rows) {
-    const d = r.day || r.date;
-    sum[d] ||= { questions: 0, answered: 0, handoffs: 0, thumbs_down: 0 };
-    sum[d].questions += r.questions || 0; sum[d].answered += r.answered || 0; sum[d].handoffs += r.handoffs || 0; sum[d].thumbs_down += r.thumbs_down || 0;
-  }
-  const labels = Object.keys(sum).sort();
-  const rate = (k) => labels.map((d) => (sum[d].questions ? sum[d][k] / sum[d].questions : 0));
-  const switcher = h('div', { class: 'tabs' }, [7, 30].map((n) => h('button', { type: 'button', 'aria-selected': String(n === days), onclick: () => go(`#/dashboard/${n}`) }, t('dash.days', n))));
-  const chart = (title, node) => card(h('h2', {}, title), node);
-  const gaps = data.gaps || {};
-  const top = (title, list) => chart(title, list?.length ? h('ol', {}, list.slice(0, 10).map((x) => h('li', {}, `${x.question || x.text} (${x.count ?? ''})`))) : h('p', { class: 'muted' }, t('dash.noData')));
-  return h('div', {}, h('h1', {}, t('dash.title')), switcher, labels.length ? h('div', { class: 'grid2' },
-    chart(t('dash.questions'), bars(labels.map((d) => d.slice(5)), labels.map((d) => sum[d].questions))),
-    chart(t('dash.answered'), bars(labels.map((d) => d.slice(5)), rate('answered'), { color: '#1a7f37', fmt: pct, max: 1 })),
-    chart(t('dash.handoff'), bars(labels.map((d) => d.slice(5)), rate('handoffs'), { color: '#9a6700', fmt: pct, max: 1 })),
-    chart(t('dash.thumbsDown'), bars(labels.map((d) => d.slice(5)), rate('thumbs_down'), { color: '#cf222e', fmt: pct, max: 1 })),
-    chart(t('dash.gaps'), split([{ label: 'open', value: gaps.open || 0, color: '#cf222e' }, { label: 'resolved', value: gaps.resolved || 0, color: '#1a7f37' }])),
-    top(t('dash.top'), data.top_questions), top(t('dash.topUnanswered'), data.top_unanswered)) : card(empty(t('dash.noData'))));
-}
-
-async function conversations() {
-  const path = conversationsRoute();
-  if (!path) return notAvailable(t('conv.title'), '/v1/conversations');
-  const data = await api('GET', path);
-  const list = data.conversations || data.exchanges || data.items || [];
-  return h('div', {}, h('h1', {}, t('conv.title')), card(list.length ? table([{ label: t('audit.when') }, { label: t('hit.question') }, { label: t('hit.answer') }, { label: t('hit.source') }],
-    list.map((x) => h('tr', {}, h('td', {}, fmtTime(x.created_at)), h('td', {}, x.question), h('td', {}, x.answer), h('td', {}, x.source))))
-    : empty(t('audit.empty'))));
 }
 
 // ---------- administration ----------
@@ -521,5 +551,7 @@ async function audit({ route }) {
   return h('div', {}, h('h1', {}, t('audit.title')), h('div', { class: 'row' }, filter), card(n ? h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, [t('audit.when'), t('audit.actor'), t('audit.action'), t('audit.target'), ''].map((c) => h('th', {}, c)))), tbody), more) : empty(t('audit.empty'))));
 }
+
+export { card, field, table, form, notAvailable, forbidden, scoreRow };
 
 export const screens = { login, kbs, settings, docs, faqs, hittest, gaps, dashboard, conversations, keys, users, audit };

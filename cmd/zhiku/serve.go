@@ -118,6 +118,7 @@ func (a *app) serve(ctx context.Context) error {
 		Answers:         answers,
 		Curation:        curation,
 		Loop:            loop,
+		Conversations:   curation, // the answer log's listing; GetExchange waits for this process's pending exchanges
 		SearchMisses:    capture,
 		Accounts:        st, // admin UI sign-in, users, keys, audit log (api/session.go)
 	})
