@@ -20,20 +20,20 @@ import (
 type Index interface {
 	// VectorSearch returns up to limit live chunks nearest to vec (cosine), best first.
 	VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error)
-	// TextSearch returns up to limit live chunks containing any term, by summed weights.
-	TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error)
+	// TextSearch returns up to limit live chunks holding any of q.Match, by Okapi BM25.
+	TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error)
 	// TermStats counts the chunks holding each term, at most capAt.
 	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error)
-	// LiveChunks counts a knowledge base's live chunks.
-	LiveChunks(ctx context.Context, kbID int64) (int, error)
+	// ChunkStats counts a knowledge base's live chunks and averages their token lengths.
+	ChunkStats(ctx context.Context, kbID int64) (kb.ChunkStats, error)
 	// Snapshot runs fn so that the reads above made with its ctx see one consistent state
 	// (and so must run one at a time).
 	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 	// CommonTerms lists, from the database's statistics and without scanning, the terms
 	// most common in a knowledge base's chunks, with the share of its chunks holding each.
 	CommonTerms(ctx context.Context, kbID int64) (map[string]float64, error)
-	// Hits loads chunks with their documents and which of terms each holds, and, when vec
-	// is given, the cosine to it of those in cosineFor (nil: of all).
+	// Hits loads chunks with their documents, lengths and the frequency of each of terms,
+	// and, when vec is given, the cosine to it of those in cosineFor (nil: of all).
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms []string, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)
 }
 
@@ -83,6 +83,8 @@ type Options struct {
 	// ranks better (oppo_xiaobu MRR@10 0.578 against 0.534), because RRF discards how much
 	// better one leg's top hit is (a rare fault code matched) than its runners-up.
 	Fusion string
+	// K1 and B are the Okapi BM25 parameters of the text leg. Default 1.2 and 0.75.
+	K1, B float64
 }
 
 // Fusion methods.
@@ -115,6 +117,12 @@ func (o *Options) defaults() {
 	}
 	if o.Fusion == "" {
 		o.Fusion = FusionScore
+	}
+	if o.K1 <= 0 {
+		o.K1 = 1.2
+	}
+	if o.B <= 0 || o.B > 1 {
+		o.B = 0.75
 	}
 }
 
@@ -211,7 +219,8 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// statistics are in (which drive it); neither waits for the other's input.
 	q := &query{r: r, terms: terms, useVector: useVector, n: max(e.opts.MinCandidates, 4*r.TopK), w: w, fusion: fusion}
 	var weights map[string]float64
-	var common map[string]bool
+	var class map[string]int
+	var chunkStats kb.ChunkStats
 	var first legs
 	var embErr, statsErr error
 	var wg sync.WaitGroup
@@ -229,9 +238,12 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			first.vec, first.vecErr = e.vectorLeg(ctx, q)
 		})
 	}
-	weights, common, statsErr = e.termWeights(ctx, r.KB.ID, terms)
+	weights, class, chunkStats, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	if statsErr == nil && useText {
-		q.driving, q.dw = drivingTerms(terms, weights, common)
+		q.text = kb.TextQuery{Match: drivingTerms(terms, weights, class), Terms: terms, K1: e.opts.K1, B: e.opts.B, AvgLen: chunkStats.AvgLen}
+		for _, t := range terms {
+			q.text.IDF = append(q.text.IDF, weights[t])
+		}
 		first.text, first.textErr = e.textLeg(ctx, q)
 	}
 	wg.Wait()
@@ -272,6 +284,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		totalWeight += weights[t]
 	}
 	hits := make([]kb.Hit, 0, len(pool))
+	keys := make(map[int64]float64, len(pool)) // the order of score fusion
 	for _, f := range pool {
 		c, ok := cands[f.id]
 		if !ok {
@@ -279,12 +292,28 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		h := c.Hit
 		h.Scores.Fused = f.score
-		h.MatchedTerms, h.Scores.Text = coverage(terms, weights, totalWeight, c.Terms)
+		h.MatchedTerms = matched(terms, c.TF)
+		if bm := e.bm25(terms, weights, c, chunkStats.AvgLen); bm > 0 {
+			h.Scores.BM25 = &bm
+		}
+		t := 0.0
+		if totalWeight > 0 && h.Scores.BM25 != nil {
+			t = min(1, *h.Scores.BM25/totalWeight)
+		}
+		h.Scores.Text = &t
 		if useVector && c.Cosine != nil {
 			cos := clamp01(*c.Cosine)
 			h.Scores.Vector = &cos
 		}
 		h.Score = score(r.Mode, h.Scores, share)
+		keys[h.ChunkID] = h.Score
+		switch {
+		case r.Mode == kb.ModeText && h.Scores.BM25 != nil:
+			keys[h.ChunkID] = *h.Scores.BM25
+		case r.Mode == kb.ModeHybrid && totalWeight > 0 && h.Scores.BM25 != nil:
+			// Unclamped: chunks past the clamp still rank by their BM25.
+			keys[h.ChunkID] = score(r.Mode, kb.Scores{Vector: h.Scores.Vector, Text: ptr(*h.Scores.BM25 / totalWeight)}, share)
+		}
 		if !useText {
 			h.Scores.Text = nil
 		}
@@ -293,8 +322,8 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		hits = append(hits, h)
 	}
-	if fusion == FusionScore {
-		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+	if fusion == FusionScore || r.Mode != kb.ModeHybrid {
+		sort.SliceStable(hits, func(i, j int) bool { return keys[hits[i].ChunkID] > keys[hits[j].ChunkID] })
 	}
 	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {
@@ -326,9 +355,8 @@ type query struct {
 	terms     []string // the query's search terms
 	vec       []float32
 	useVector bool
-	driving   []string // the terms the text leg searches by, with their weights
-	dw        []float64
-	n         int // candidates per leg
+	text      kb.TextQuery // the text leg's search
+	n         int          // candidates per leg
 	w         Weights
 	fusion    string
 }
@@ -359,10 +387,10 @@ func (e *Engine) vectorLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
 
 // textLeg searches by the driving terms; with none (vector mode) it finds nothing.
 func (e *Engine) textLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
-	if len(q.driving) == 0 {
+	if len(q.text.Match) == 0 {
 		return nil, nil
 	}
-	return e.idx.TextSearch(ctx, q.r.KB.ID, q.driving, q.dw, q.n, q.r.Filter)
+	return e.idx.TextSearch(ctx, q.r.KB.ID, q.text, q.n, q.r.Filter)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
@@ -472,59 +500,83 @@ func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.
 }
 
 // termWeights gives each query term its BM25 inverse document frequency in the knowledge
-// base, and says which terms are too common to drive the text leg.
-func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]bool, error) {
-	df, n, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
+// base, says which terms are too common to drive the text leg (and, as -1, which no chunk
+// held when counted), and returns the knowledge base's chunk statistics.
+func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]int, kb.ChunkStats, error) {
+	df, st, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("retrieval: term statistics: %w", err)
+		return nil, nil, st, fmt.Errorf("retrieval: term statistics: %w", err)
 	}
-	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*float64(n)))
+	n := float64(st.Chunks)
+	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*n))
 	w := make(map[string]float64, len(terms))
-	common := map[string]bool{}
+	class := map[string]int{}
 	for _, t := range terms {
 		d := float64(df[t])
-		w[t] = math.Log(1 + (float64(n)-d+0.5)/(d+0.5))
-		common[t] = d > limit
+		w[t] = math.Log(1 + (n-d+0.5)/(d+0.5))
+		switch {
+		case d == 0:
+			class[t] = absentTerm
+		case d > limit:
+			class[t] = commonTerm
+		}
 	}
-	return w, common, nil
+	return w, class, st, nil
 }
 
+// Term classes of termWeights.
+const (
+	absentTerm = -1 // no chunk held it when last counted (the count may be seconds old)
+	commonTerm = 1  // too common to drive the text leg
+)
+
 // drivingTerms leaves out terms too common to search by (their postings are long and their
-// weight small), keeping at least the two rarest so a query of common words still matches.
-func drivingTerms(terms []string, weights map[string]float64, common map[string]bool) ([]string, []float64) {
+// weight small), keeping at least the two rarest that some chunk holds, so a query of
+// common words (and words the knowledge base lacks) still matches.
+func drivingTerms(terms []string, weights map[string]float64, class map[string]int) []string {
 	sorted := slices.Clone(terms)
 	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
 	var out []string
-	var w []float64
-	for i, t := range sorted {
-		if i >= 2 && common[t] {
+	present := 0
+	for _, t := range sorted {
+		if present >= 2 && class[t] == commonTerm {
 			break
 		}
 		out = append(out, t)
-		w = append(w, weights[t])
-	}
-	return out, w
-}
-
-// coverage is the weighted share of the query's terms a chunk holds, and which ones.
-func coverage(terms []string, weights map[string]float64, total float64, chunkTerms []string) ([]string, *float64) {
-	have := make(map[string]bool, len(chunkTerms))
-	for _, t := range chunkTerms {
-		have[t] = true
-	}
-	matched := []string{}
-	sum := 0.0
-	for _, t := range terms {
-		if have[t] {
-			matched = append(matched, t)
-			sum += weights[t]
+		if class[t] != absentTerm {
+			present++
 		}
 	}
-	c := 0.0
-	if total > 0 {
-		c = sum / total
+	return out
+}
+
+// bm25 is candidate c's Okapi BM25 score for the query terms, the formula of the text leg
+// (and of package bm25): Σ idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen)).
+func (e *Engine) bm25(terms []string, idf map[string]float64, c kb.Candidate, avgLen float64) float64 {
+	if avgLen <= 0 {
+		avgLen = 1
 	}
-	return matched, &c
+	norm := e.opts.K1 * (1 - e.opts.B + e.opts.B*float64(c.Length)/avgLen)
+	sum := 0.0
+	for i, t := range terms {
+		if i >= len(c.TF) || c.TF[i] == 0 {
+			continue
+		}
+		tf := float64(c.TF[i])
+		sum += idf[t] * tf * (e.opts.K1 + 1) / (tf + norm)
+	}
+	return sum
+}
+
+// matched lists the query terms a chunk holds, given their frequencies in it.
+func matched(terms []string, tf []int) []string {
+	out := []string{}
+	for i, t := range terms {
+		if i < len(tf) && tf[i] > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func dedupe(terms []string) []string {
@@ -538,6 +590,8 @@ func dedupe(terms []string) []string {
 	}
 	return out
 }
+
+func ptr(x float64) *float64 { return &x }
 
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 

@@ -24,20 +24,24 @@ func TestFuseWeightsRanks(t *testing.T) {
 func TestDrivingTermsDropCommonButKeepTwo(t *testing.T) {
 	t.Parallel()
 	w := map[string]float64{"rare": 5, "mid": 3, "common1": 0.2, "common2": 0.1}
-	common := map[string]bool{"common1": true, "common2": true}
-	terms, weights := drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, common)
-	require.Equal(t, []string{"rare", "mid"}, terms)
-	require.Equal(t, []float64{5, 3}, weights)
-	terms, _ = drivingTerms([]string{"common1", "common2"}, w, common)
-	require.Equal(t, []string{"common1", "common2"}, terms, "a query of common words still searches")
+	class := map[string]int{"common1": commonTerm, "common2": commonTerm, "absent": absentTerm}
+	require.Equal(t, []string{"rare", "mid"}, drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, class))
+	require.Equal(t, []string{"common1", "common2"}, drivingTerms([]string{"common1", "common2"}, w, class),
+		"a query of common words still searches")
+	w["absent"] = 9
+	require.Equal(t, []string{"absent", "rare", "mid"}, drivingTerms([]string{"absent", "common1", "rare", "mid"}, w, class),
+		"a term no chunk held does not count among the two")
+	require.Equal(t, []string{"absent", "common1", "common2"}, drivingTerms([]string{"absent", "common1", "common2"}, w, class))
 }
 
-func TestCoverageIsWeightedShare(t *testing.T) {
+func TestBM25OfACandidate(t *testing.T) {
 	t.Parallel()
-	w := map[string]float64{"e104": 4, "电机": 1}
-	matched, c := coverage([]string{"e104", "电机"}, w, 5, []string{"e104", "过热"})
-	require.Equal(t, []string{"e104"}, matched)
-	require.InDelta(t, 0.8, *c, 1e-12)
+	e := New(nil, nil, nil, Options{})
+	idf := map[string]float64{"e104": 4, "电机": 1}
+	c := kb.Candidate{TF: []int{2, 0}, Length: 20}
+	// 4 · 2·2.2 / (2 + 1.2·(0.25 + 0.75·20/10))
+	require.InDelta(t, 4*2*2.2/(2+1.2*(0.25+0.75*2)), e.bm25([]string{"e104", "电机"}, idf, c, 10), 1e-12)
+	require.Equal(t, []string{"e104"}, matched([]string{"e104", "电机"}, c.TF))
 }
 
 func TestScoreBlendsLegs(t *testing.T) {
