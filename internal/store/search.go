@@ -99,7 +99,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 		fmt.Fprintf(&score, "$%d::float8 * (1 - %s / (%s + %s))", len(args), norm, tfSQL(fmt.Sprintf("$%d", len(args)-1)), norm)
 	}
 	if score.Len() == 0 {
-		score.WriteString("0")
+		score.WriteString("0 * " + norm) // no term weighs anything; the statement still uses $4, $5
 	}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
