@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/zhiku/zhiku/ingest/document"
@@ -431,4 +432,49 @@ func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
 	require.Equal(t, "pdf+pdftotext", doc.Method)
 	require.Equal(t, document.Block{Kind: document.Paragraph, Text: "Page two is LZW", Page: 2}, doc.Blocks[1])
 	require.Contains(t, doc.Warnings[0], "repaired with pdftotext")
+}
+
+// bombPDF holds a 100000 × 100000 JBIG2 image, inline or as an image XObject, and a line
+// of text unless textLayer is false.
+func bombPDF(inline, textLayer bool) []byte {
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	font := b.Add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	data := pdfgen.JBIG2Bomb(100000, 100000)
+	img := b.Stream("/Type /XObject /Subtype /Image /Width 100000 /Height 100000 /ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /JBIG2Decode", data)
+	draw := []byte("q 500 0 0 700 50 50 cm /Im1 Do Q")
+	if inline {
+		draw = append(append([]byte("q 500 0 0 700 50 50 cm BI /W 100000 /H 100000 /CS /G /BPC 1 /F /JBIG2Decode ID "), data...), " EI Q"...)
+	}
+	if textLayer {
+		draw = append(draw, " BT /F1 12 Tf 72 760 Td (Statement of account, scanned) Tj ET"...)
+	}
+	content := b.FlateStream("", draw)
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> /XObject << /Im1 %d 0 R >> >> >>", pages, content, font, img))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	return b.Bytes(catalog, 0)
+}
+
+// A giant JBIG2 image (a decompression bomb) is never decoded: the file parses in well
+// under 2 s with its text, or fails at once with a clear error when it has none. poppler
+// decodes inline image data to find its end, so such a page never goes to pdftotext.
+func TestParsePDFImageBombIsNotDecoded(t *testing.T) {
+	t.Parallel()
+	for _, inline := range []bool{false, true} {
+		for _, opts := range []Options{native, {}} {
+			start := time.Now()
+			doc, err := parseBytes(t, bombPDF(inline, true), "bomb.pdf", opts)
+			require.NoError(t, err)
+			require.Equal(t, "Statement of account, scanned", doc.Blocks[0].Text)
+
+			_, err = parseBytes(t, bombPDF(inline, false), "bomb.pdf", opts)
+			require.ErrorIs(t, err, ErrNoText)
+			if inline {
+				require.Contains(t, err.Error(), "100000 × 100000 pixels (JBIG2Decode), a decompression bomb")
+			}
+			require.Less(t, time.Since(start), 2*time.Second, "inline %v, external tools %v", inline, !opts.NoExternalTools)
+		}
+	}
 }
