@@ -2,6 +2,7 @@ package retrieval_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -91,6 +92,29 @@ func TestTextLegScoresEqualInMemoryBM25(t *testing.T) {
 		require.Equal(t, want[0].ID, loaded[ranked[0].ChunkID].ExternalID, q)
 		for i, r := range ranked {
 			require.InDelta(t, want[i].Score, r.Score, 1e-9, "%s: rank %d", q, i+1)
+		}
+	}
+}
+
+// A knowledge base's settings choose its BM25 parameters.
+func TestKBSettingsChooseBM25Parameters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bm25Recs)
+	ctx := context.Background()
+	settings, _ := json.Marshal(map[string]any{"retrieval": map[string]any{"bm25": map[string]any{"k1": 0.9, "b": 0.3}}})
+	k, err := b.db.Store.UpdateKB(ctx, b.kb.TenantID, b.kb.ID, kb.KBPatch{Settings: settings})
+	require.NoError(t, err)
+	idx, err := bm25.New(bm25.Params{K1: 0.9, B: 0.3})
+	require.NoError(t, err)
+	require.NoError(t, b.db.Store.ChunkTexts(ctx, b.kb.ID, idx.Add))
+	for _, q := range []string{"battery replacement", "退货运费"} {
+		want := idx.Search(q, 10)
+		hits, err := b.engine(nil).Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: kb.ModeText})
+		require.NoError(t, err)
+		require.Len(t, hits, len(want), q)
+		for i, h := range hits {
+			require.Equal(t, want[i].ID, h.ExternalID, q)
+			require.InDelta(t, want[i].Score, *h.Scores.BM25, 1e-9, q)
 		}
 	}
 }

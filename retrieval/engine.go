@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
@@ -74,14 +75,23 @@ type Options struct {
 	CommonTermShare float64
 	// StatsTTL is how long term statistics are cached. Default 30 s.
 	StatsTTL time.Duration
-	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
-	// coverage has the rest. Default 0.5.
+	// VectorShare, when set (0..1), is the vector similarity's share of every hybrid hit's
+	// score; the text leg's normalised BM25 has the rest. Unset, the share depends on the
+	// embedder: see LocalHanShare, LocalLatinShare and NeuralShare.
 	VectorShare float64
-	// Fusion orders hybrid results: FusionScore by the blended 0..1 score (vector cosine
-	// and IDF-weighted term coverage, weighted), or FusionRRF by weighted reciprocal-rank
-	// fusion. Default FusionScore: on the project's eval set and both Chinese dev sets it
-	// ranks better (oppo_xiaobu MRR@10 0.578 against 0.534), because RRF discards how much
-	// better one leg's top hit is (a rare fault code matched) than its runners-up.
+	// LocalHanShare and LocalLatinShare are the vector share under the built-in local
+	// embedder for the Chinese and the other (Latin, digits, codes) characters of a query,
+	// mixed by their proportion in it. The local embedder is lexical: for Chinese it hashes
+	// character uni-, bi- and trigrams, a signal jieba's words miss; for Latin text it hashes
+	// the same stemmed words BM25 scores, so its leg only repeats the text leg, less well.
+	// Defaults 0.7 and 0 (measured on lcqmc_zh, oppo_xiaobu_zh and wikiqa_en: see README).
+	LocalHanShare, LocalLatinShare float64
+	// NeuralShare is the vector share under a neural embedder (openai). Default 0.6.
+	NeuralShare float64
+	// Fusion orders hybrid results: FusionScore by the blended score (vector cosine and BM25
+	// normalised by the query's IDF mass, weighted), or FusionRRF by weighted reciprocal-rank
+	// fusion. Default FusionScore: on the dev sets it ranks better, because RRF discards how
+	// much better one leg's top hit is (a rare fault code matched) than its runners-up.
 	Fusion string
 	// K1 and B are the Okapi BM25 parameters of the text leg. Default 1.2 and 0.75.
 	K1, B float64
@@ -112,8 +122,17 @@ func (o *Options) defaults() {
 	if o.StatsTTL <= 0 {
 		o.StatsTTL = 30 * time.Second
 	}
-	if o.VectorShare <= 0 || o.VectorShare > 1 {
-		o.VectorShare = 0.5
+	if o.VectorShare < 0 || o.VectorShare > 1 {
+		o.VectorShare = 0
+	}
+	if o.LocalHanShare <= 0 || o.LocalHanShare > 1 {
+		o.LocalHanShare = 0.7
+	}
+	if o.LocalLatinShare < 0 || o.LocalLatinShare > 1 {
+		o.LocalLatinShare = 0
+	}
+	if o.NeuralShare <= 0 || o.NeuralShare > 1 {
+		o.NeuralShare = 0.6
 	}
 	if o.Fusion == "" {
 		o.Fusion = FusionScore
@@ -184,23 +203,39 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	if r.ScoreThreshold < 0 || r.ScoreThreshold > 1 {
 		return nil, fmt.Errorf("%w: score_threshold must be within 0..1 / score_threshold 须在 0 到 1 之间", kb.ErrInvalid)
 	}
+	// Request settings win over the knowledge base's, which win over the engine's.
+	set := r.KB.Retrieval()
 	w := Weights{Vector: e.opts.VectorWeight, Text: e.opts.TextWeight}
+	share := e.opts.VectorShare
+	if kw := kbWeights(set); kw != nil {
+		w, share = *kw, kw.Vector/(kw.Vector+kw.Text)
+	}
 	if r.Weights != nil {
 		if r.Weights.Vector < 0 || r.Weights.Text < 0 || r.Weights.Vector+r.Weights.Text == 0 {
 			return nil, fmt.Errorf("%w: weights must be ≥ 0 and not both 0 / 权重须非负且不能同时为 0", kb.ErrInvalid)
 		}
 		w = *r.Weights
+		share = w.Vector / (w.Vector + w.Text)
+	}
+	if share == 0 && r.Weights == nil && kbWeights(set) == nil {
+		share = e.vectorShare(r.KB, r.Query)
 	}
 	fusion := e.opts.Fusion
+	if set.Fusion == FusionScore || set.Fusion == FusionRRF {
+		fusion = set.Fusion
+	}
 	if r.Fusion != "" {
 		if r.Fusion != FusionScore && r.Fusion != FusionRRF {
 			return nil, fmt.Errorf("%w: fusion must be score or rrf / 融合方式只能是 score 或 rrf", kb.ErrInvalid)
 		}
 		fusion = r.Fusion
 	}
-	share := e.opts.VectorShare
-	if r.Weights != nil {
-		share = w.Vector / (w.Vector + w.Text)
+	k1, b := e.opts.K1, e.opts.B
+	if v := set.BM25.K1; v != nil && *v > 0 && *v <= 10 {
+		k1 = *v
+	}
+	if v := set.BM25.B; v != nil && *v >= 0 && *v <= 1 {
+		b = *v
 	}
 	if strings.TrimSpace(segment.Normalize(r.Query)) == "" {
 		return nil, ErrEmptyQuery
@@ -240,9 +275,16 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	weights, class, chunkStats, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	if statsErr == nil && useText {
-		q.text = kb.TextQuery{Match: drivingTerms(terms, weights, class), Terms: terms, K1: e.opts.K1, B: e.opts.B, AvgLen: chunkStats.AvgLen}
+		q.text = kb.TextQuery{Match: drivingTerms(terms, weights, class), Terms: terms, K1: k1, B: b, AvgLen: chunkStats.AvgLen}
 		for _, t := range terms {
 			q.text.IDF = append(q.text.IDF, weights[t])
+		}
+		q.wider = q.text
+		q.wider.Match = nil
+		for _, t := range terms {
+			if class[t] != absentTerm {
+				q.wider.Match = append(q.wider.Match, t)
+			}
 		}
 		first.text, first.textErr = e.textLeg(ctx, q)
 	}
@@ -293,7 +335,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		h := c.Hit
 		h.Scores.Fused = f.score
 		h.MatchedTerms = matched(terms, c.TF)
-		if bm := e.bm25(terms, weights, c, chunkStats.AvgLen); bm > 0 {
+		if bm := bm25(terms, weights, c, k1, b, chunkStats.AvgLen); bm > 0 {
 			h.Scores.BM25 = &bm
 		}
 		t := 0.0
@@ -323,7 +365,11 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		hits = append(hits, h)
 	}
 	if fusion == FusionScore || r.Mode != kb.ModeHybrid {
-		sort.SliceStable(hits, func(i, j int) bool { return keys[hits[i].ChunkID] > keys[hits[j].ChunkID] })
+		// Equal scores keep the text leg's order (older chunks first), as BM25 ranks them.
+		sort.SliceStable(hits, func(i, j int) bool {
+			a, b := keys[hits[i].ChunkID], keys[hits[j].ChunkID]
+			return a > b || a == b && hits[i].ChunkID < hits[j].ChunkID
+		})
 	}
 	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {
@@ -356,6 +402,7 @@ type query struct {
 	vec       []float32
 	useVector bool
 	text      kb.TextQuery // the text leg's search
+	wider     kb.TextQuery // the same, driven by every term some chunk holds
 	n         int          // candidates per leg
 	w         Weights
 	fusion    string
@@ -390,7 +437,13 @@ func (e *Engine) textLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
 	if len(q.text.Match) == 0 {
 		return nil, nil
 	}
-	return e.idx.TextSearch(ctx, q.r.KB.ID, q.text, q.n, q.r.Filter)
+	found, err := e.idx.TextSearch(ctx, q.r.KB.ID, q.text, q.n, q.r.Filter)
+	if err != nil || len(found) >= q.r.TopK || len(q.wider.Match) <= len(q.text.Match) {
+		return found, err
+	}
+	// Too few chunks hold the rarer terms to fill the results: chunks holding only common
+	// ones rank next in BM25, so search by every term (long postings, but few queries).
+	return e.idx.TextSearch(ctx, q.r.KB.ID, q.wider, q.n, q.r.Filter)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
@@ -552,20 +605,64 @@ func drivingTerms(terms []string, weights map[string]float64, class map[string]i
 
 // bm25 is candidate c's Okapi BM25 score for the query terms, the formula of the text leg
 // (and of package bm25): Σ idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen)).
-func (e *Engine) bm25(terms []string, idf map[string]float64, c kb.Candidate, avgLen float64) float64 {
+func bm25(terms []string, idf map[string]float64, c kb.Candidate, k1, b, avgLen float64) float64 {
 	if avgLen <= 0 {
 		avgLen = 1
 	}
-	norm := e.opts.K1 * (1 - e.opts.B + e.opts.B*float64(c.Length)/avgLen)
+	norm := k1 * (1 - b + b*float64(c.Length)/avgLen)
 	sum := 0.0
 	for i, t := range terms {
 		if i >= len(c.TF) || c.TF[i] == 0 {
 			continue
 		}
 		tf := float64(c.TF[i])
-		sum += idf[t] * tf * (e.opts.K1 + 1) / (tf + norm)
+		sum += idf[t] * tf * (k1 + 1) / (tf + norm)
 	}
 	return sum
+}
+
+// kbWeights returns the fusion weights a knowledge base's settings give, nil when they give
+// none (or invalid ones); one given weight takes the other as its complement to 1.
+func kbWeights(s kb.RetrievalSettings) *Weights {
+	if s.VectorWeight == nil && s.TextWeight == nil {
+		return nil
+	}
+	var w Weights
+	switch {
+	case s.VectorWeight != nil && s.TextWeight != nil:
+		w = Weights{Vector: *s.VectorWeight, Text: *s.TextWeight}
+	case s.VectorWeight != nil:
+		w = Weights{Vector: *s.VectorWeight, Text: 1 - *s.VectorWeight}
+	default:
+		w = Weights{Vector: 1 - *s.TextWeight, Text: *s.TextWeight}
+	}
+	if w.Vector < 0 || w.Text < 0 || w.Vector+w.Text == 0 {
+		return nil
+	}
+	return &w
+}
+
+// vectorShare is the vector leg's default share of a hybrid score for a query: fixed for
+// a neural embedder; for the lexical local embedder, LocalHanShare for the query's Chinese
+// characters and LocalLatinShare for the rest, in proportion.
+func (e *Engine) vectorShare(k kb.KnowledgeBase, query string) float64 {
+	if k.Embedder != "local" {
+		return e.opts.NeuralShare
+	}
+	han, other := 0, 0
+	for _, sp := range segment.Split(query) {
+		n := utf8.RuneCountInString(sp.Text)
+		if sp.Kind == segment.KindHan {
+			han += n
+		} else {
+			other += n
+		}
+	}
+	if han+other == 0 {
+		return e.opts.LocalLatinShare
+	}
+	f := float64(han) / float64(han+other)
+	return f*e.opts.LocalHanShare + (1-f)*e.opts.LocalLatinShare
 }
 
 // matched lists the query terms a chunk holds, given their frequencies in it.

@@ -36,11 +36,10 @@ func TestDrivingTermsDropCommonButKeepTwo(t *testing.T) {
 
 func TestBM25OfACandidate(t *testing.T) {
 	t.Parallel()
-	e := New(nil, nil, nil, Options{})
 	idf := map[string]float64{"e104": 4, "电机": 1}
 	c := kb.Candidate{TF: []int{2, 0}, Length: 20}
 	// 4 · 2·2.2 / (2 + 1.2·(0.25 + 0.75·20/10))
-	require.InDelta(t, 4*2*2.2/(2+1.2*(0.25+0.75*2)), e.bm25([]string{"e104", "电机"}, idf, c, 10), 1e-12)
+	require.InDelta(t, 4*2*2.2/(2+1.2*(0.25+0.75*2)), bm25([]string{"e104", "电机"}, idf, c, 1.2, 0.75, 10), 1e-12)
 	require.Equal(t, []string{"e104"}, matched([]string{"e104", "电机"}, c.TF))
 }
 
@@ -52,4 +51,23 @@ func TestScoreBlendsLegs(t *testing.T) {
 	require.InDelta(t, 0.7, score(kb.ModeHybrid, s, 0.75), 1e-12)
 	require.InDelta(t, 0.6, score(kb.ModeVector, s, 0.5), 1e-12)
 	require.InDelta(t, 1.0, score(kb.ModeText, s, 0.5), 1e-12)
+}
+
+func TestVectorShareFollowsEmbedderAndScript(t *testing.T) {
+	t.Parallel()
+	e := New(nil, nil, nil, Options{})
+	local := kb.KnowledgeBase{Embedder: "local"}
+	require.InDelta(t, 0.7, e.vectorShare(local, "扫地机怎么清洁滚刷"), 1e-12, "Chinese: the local embedder's character grams add to BM25")
+	require.InDelta(t, 0.0, e.vectorShare(local, "how do I clean the brush"), 1e-12, "English: it repeats BM25's words")
+	require.InDelta(t, 0.35, e.vectorShare(local, "清洁ab"), 1e-12, "mixed in proportion")
+	require.InDelta(t, 0.6, e.vectorShare(kb.KnowledgeBase{Embedder: "openai"}, "how do I clean the brush"), 1e-12)
+}
+
+func TestKBWeights(t *testing.T) {
+	t.Parallel()
+	f := func(x float64) *float64 { return &x }
+	require.Nil(t, kbWeights(kb.RetrievalSettings{}))
+	require.Equal(t, &Weights{Vector: 0.3, Text: 0.7}, kbWeights(kb.RetrievalSettings{VectorWeight: f(0.3)}))
+	require.Equal(t, &Weights{Vector: 1, Text: 3}, kbWeights(kb.RetrievalSettings{VectorWeight: f(1), TextWeight: f(3)}))
+	require.Nil(t, kbWeights(kb.RetrievalSettings{VectorWeight: f(-1), TextWeight: f(1)}))
 }

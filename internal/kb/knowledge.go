@@ -168,6 +168,30 @@ func (k KnowledgeBase) Dictionary() (words []string, synonyms [][]string) {
 	return s.Dictionary, s.Synonyms
 }
 
+// RetrievalSettings are a knowledge base's own search settings, from its settings object
+// ({"retrieval": {"fusion": "score", "vector_weight": 0.3, "text_weight": 0.7,
+// "bm25": {"k1": 1.2, "b": 0.3}}}). Unset (or invalid) fields leave the engine's defaults.
+type RetrievalSettings struct {
+	Fusion       string   `json:"fusion"`
+	VectorWeight *float64 `json:"vector_weight"`
+	TextWeight   *float64 `json:"text_weight"`
+	BM25         struct {
+		K1 *float64 `json:"k1"`
+		B  *float64 `json:"b"`
+	} `json:"bm25"`
+}
+
+// Retrieval returns the knowledge base's retrieval settings.
+func (k KnowledgeBase) Retrieval() RetrievalSettings {
+	var s struct {
+		Retrieval RetrievalSettings `json:"retrieval"`
+	}
+	if len(k.Settings) > 0 {
+		_ = json.Unmarshal(k.Settings, &s) // a malformed section leaves the defaults
+	}
+	return s.Retrieval
+}
+
 // ReplaceResult says what writing a document version did.
 type ReplaceResult struct {
 	Document  Document
