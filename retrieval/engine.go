@@ -73,6 +73,10 @@ type Options struct {
 	// CommonTermShare: a term in more than this share of the live chunks is too common to
 	// drive the text leg either (long postings, little weight). Default 0.05.
 	CommonTermShare float64
+	// WidenPostings bounds the second text search made when the driving terms found fewer
+	// chunks than asked for: commoner terms join it while their document frequencies sum to
+	// at most this. Default 5000.
+	WidenPostings int
 	// StatsTTL is how long term statistics are cached. Default 30 s.
 	StatsTTL time.Duration
 	// VectorShare, when set (0..1), is the vector similarity's share of every hybrid hit's
@@ -118,6 +122,9 @@ func (o *Options) defaults() {
 	}
 	if o.CommonTermShare <= 0 {
 		o.CommonTermShare = 0.05
+	}
+	if o.WidenPostings <= 0 {
+		o.WidenPostings = 5000
 	}
 	if o.StatsTTL <= 0 {
 		o.StatsTTL = 30 * time.Second
@@ -254,7 +261,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// statistics are in (which drive it); neither waits for the other's input.
 	q := &query{r: r, terms: terms, useVector: useVector, n: max(e.opts.MinCandidates, 4*r.TopK), w: w, fusion: fusion}
 	var weights map[string]float64
-	var class map[string]int
+	var class, df map[string]int
 	var chunkStats kb.ChunkStats
 	var first legs
 	var embErr, statsErr error
@@ -273,19 +280,14 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			first.vec, first.vecErr = e.vectorLeg(ctx, q)
 		})
 	}
-	weights, class, chunkStats, statsErr = e.termWeights(ctx, r.KB.ID, terms)
+	weights, class, df, chunkStats, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	if statsErr == nil && useText {
 		q.text = kb.TextQuery{Match: drivingTerms(terms, weights, class), Terms: terms, K1: k1, B: b, AvgLen: chunkStats.AvgLen}
 		for _, t := range terms {
 			q.text.IDF = append(q.text.IDF, weights[t])
 		}
 		q.wider = q.text
-		q.wider.Match = nil
-		for _, t := range terms {
-			if class[t] != absentTerm {
-				q.wider.Match = append(q.wider.Match, t)
-			}
-		}
+		q.wider.Match = widerTerms(q.text.Match, terms, weights, df, e.opts.WidenPostings)
 		first.text, first.textErr = e.textLeg(ctx, q)
 	}
 	wg.Wait()
@@ -555,10 +557,10 @@ func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.
 // termWeights gives each query term its BM25 inverse document frequency in the knowledge
 // base, says which terms are too common to drive the text leg (and, as -1, which no chunk
 // held when counted), and returns the knowledge base's chunk statistics.
-func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]int, kb.ChunkStats, error) {
+func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]int, map[string]int, kb.ChunkStats, error) {
 	df, st, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
 	if err != nil {
-		return nil, nil, st, fmt.Errorf("retrieval: term statistics: %w", err)
+		return nil, nil, nil, st, fmt.Errorf("retrieval: term statistics: %w", err)
 	}
 	n := float64(st.Chunks)
 	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*n))
@@ -574,7 +576,31 @@ func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (m
 			class[t] = commonTerm
 		}
 	}
-	return w, class, st, nil
+	return w, class, df, st, nil
+}
+
+// widerTerms adds to the driving terms the commoner ones, rarest first, while their
+// chunks (by document frequency) stay within budget: the text leg's second search when the
+// first found too few chunks. Scoring every chunk of a term held by a third of 100k chunks
+// took a second; chunks that hold only very common terms rank last in BM25 anyway.
+func widerTerms(driving, terms []string, weights map[string]float64, df map[string]int, budget int) []string {
+	in := make(map[string]bool, len(driving))
+	for _, t := range driving {
+		in[t] = true
+	}
+	rest := slices.Clone(terms)
+	sort.SliceStable(rest, func(i, j int) bool { return weights[rest[i]] > weights[rest[j]] })
+	out := slices.Clone(driving)
+	for _, t := range rest {
+		if in[t] || df[t] == 0 {
+			continue
+		}
+		if budget -= df[t]; budget < 0 {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // Term classes of termWeights.

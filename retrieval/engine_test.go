@@ -71,3 +71,12 @@ func TestKBWeights(t *testing.T) {
 	require.Equal(t, &Weights{Vector: 1, Text: 3}, kbWeights(kb.RetrievalSettings{VectorWeight: f(1), TextWeight: f(3)}))
 	require.Nil(t, kbWeights(kb.RetrievalSettings{VectorWeight: f(-1), TextWeight: f(1)}))
 }
+
+func TestWiderTermsStayWithinBudget(t *testing.T) {
+	t.Parallel()
+	w := map[string]float64{"rare": 5, "mid": 3, "common1": 0.5, "common2": 0.1}
+	df := map[string]int{"rare": 3, "mid": 40, "common1": 2000, "common2": 30000}
+	terms := []string{"common2", "rare", "common1", "mid", "absent"}
+	require.Equal(t, []string{"rare", "mid", "common1"}, widerTerms([]string{"rare", "mid"}, terms, w, df, 5000))
+	require.Equal(t, []string{"rare", "mid"}, widerTerms([]string{"rare", "mid"}, terms, w, df, 1000))
+}
