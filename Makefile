@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench clean
+.PHONY: all build db run test lint bench eval clean
 
 all: build
 
@@ -45,6 +45,11 @@ bench: db build
 	$(BIN) bench retrieval --sizes $(BENCH_SIZES) \
 	  $(if $(wildcard ../shared/devsets/lcqmc_zh/corpus.jsonl),--devset ../shared/devsets/lcqmc_zh)
 	$(BIN) bench answer --docs 10000 --duration 10s
+
+## eval: retrieval quality (text, vector, hybrid, BM25) on every dev set in ../shared/devsets,
+## loading each into a knowledge base of its name once (DEVSETS=dir for others)
+eval: build
+	@bash scripts/eval.sh
 
 clean:
 	rm -rf bin

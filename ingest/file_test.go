@@ -152,3 +152,18 @@ func TestReadFileErrors(t *testing.T) {
 	_, err = ingest.ReadFile(ctx, "empty.txt", nil, ingest.FileOptions{})
 	require.ErrorIs(t, err, kb.ErrInvalid)
 }
+
+// A plain-text file of sibling sections has no title heading: it is titled by its name,
+// and each chunk's path is that title and its own section, not the first section's.
+func TestReadFilePlainTextSectionsAreTheirOwnTitles(t *testing.T) {
+	t.Parallel()
+	txt := "第一章 安装\n将机器放在平整的地面上，接通电源。\n\n第二章 清洁\n每周清洁一次滚刷和滤网。\n\n第三章 保修\n整机保修两年。\n"
+	u := read(t, "扫地机说明.txt", txt, ingest.FileOptions{}).Units[0]
+	require.Equal(t, "扫地机说明", u.Doc.Title)
+	var paths [][]string
+	for _, p := range u.Passages {
+		paths = append(paths, p.SectionPath)
+	}
+	require.Equal(t, [][]string{{"扫地机说明", "第一章 安装"}, {"扫地机说明", "第二章 清洁"}, {"扫地机说明", "第三章 保修"}}, paths)
+
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
@@ -20,20 +21,20 @@ import (
 type Index interface {
 	// VectorSearch returns up to limit live chunks nearest to vec (cosine), best first.
 	VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error)
-	// TextSearch returns up to limit live chunks containing any term, by summed weights.
-	TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error)
+	// TextSearch returns up to limit live chunks holding any of q.Match, by Okapi BM25.
+	TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error)
 	// TermStats counts the chunks holding each term, at most capAt.
 	TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error)
-	// LiveChunks counts a knowledge base's live chunks.
-	LiveChunks(ctx context.Context, kbID int64) (int, error)
+	// ChunkStats counts a knowledge base's live chunks and averages their token lengths.
+	ChunkStats(ctx context.Context, kbID int64) (kb.ChunkStats, error)
 	// Snapshot runs fn so that the reads above made with its ctx see one consistent state
 	// (and so must run one at a time).
 	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 	// CommonTerms lists, from the database's statistics and without scanning, the terms
 	// most common in a knowledge base's chunks, with the share of its chunks holding each.
 	CommonTerms(ctx context.Context, kbID int64) (map[string]float64, error)
-	// Hits loads chunks with their documents and which of terms each holds, and, when vec
-	// is given, the cosine to it of those in cosineFor (nil: of all).
+	// Hits loads chunks with their documents, lengths and the frequency of each of terms,
+	// and, when vec is given, the cosine to it of those in cosineFor (nil: of all).
 	Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms []string, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error)
 }
 
@@ -72,17 +73,32 @@ type Options struct {
 	// CommonTermShare: a term in more than this share of the live chunks is too common to
 	// drive the text leg either (long postings, little weight). Default 0.05.
 	CommonTermShare float64
+	// WidenPostings bounds the second text search made when the driving terms found fewer
+	// chunks than asked for: commoner terms join it while their document frequencies sum to
+	// at most this. Default 5000.
+	WidenPostings int
 	// StatsTTL is how long term statistics are cached. Default 30 s.
 	StatsTTL time.Duration
-	// VectorShare is the vector similarity's share of a hybrid hit's score (0..1); the text
-	// coverage has the rest. Default 0.5.
+	// VectorShare, when set (0..1), is the vector similarity's share of every hybrid hit's
+	// score; the text leg's normalised BM25 has the rest. Unset, the share depends on the
+	// embedder: see LocalHanShare, LocalLatinShare and NeuralShare.
 	VectorShare float64
-	// Fusion orders hybrid results: FusionScore by the blended 0..1 score (vector cosine
-	// and IDF-weighted term coverage, weighted), or FusionRRF by weighted reciprocal-rank
-	// fusion. Default FusionScore: on the project's eval set and both Chinese dev sets it
-	// ranks better (oppo_xiaobu MRR@10 0.578 against 0.534), because RRF discards how much
-	// better one leg's top hit is (a rare fault code matched) than its runners-up.
+	// LocalHanShare and LocalLatinShare are the vector share under the built-in local
+	// embedder for the Chinese and the other (Latin, digits, codes) characters of a query,
+	// mixed by their proportion in it. The local embedder is lexical: for Chinese it hashes
+	// character uni-, bi- and trigrams, a signal jieba's words miss; for Latin text it hashes
+	// the same stemmed words BM25 scores, so its leg only repeats the text leg, less well.
+	// Defaults 0.7 and 0 (measured on lcqmc_zh, oppo_xiaobu_zh and wikiqa_en: see README).
+	LocalHanShare, LocalLatinShare float64
+	// NeuralShare is the vector share under a neural embedder (openai). Default 0.6.
+	NeuralShare float64
+	// Fusion orders hybrid results: FusionScore by the blended score (vector cosine and BM25
+	// normalised by the query's IDF mass, weighted), or FusionRRF by weighted reciprocal-rank
+	// fusion. Default FusionScore: on the dev sets it ranks better, because RRF discards how
+	// much better one leg's top hit is (a rare fault code matched) than its runners-up.
 	Fusion string
+	// K1 and B are the Okapi BM25 parameters of the text leg. Default 1.2 and 0.75.
+	K1, B float64
 }
 
 // Fusion methods.
@@ -107,14 +123,32 @@ func (o *Options) defaults() {
 	if o.CommonTermShare <= 0 {
 		o.CommonTermShare = 0.05
 	}
+	if o.WidenPostings <= 0 {
+		o.WidenPostings = 5000
+	}
 	if o.StatsTTL <= 0 {
 		o.StatsTTL = 30 * time.Second
 	}
-	if o.VectorShare <= 0 || o.VectorShare > 1 {
-		o.VectorShare = 0.5
+	if o.VectorShare < 0 || o.VectorShare > 1 {
+		o.VectorShare = 0
+	}
+	if o.LocalHanShare <= 0 || o.LocalHanShare > 1 {
+		o.LocalHanShare = 0.7
+	}
+	if o.LocalLatinShare < 0 || o.LocalLatinShare > 1 {
+		o.LocalLatinShare = 0
+	}
+	if o.NeuralShare <= 0 || o.NeuralShare > 1 {
+		o.NeuralShare = 0.6
 	}
 	if o.Fusion == "" {
 		o.Fusion = FusionScore
+	}
+	if o.K1 <= 0 {
+		o.K1 = 1.2
+	}
+	if o.B <= 0 || o.B > 1 {
+		o.B = 0.75
 	}
 }
 
@@ -176,23 +210,39 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	if r.ScoreThreshold < 0 || r.ScoreThreshold > 1 {
 		return nil, fmt.Errorf("%w: score_threshold must be within 0..1 / score_threshold 须在 0 到 1 之间", kb.ErrInvalid)
 	}
+	// Request settings win over the knowledge base's, which win over the engine's.
+	set := r.KB.Retrieval()
 	w := Weights{Vector: e.opts.VectorWeight, Text: e.opts.TextWeight}
+	share := e.opts.VectorShare
+	if kw := kbWeights(set); kw != nil {
+		w, share = *kw, kw.Vector/(kw.Vector+kw.Text)
+	}
 	if r.Weights != nil {
 		if r.Weights.Vector < 0 || r.Weights.Text < 0 || r.Weights.Vector+r.Weights.Text == 0 {
 			return nil, fmt.Errorf("%w: weights must be ≥ 0 and not both 0 / 权重须非负且不能同时为 0", kb.ErrInvalid)
 		}
 		w = *r.Weights
+		share = w.Vector / (w.Vector + w.Text)
+	}
+	if share == 0 && r.Weights == nil && kbWeights(set) == nil {
+		share = e.vectorShare(r.KB, r.Query)
 	}
 	fusion := e.opts.Fusion
+	if set.Fusion == FusionScore || set.Fusion == FusionRRF {
+		fusion = set.Fusion
+	}
 	if r.Fusion != "" {
 		if r.Fusion != FusionScore && r.Fusion != FusionRRF {
 			return nil, fmt.Errorf("%w: fusion must be score or rrf / 融合方式只能是 score 或 rrf", kb.ErrInvalid)
 		}
 		fusion = r.Fusion
 	}
-	share := e.opts.VectorShare
-	if r.Weights != nil {
-		share = w.Vector / (w.Vector + w.Text)
+	k1, b := e.opts.K1, e.opts.B
+	if v := set.BM25.K1; v != nil && *v > 0 && *v <= 10 {
+		k1 = *v
+	}
+	if v := set.BM25.B; v != nil && *v >= 0 && *v <= 1 {
+		b = *v
 	}
 	if strings.TrimSpace(segment.Normalize(r.Query)) == "" {
 		return nil, ErrEmptyQuery
@@ -211,7 +261,8 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	// statistics are in (which drive it); neither waits for the other's input.
 	q := &query{r: r, terms: terms, useVector: useVector, n: max(e.opts.MinCandidates, 4*r.TopK), w: w, fusion: fusion}
 	var weights map[string]float64
-	var common map[string]bool
+	var class, df map[string]int
+	var chunkStats kb.ChunkStats
 	var first legs
 	var embErr, statsErr error
 	var wg sync.WaitGroup
@@ -229,9 +280,14 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 			first.vec, first.vecErr = e.vectorLeg(ctx, q)
 		})
 	}
-	weights, common, statsErr = e.termWeights(ctx, r.KB.ID, terms)
+	weights, class, df, chunkStats, statsErr = e.termWeights(ctx, r.KB.ID, terms)
 	if statsErr == nil && useText {
-		q.driving, q.dw = drivingTerms(terms, weights, common)
+		q.text = kb.TextQuery{Match: drivingTerms(terms, weights, class), Terms: terms, K1: k1, B: b, AvgLen: chunkStats.AvgLen}
+		for _, t := range terms {
+			q.text.IDF = append(q.text.IDF, weights[t])
+		}
+		q.wider = q.text
+		q.wider.Match = widerTerms(q.text.Match, terms, weights, df, e.opts.WidenPostings)
 		first.text, first.textErr = e.textLeg(ctx, q)
 	}
 	wg.Wait()
@@ -272,6 +328,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		totalWeight += weights[t]
 	}
 	hits := make([]kb.Hit, 0, len(pool))
+	keys := make(map[int64]float64, len(pool)) // the order of score fusion
 	for _, f := range pool {
 		c, ok := cands[f.id]
 		if !ok {
@@ -279,12 +336,28 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		h := c.Hit
 		h.Scores.Fused = f.score
-		h.MatchedTerms, h.Scores.Text = coverage(terms, weights, totalWeight, c.Terms)
+		h.MatchedTerms = matched(terms, c.TF)
+		if bm := bm25(terms, weights, c, k1, b, chunkStats.AvgLen); bm > 0 {
+			h.Scores.BM25 = &bm
+		}
+		t := 0.0
+		if totalWeight > 0 && h.Scores.BM25 != nil {
+			t = min(1, *h.Scores.BM25/totalWeight)
+		}
+		h.Scores.Text = &t
 		if useVector && c.Cosine != nil {
 			cos := clamp01(*c.Cosine)
 			h.Scores.Vector = &cos
 		}
 		h.Score = score(r.Mode, h.Scores, share)
+		keys[h.ChunkID] = h.Score
+		switch {
+		case r.Mode == kb.ModeText && h.Scores.BM25 != nil:
+			keys[h.ChunkID] = *h.Scores.BM25
+		case r.Mode == kb.ModeHybrid && totalWeight > 0 && h.Scores.BM25 != nil:
+			// Unclamped: chunks past the clamp still rank by their BM25.
+			keys[h.ChunkID] = score(r.Mode, kb.Scores{Vector: h.Scores.Vector, Text: ptr(*h.Scores.BM25 / totalWeight)}, share)
+		}
 		if !useText {
 			h.Scores.Text = nil
 		}
@@ -293,8 +366,12 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		}
 		hits = append(hits, h)
 	}
-	if fusion == FusionScore {
-		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+	if fusion == FusionScore || r.Mode != kb.ModeHybrid {
+		// Equal scores keep the text leg's order (older chunks first), as BM25 ranks them.
+		sort.SliceStable(hits, func(i, j int) bool {
+			a, b := keys[hits[i].ChunkID], keys[hits[j].ChunkID]
+			return a > b || a == b && hits[i].ChunkID < hits[j].ChunkID
+		})
 	}
 	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {
@@ -326,9 +403,9 @@ type query struct {
 	terms     []string // the query's search terms
 	vec       []float32
 	useVector bool
-	driving   []string // the terms the text leg searches by, with their weights
-	dw        []float64
-	n         int // candidates per leg
+	text      kb.TextQuery // the text leg's search
+	wider     kb.TextQuery // the same, driven by every term some chunk holds
+	n         int          // candidates per leg
 	w         Weights
 	fusion    string
 }
@@ -359,10 +436,16 @@ func (e *Engine) vectorLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
 
 // textLeg searches by the driving terms; with none (vector mode) it finds nothing.
 func (e *Engine) textLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
-	if len(q.driving) == 0 {
+	if len(q.text.Match) == 0 {
 		return nil, nil
 	}
-	return e.idx.TextSearch(ctx, q.r.KB.ID, q.driving, q.dw, q.n, q.r.Filter)
+	found, err := e.idx.TextSearch(ctx, q.r.KB.ID, q.text, q.n, q.r.Filter)
+	if err != nil || len(found) >= q.r.TopK || len(q.wider.Match) <= len(q.text.Match) {
+		return found, err
+	}
+	// Too few chunks hold the rarer terms to fill the results: chunks holding only common
+	// ones rank next in BM25, so search by every term (long postings, but few queries).
+	return e.idx.TextSearch(ctx, q.r.KB.ID, q.wider, q.n, q.r.Filter)
 }
 
 // load fuses what the legs found and loads the winners in one statement.
@@ -472,59 +555,151 @@ func (e *Engine) rerank(ctx context.Context, query string, hits []kb.Hit) ([]kb.
 }
 
 // termWeights gives each query term its BM25 inverse document frequency in the knowledge
-// base, and says which terms are too common to drive the text leg.
-func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]bool, error) {
-	df, n, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
+// base, says which terms are too common to drive the text leg (and, as -1, which no chunk
+// held when counted), and returns the knowledge base's chunk statistics.
+func (e *Engine) termWeights(ctx context.Context, kbID int64, terms []string) (map[string]float64, map[string]int, map[string]int, kb.ChunkStats, error) {
+	df, st, err := e.stats.get(ctx, e.idx, kbID, terms, e.opts.CommonTermCap+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("retrieval: term statistics: %w", err)
+		return nil, nil, nil, st, fmt.Errorf("retrieval: term statistics: %w", err)
 	}
-	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*float64(n)))
+	n := float64(st.Chunks)
+	limit := min(float64(e.opts.CommonTermCap), max(200, e.opts.CommonTermShare*n))
 	w := make(map[string]float64, len(terms))
-	common := map[string]bool{}
+	class := map[string]int{}
 	for _, t := range terms {
 		d := float64(df[t])
-		w[t] = math.Log(1 + (float64(n)-d+0.5)/(d+0.5))
-		common[t] = d > limit
+		w[t] = math.Log(1 + (n-d+0.5)/(d+0.5))
+		switch {
+		case d == 0:
+			class[t] = absentTerm
+		case d > limit:
+			class[t] = commonTerm
+		}
 	}
-	return w, common, nil
+	return w, class, df, st, nil
 }
 
-// drivingTerms leaves out terms too common to search by (their postings are long and their
-// weight small), keeping at least the two rarest so a query of common words still matches.
-func drivingTerms(terms []string, weights map[string]float64, common map[string]bool) ([]string, []float64) {
-	sorted := slices.Clone(terms)
-	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
-	var out []string
-	var w []float64
-	for i, t := range sorted {
-		if i >= 2 && common[t] {
+// widerTerms adds to the driving terms the commoner ones, rarest first, while their
+// chunks (by document frequency) stay within budget: the text leg's second search when the
+// first found too few chunks. Scoring every chunk of a term held by a third of 100k chunks
+// took a second; chunks that hold only very common terms rank last in BM25 anyway.
+func widerTerms(driving, terms []string, weights map[string]float64, df map[string]int, budget int) []string {
+	in := make(map[string]bool, len(driving))
+	for _, t := range driving {
+		in[t] = true
+	}
+	rest := slices.Clone(terms)
+	sort.SliceStable(rest, func(i, j int) bool { return weights[rest[i]] > weights[rest[j]] })
+	out := slices.Clone(driving)
+	for _, t := range rest {
+		if in[t] || df[t] == 0 {
+			continue
+		}
+		if budget -= df[t]; budget < 0 {
 			break
 		}
 		out = append(out, t)
-		w = append(w, weights[t])
 	}
-	return out, w
+	return out
 }
 
-// coverage is the weighted share of the query's terms a chunk holds, and which ones.
-func coverage(terms []string, weights map[string]float64, total float64, chunkTerms []string) ([]string, *float64) {
-	have := make(map[string]bool, len(chunkTerms))
-	for _, t := range chunkTerms {
-		have[t] = true
-	}
-	matched := []string{}
-	sum := 0.0
-	for _, t := range terms {
-		if have[t] {
-			matched = append(matched, t)
-			sum += weights[t]
+// Term classes of termWeights.
+const (
+	absentTerm = -1 // no chunk held it when last counted (the count may be seconds old)
+	commonTerm = 1  // too common to drive the text leg
+)
+
+// drivingTerms leaves out terms too common to search by (their postings are long and their
+// weight small), keeping at least the two rarest that some chunk holds, so a query of
+// common words (and words the knowledge base lacks) still matches.
+func drivingTerms(terms []string, weights map[string]float64, class map[string]int) []string {
+	sorted := slices.Clone(terms)
+	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
+	var out []string
+	present := 0
+	for _, t := range sorted {
+		if present >= 2 && class[t] == commonTerm {
+			break
+		}
+		out = append(out, t)
+		if class[t] != absentTerm {
+			present++
 		}
 	}
-	c := 0.0
-	if total > 0 {
-		c = sum / total
+	return out
+}
+
+// bm25 is candidate c's Okapi BM25 score for the query terms, the formula of the text leg
+// (and of package bm25): Σ idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen)).
+func bm25(terms []string, idf map[string]float64, c kb.Candidate, k1, b, avgLen float64) float64 {
+	if avgLen <= 0 {
+		avgLen = 1
 	}
-	return matched, &c
+	norm := k1 * (1 - b + b*float64(c.Length)/avgLen)
+	sum := 0.0
+	for i, t := range terms {
+		if i >= len(c.TF) || c.TF[i] == 0 {
+			continue
+		}
+		tf := float64(c.TF[i])
+		sum += idf[t] * tf * (k1 + 1) / (tf + norm)
+	}
+	return sum
+}
+
+// kbWeights returns the fusion weights a knowledge base's settings give, nil when they give
+// none (or invalid ones); one given weight takes the other as its complement to 1.
+func kbWeights(s kb.RetrievalSettings) *Weights {
+	if s.VectorWeight == nil && s.TextWeight == nil {
+		return nil
+	}
+	var w Weights
+	switch {
+	case s.VectorWeight != nil && s.TextWeight != nil:
+		w = Weights{Vector: *s.VectorWeight, Text: *s.TextWeight}
+	case s.VectorWeight != nil:
+		w = Weights{Vector: *s.VectorWeight, Text: 1 - *s.VectorWeight}
+	default:
+		w = Weights{Vector: 1 - *s.TextWeight, Text: *s.TextWeight}
+	}
+	if w.Vector < 0 || w.Text < 0 || w.Vector+w.Text == 0 {
+		return nil
+	}
+	return &w
+}
+
+// vectorShare is the vector leg's default share of a hybrid score for a query: fixed for
+// a neural embedder; for the lexical local embedder, LocalHanShare for the query's Chinese
+// characters and LocalLatinShare for the rest, in proportion.
+func (e *Engine) vectorShare(k kb.KnowledgeBase, query string) float64 {
+	if k.Embedder != "local" {
+		return e.opts.NeuralShare
+	}
+	han, other := 0, 0
+	for _, sp := range segment.Split(query) {
+		n := utf8.RuneCountInString(sp.Text)
+		if sp.Kind == segment.KindHan {
+			han += n
+		} else {
+			other += n
+		}
+	}
+	if han+other == 0 {
+		return e.opts.LocalLatinShare
+	}
+	f := float64(han) / float64(han+other)
+	return f*e.opts.LocalHanShare + (1-f)*e.opts.LocalLatinShare
+}
+
+// matched lists the query terms a chunk holds, given their frequencies in it.
+func matched(terms []string, tf []int) []string {
+	out := []string{}
+	for i, t := range terms {
+		if i < len(tf) && tf[i] > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func dedupe(terms []string) []string {
@@ -538,6 +713,8 @@ func dedupe(terms []string) []string {
 	}
 	return out
 }
+
+func ptr(x float64) *float64 { return &x }
 
 func clamp01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 

@@ -150,20 +150,20 @@ func TestExactSKUComesFirst(t *testing.T) {
 type countingIndex struct {
 	*store.Store
 	counted []string
-	hold    chan struct{} // when set, LiveChunks waits for it to close
+	hold    chan struct{} // when set, ChunkStats waits for it to close
 	totals  atomic.Int64
 }
 
-func (c *countingIndex) LiveChunks(ctx context.Context, kbID int64) (int, error) {
+func (c *countingIndex) ChunkStats(ctx context.Context, kbID int64) (kb.ChunkStats, error) {
 	if c.hold != nil {
 		select {
 		case <-c.hold:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return kb.ChunkStats{}, ctx.Err()
 		}
 	}
 	c.totals.Add(1)
-	return c.Store.LiveChunks(ctx, kbID)
+	return c.Store.ChunkStats(ctx, kbID)
 }
 
 func (c *countingIndex) TermStats(ctx context.Context, kbID int64, terms []string, capAt int) (map[string]int, error) {

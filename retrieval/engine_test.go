@@ -24,20 +24,23 @@ func TestFuseWeightsRanks(t *testing.T) {
 func TestDrivingTermsDropCommonButKeepTwo(t *testing.T) {
 	t.Parallel()
 	w := map[string]float64{"rare": 5, "mid": 3, "common1": 0.2, "common2": 0.1}
-	common := map[string]bool{"common1": true, "common2": true}
-	terms, weights := drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, common)
-	require.Equal(t, []string{"rare", "mid"}, terms)
-	require.Equal(t, []float64{5, 3}, weights)
-	terms, _ = drivingTerms([]string{"common1", "common2"}, w, common)
-	require.Equal(t, []string{"common1", "common2"}, terms, "a query of common words still searches")
+	class := map[string]int{"common1": commonTerm, "common2": commonTerm, "absent": absentTerm}
+	require.Equal(t, []string{"rare", "mid"}, drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, class))
+	require.Equal(t, []string{"common1", "common2"}, drivingTerms([]string{"common1", "common2"}, w, class),
+		"a query of common words still searches")
+	w["absent"] = 9
+	require.Equal(t, []string{"absent", "rare", "mid"}, drivingTerms([]string{"absent", "common1", "rare", "mid"}, w, class),
+		"a term no chunk held does not count among the two")
+	require.Equal(t, []string{"absent", "common1", "common2"}, drivingTerms([]string{"absent", "common1", "common2"}, w, class))
 }
 
-func TestCoverageIsWeightedShare(t *testing.T) {
+func TestBM25OfACandidate(t *testing.T) {
 	t.Parallel()
-	w := map[string]float64{"e104": 4, "电机": 1}
-	matched, c := coverage([]string{"e104", "电机"}, w, 5, []string{"e104", "过热"})
-	require.Equal(t, []string{"e104"}, matched)
-	require.InDelta(t, 0.8, *c, 1e-12)
+	idf := map[string]float64{"e104": 4, "电机": 1}
+	c := kb.Candidate{TF: []int{2, 0}, Length: 20}
+	// 4 · 2·2.2 / (2 + 1.2·(0.25 + 0.75·20/10))
+	require.InDelta(t, 4*2*2.2/(2+1.2*(0.25+0.75*2)), bm25([]string{"e104", "电机"}, idf, c, 1.2, 0.75, 10), 1e-12)
+	require.Equal(t, []string{"e104"}, matched([]string{"e104", "电机"}, c.TF))
 }
 
 func TestScoreBlendsLegs(t *testing.T) {
@@ -48,4 +51,32 @@ func TestScoreBlendsLegs(t *testing.T) {
 	require.InDelta(t, 0.7, score(kb.ModeHybrid, s, 0.75), 1e-12)
 	require.InDelta(t, 0.6, score(kb.ModeVector, s, 0.5), 1e-12)
 	require.InDelta(t, 1.0, score(kb.ModeText, s, 0.5), 1e-12)
+}
+
+func TestVectorShareFollowsEmbedderAndScript(t *testing.T) {
+	t.Parallel()
+	e := New(nil, nil, nil, Options{})
+	local := kb.KnowledgeBase{Embedder: "local"}
+	require.InDelta(t, 0.7, e.vectorShare(local, "扫地机怎么清洁滚刷"), 1e-12, "Chinese: the local embedder's character grams add to BM25")
+	require.InDelta(t, 0.0, e.vectorShare(local, "how do I clean the brush"), 1e-12, "English: it repeats BM25's words")
+	require.InDelta(t, 0.35, e.vectorShare(local, "清洁ab"), 1e-12, "mixed in proportion")
+	require.InDelta(t, 0.6, e.vectorShare(kb.KnowledgeBase{Embedder: "openai"}, "how do I clean the brush"), 1e-12)
+}
+
+func TestKBWeights(t *testing.T) {
+	t.Parallel()
+	f := func(x float64) *float64 { return &x }
+	require.Nil(t, kbWeights(kb.RetrievalSettings{}))
+	require.Equal(t, &Weights{Vector: 0.3, Text: 0.7}, kbWeights(kb.RetrievalSettings{VectorWeight: f(0.3)}))
+	require.Equal(t, &Weights{Vector: 1, Text: 3}, kbWeights(kb.RetrievalSettings{VectorWeight: f(1), TextWeight: f(3)}))
+	require.Nil(t, kbWeights(kb.RetrievalSettings{VectorWeight: f(-1), TextWeight: f(1)}))
+}
+
+func TestWiderTermsStayWithinBudget(t *testing.T) {
+	t.Parallel()
+	w := map[string]float64{"rare": 5, "mid": 3, "common1": 0.5, "common2": 0.1}
+	df := map[string]int{"rare": 3, "mid": 40, "common1": 2000, "common2": 30000}
+	terms := []string{"common2", "rare", "common1", "mid", "absent"}
+	require.Equal(t, []string{"rare", "mid", "common1"}, widerTerms([]string{"rare", "mid"}, terms, w, df, 5000))
+	require.Equal(t, []string{"rare", "mid"}, widerTerms([]string{"rare", "mid"}, terms, w, df, 1000))
 }

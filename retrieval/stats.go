@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // statsCache keeps per-knowledge-base chunk counts and term document frequencies for a
@@ -21,18 +23,19 @@ type statsCache struct {
 }
 
 type kbStats struct {
-	total      int
+	total      kb.ChunkStats
 	common     map[string]float64 // share of the chunks holding each common term, with total
 	totalAt    time.Time
 	refreshing bool // a background refresh of total and common is running
 	df         map[string]dfEntry
 }
 
-// kbTotals are a knowledge base's live chunk count and common terms, read together.
-func kbTotals(ctx context.Context, idx Index, kbID int64) (int, map[string]float64, error) {
-	n, err := idx.LiveChunks(ctx, kbID)
+// kbTotals are a knowledge base's live chunk count and average length and its common
+// terms, read together.
+func kbTotals(ctx context.Context, idx Index, kbID int64) (kb.ChunkStats, map[string]float64, error) {
+	n, err := idx.ChunkStats(ctx, kbID)
 	if err != nil {
-		return 0, nil, err
+		return n, nil, err
 	}
 	common, err := idx.CommonTerms(ctx, kbID)
 	return n, common, err
@@ -61,7 +64,7 @@ func newStatsCache(ttl time.Duration) *statsCache {
 	return &statsCache{ttl: ttl, kbs: map[int64]*kbStats{}}
 }
 
-func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []string, capAt int) (map[string]int, int, error) {
+func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []string, capAt int) (map[string]int, kb.ChunkStats, error) {
 	now := time.Now()
 	df := make(map[string]int, len(terms))
 	var missing []string
@@ -95,13 +98,13 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 	if !totalFresh {
 		var err error
 		if total, common, err = kbTotals(ctx, idx, kbID); err != nil {
-			return nil, 0, err
+			return nil, total, err
 		}
 	}
 	fresh := make(map[string]int, len(missing))
 	var count []string
 	for _, t := range missing {
-		if est := int(common[t] * float64(total)); est >= capAt {
+		if est := int(common[t] * float64(total.Chunks)); est >= capAt {
 			fresh[t] = est
 		} else {
 			count = append(count, t)
@@ -110,11 +113,11 @@ func (c *statsCache) get(ctx context.Context, idx Index, kbID int64, terms []str
 	if len(count) > 0 {
 		counted, err := idx.TermStats(ctx, kbID, count, capAt)
 		if err != nil {
-			return nil, 0, err
+			return nil, total, err
 		}
 		for t, n := range counted {
 			// Counting stopped at capAt: more common than that, and not in the statistics.
-			fresh[t] = max(n, int(common[t]*float64(total)))
+			fresh[t] = max(n, int(common[t]*float64(total.Chunks)))
 		}
 	}
 

@@ -264,12 +264,7 @@ func finish(doc *document.Document, name string) {
 		doc.Metadata = map[string]any{}
 	}
 	if strings.TrimSpace(doc.Title) == "" {
-		for _, b := range doc.Blocks {
-			if b.Kind == document.Heading {
-				doc.Title = b.Text
-				break
-			}
-		}
+		doc.Title = titleHeading(doc.Blocks)
 	}
 	if strings.TrimSpace(doc.Title) == "" {
 		base := filepath.Base(name)
@@ -278,6 +273,30 @@ func finish(doc *document.Document, name string) {
 	if !utf8.ValidString(doc.Title) {
 		doc.Title = strings.ToValidUTF8(doc.Title, "")
 	}
+}
+
+// titleHeading returns the document's first heading when it heads the whole document: no
+// later heading is of its level or above. The first of several sibling sections ("第一章",
+// "第二章", …; "1 Coverage", "2 Returns", …) is not the document's title: taking it made
+// every chunk's heading path start with it. "" when there is no such heading.
+func titleHeading(blocks []document.Block) string {
+	first := -1
+	for i, b := range blocks {
+		if b.Kind != document.Heading || strings.TrimSpace(b.Text) == "" {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if b.Level <= blocks[first].Level {
+			return ""
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	return blocks[first].Text
 }
 
 // hasText reports whether blocks carry any non-space text.

@@ -37,7 +37,7 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 	results := make([]pageResult, len(pages))
 	walker := &contentWalker{fonts: map[string]*fontDecoder{}}
 	var images, badPages int
-	var readErr string
+	var readErr, bomb string
 	usedCMap := false
 	for i, pv := range pages {
 		if err := ctx.Err(); err != nil {
@@ -51,6 +51,9 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 		res.fields = pageFormFields(pv)
 		images += scan.images
 		usedCMap = usedCMap || scan.usedCMap
+		if bomb == "" && scan.bomb != "" {
+			bomb = fmt.Sprintf("page %d holds %s", i+1, scan.bomb)
+		}
 		switch {
 		case err != nil:
 			res.bad = "could not be read: " + err.Error()
@@ -81,7 +84,10 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 		bin := pdftotextPath(opts)
 		var fixed []string
 		var fixErr error = errNoPdftotext
-		if bin != "" {
+		if bomb != "" {
+			// pdftotext decodes inline image data to skip it: it would run until the deadline.
+			fixErr = fmt.Errorf("pdftotext not run: %s", bomb)
+		} else if bin != "" {
 			var warns []string
 			fixed, warns, fixErr = runPdftotext(ctx, bin, data, opts)
 			doc.Warnings = append(doc.Warnings, warns...)
@@ -140,6 +146,9 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 		}
 		if badPages > 0 {
 			return nil, fmt.Errorf("%w (%d of %d pages): %s", ErrGarbled, badPages, len(pages), strings.Join(doc.Warnings, "; "))
+		}
+		if bomb != "" {
+			return nil, fmt.Errorf("%w: %s; its text layer is empty and the image is not decoded / 页面含超大内嵌图片（疑似解压炸弹），且没有文字层", ErrNoText, bomb)
 		}
 		if bin := pdftotextPath(opts); bin != "" {
 			// Our walker may have missed text drawn in a way it does not model.

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/zhiku/zhiku/ingest/document"
@@ -431,4 +433,119 @@ func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
 	require.Equal(t, "pdf+pdftotext", doc.Method)
 	require.Equal(t, document.Block{Kind: document.Paragraph, Text: "Page two is LZW", Page: 2}, doc.Blocks[1])
 	require.Contains(t, doc.Warnings[0], "repaired with pdftotext")
+}
+
+// bombPDF holds a 100000 × 100000 JBIG2 image, inline or as an image XObject, and a line
+// of text unless textLayer is false.
+func bombPDF(inline, textLayer bool) []byte {
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	font := b.Add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	data := pdfgen.JBIG2Bomb(100000, 100000)
+	img := b.Stream("/Type /XObject /Subtype /Image /Width 100000 /Height 100000 /ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /JBIG2Decode", data)
+	draw := []byte("q 500 0 0 700 50 50 cm /Im1 Do Q")
+	if inline {
+		draw = append(append([]byte("q 500 0 0 700 50 50 cm BI /W 100000 /H 100000 /CS /G /BPC 1 /F /JBIG2Decode ID "), data...), " EI Q"...)
+	}
+	if textLayer {
+		draw = append(draw, " BT /F1 12 Tf 72 760 Td (Statement of account, scanned) Tj ET"...)
+	}
+	content := b.FlateStream("", draw)
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> /XObject << /Im1 %d 0 R >> >> >>", pages, content, font, img))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	return b.Bytes(catalog, 0)
+}
+
+// A giant JBIG2 image (a decompression bomb) is never decoded: the file parses in well
+// under 2 s with its text, or fails at once with a clear error when it has none. poppler
+// decodes inline image data to find its end, so such a page never goes to pdftotext.
+func TestParsePDFImageBombIsNotDecoded(t *testing.T) {
+	t.Parallel()
+	for _, inline := range []bool{false, true} {
+		for _, opts := range []Options{native, {}} {
+			start := time.Now()
+			doc, err := parseBytes(t, bombPDF(inline, true), "bomb.pdf", opts)
+			require.NoError(t, err)
+			require.Equal(t, "Statement of account, scanned", doc.Blocks[0].Text)
+
+			_, err = parseBytes(t, bombPDF(inline, false), "bomb.pdf", opts)
+			require.ErrorIs(t, err, ErrNoText)
+			if inline {
+				require.Contains(t, err.Error(), "100000 × 100000 pixels (JBIG2Decode), a decompression bomb")
+			}
+			require.Less(t, time.Since(start), 2*time.Second, "inline %v, external tools %v", inline, !opts.NoExternalTools)
+		}
+	}
+}
+
+// bilingualStatementPDF has the shape of a bilingual financial statement: the English
+// statement on the left in a TrueType font whose ToUnicode map declares a two-byte
+// codespace (as many producers write it for every font), the Chinese statement on the right
+// in a Type0 font with Identity-H and a ToUnicode map, side by side on each baseline.
+func bilingualStatementPDF() []byte {
+	english := []string{"Consolidated Statement of Changes in Equity", "Share capital 1,000", "Retained earnings 2,500"}
+	chinese := []string{"合并股东权益变动表", "股本 1,000", "未分配利润 2,500"}
+	var b pdfgen.Builder
+	catalog := b.Reserve()
+	pages := b.Reserve()
+	latinMap := b.Stream("", []byte("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"+
+		"/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"+
+		"1 begincodespacerange <0000> <FFFF> endcodespacerange\n"+
+		"1 beginbfrange <20> <7E> <0020> endbfrange\n"+
+		"endcmap CMapName currentdict /CMap defineresource pop end end"))
+	widths := strings.TrimSpace(strings.Repeat("500 ", 95))
+	latin := b.Add(fmt.Sprintf("<< /Type /Font /Subtype /TrueType /BaseFont /ABCDEF+Arial /FirstChar 32 /LastChar 126 /Widths [%s] /Encoding /WinAnsiEncoding /ToUnicode %d 0 R >>", widths, latinMap))
+	// Glyph ids 1, 2, … for the Chinese statement's distinct characters, in order of use.
+	cids := map[rune]int{}
+	var bfchar strings.Builder
+	hexOf := func(s string) string {
+		var h strings.Builder
+		for _, r := range s {
+			id, ok := cids[r]
+			if !ok {
+				id = len(cids) + 1
+				cids[r] = id
+				fmt.Fprintf(&bfchar, "<%04X> <%s>\n", id, pdfgen.UTF16Hex(string(r)))
+			}
+			fmt.Fprintf(&h, "%04X", id)
+		}
+		return h.String()
+	}
+	var content strings.Builder
+	for i := range english {
+		y := 760 - 24*i
+		fmt.Fprintf(&content, "BT /F1 10 Tf 40 %d Td (%s) Tj ET\n", y, english[i])
+		fmt.Fprintf(&content, "BT /F2 10 Tf 330 %d Td <%s> Tj ET\n", y, hexOf(chinese[i]))
+	}
+	cjkMap := b.Stream("", []byte("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"+
+		"/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"+
+		"1 begincodespacerange <0000> <FFFF> endcodespacerange\n"+
+		fmt.Sprintf("%d beginbfchar\n%sendbfchar\n", len(cids), bfchar.String())+
+		"endcmap CMapName currentdict /CMap defineresource pop end end"))
+	cid := b.Add("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GHIJKL+SimSun /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>")
+	cjk := b.Add(fmt.Sprintf("<< /Type /Font /Subtype /Type0 /BaseFont /GHIJKL+SimSun /Encoding /Identity-H /ToUnicode %d 0 R /DescendantFonts [%d 0 R] >>", cjkMap, cid))
+	stream := b.FlateStream("", []byte(content.String()))
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R /Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> >>", pages, stream, latin, cjk))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", page))
+	b.Set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pages))
+	return b.Bytes(catalog, 0)
+}
+
+// Two statements side by side, one in a simple font whose ToUnicode map declares two-byte
+// codes: every character is read ("Cnoiae ttmn fCagsi qiy" before: codes taken two bytes
+// at a time), with no help from pdftotext.
+func TestParsePDFBilingualStatementsKeepEveryCharacter(t *testing.T) {
+	t.Parallel()
+	doc, err := parseBytes(t, bilingualStatementPDF(), "statement.pdf", native)
+	require.NoError(t, err)
+	require.Equal(t, "pdf", doc.Method)
+	var text strings.Builder
+	for _, b := range doc.Blocks {
+		text.WriteString(b.Text + "\n")
+	}
+	for _, want := range []string{"Consolidated Statement of Changes in Equity", "合并股东权益变动表", "Share capital 1,000", "股本 1,000", "Retained earnings 2,500", "未分配利润 2,500"} {
+		require.Contains(t, text.String(), want)
+	}
 }

@@ -94,6 +94,9 @@ type pageScan struct {
 	images   int
 	usedCMap bool
 	bytes    int64 // decompressed content read so far, against maxPageContent
+	// bomb describes an inline image no text extractor should be given the page with
+	// (poppler decodes inline image data to skip it); "" when there is none.
+	bomb string
 }
 
 // contentWalker interprets content streams with the operators that place text, plus Do for
@@ -211,12 +214,50 @@ func (w *contentWalker) walk(strm, resources pdf.Value, ctm matrix, depth int) {
 			}
 		case "BI":
 			w.scan.images++
+		case "ID":
+			if w.scan.bomb == "" {
+				w.scan.bomb = inlineImageBomb(args)
+			}
 		case "Do":
 			if len(args) == 1 {
 				w.doXObject(resources, args[0].Name(), g.ctm, depth)
 			}
 		}
 	})
+}
+
+// maxInlinePixels bounds an inline image's size. Inline images are meant for small
+// pictures (PDF 32000 suggests at most 4 KB of data); one of more pixels than this is a
+// decompression bomb for any reader that decodes it to find where its data ends.
+const maxInlinePixels = 1 << 24
+
+// inlineImageBomb checks an inline image's dictionary (the operands of ID: key, value, ...)
+// and describes it when it is too large to let any tool decode; "" otherwise. Zhiku's own
+// walker never decodes it: the data is only lexed, within the page's content limit.
+func inlineImageBomb(args []pdf.Value) string {
+	var w, h int64
+	filter := ""
+	for i := 0; i+1 < len(args); i += 2 {
+		v := args[i+1]
+		switch args[i].Name() {
+		case "W", "Width":
+			w = v.Int64()
+		case "H", "Height":
+			h = v.Int64()
+		case "F", "Filter":
+			if v.Kind() == pdf.Array && v.Len() > 0 {
+				v = v.Index(v.Len() - 1)
+			}
+			filter = v.Name()
+		}
+	}
+	if w <= 0 || h <= 0 || w <= maxInlinePixels/h {
+		return ""
+	}
+	if filter == "" {
+		filter = "no filter"
+	}
+	return fmt.Sprintf("an inline image of %d × %d pixels (%s), a decompression bomb", w, h, filter)
 }
 
 func (w *contentWalker) doXObject(resources pdf.Value, name string, ctm matrix, depth int) {

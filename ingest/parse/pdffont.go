@@ -27,6 +27,7 @@ type fontDecoder struct {
 	cmap      cmapDecoder  // predefined CMap, when the font names one
 	simple    *[256]string // simple fonts: each byte decoded once by the library's encoder
 	composite bool         // Type0: codes are multi-byte
+	identity  bool         // Type0 with Identity-H or Identity-V: codes are exactly two bytes
 	firstChar int
 	widths    []float64 // simple fonts, in 1/1000 em
 	missingW  float64
@@ -85,11 +86,21 @@ func (f *fontDecoder) decodeToUnicode(raw string) decoded {
 	var b strings.Builder
 	m := f.toUnicode
 	for len(raw) > 0 {
-		n := m.codeLen(raw, f.composite)
+		// A simple font's codes are single bytes and Identity-H/V codes two bytes, whatever
+		// codespace the ToUnicode map declares: producers often write a two-byte codespace
+		// (<0000> <FFFF>) into a simple font's map, and taking its codes two bytes at a time
+		// decoded every other character only ("Cnoiae ttmn" for "Consolidated Statement").
+		n := 1
+		switch {
+		case f.identity:
+			n = min(2, len(raw))
+		case f.composite:
+			n = m.codeLen(raw, true)
+		}
 		code := raw[:n]
 		raw = raw[n:]
 		d.codes++
-		if s, ok := m.lookup(code); ok {
+		if s, ok := m.lookupAny(code); ok {
 			b.WriteString(s)
 		} else if !f.composite && f.simple != nil {
 			b.WriteString(f.simple[code[0]])
@@ -144,6 +155,7 @@ func newFontDecoder(font pdf.Value) *fontDecoder {
 		f.cidW = parseCIDWidths(desc.Key("W"))
 		if encoding.Kind() == pdf.Name {
 			f.cmap = predefinedCMap(encoding.Name())
+			f.identity = encoding.Name() == "Identity-H" || encoding.Name() == "Identity-V"
 		}
 		return f
 	}
@@ -237,6 +249,22 @@ func (m *toUnicodeMap) codeLen(raw string, composite bool) int {
 		return 2
 	}
 	return 1
+}
+
+// lookupAny looks code up as it is and, when the map was written with codes of the other
+// width, as a one-byte code widened to two ("C" as "\x00C") or a two-byte code with a zero
+// first byte narrowed to one.
+func (m *toUnicodeMap) lookupAny(code string) (string, bool) {
+	if s, ok := m.lookup(code); ok {
+		return s, true
+	}
+	switch {
+	case len(code) == 1:
+		return m.lookup("\x00" + code)
+	case len(code) == 2 && code[0] == 0:
+		return m.lookup(code[1:])
+	}
+	return "", false
 }
 
 func (m *toUnicodeMap) lookup(code string) (string, bool) {

@@ -66,9 +66,10 @@ func ValidMode(m string) bool { return m == ModeHybrid || m == ModeVector || m =
 
 // Scores explains a hit: each leg's own score and the fused rank score.
 type Scores struct {
-	Vector *float64 `json:"vector"` // cosine similarity, when the vector leg found the chunk
-	Text   *float64 `json:"text"`   // IDF-weighted share of query terms matched, 0..1
-	Fused  float64  `json:"fused"`  // weighted reciprocal-rank fusion
+	Vector *float64 `json:"vector"`         // cosine similarity, when the vector leg found the chunk
+	Text   *float64 `json:"text"`           // BM25 relative to an average-length chunk holding each query term once, 0..1
+	BM25   *float64 `json:"bm25,omitempty"` // Okapi BM25 score, when the chunk holds a query term
+	Fused  float64  `json:"fused"`          // weighted reciprocal-rank fusion
 	Rerank *float64 `json:"rerank,omitempty"`
 }
 
@@ -120,7 +121,24 @@ type Filter struct {
 // Ranked is a chunk id with one search leg's score, in that leg's order.
 type Ranked struct {
 	ChunkID int64
-	Score   float64 // vector leg: cosine similarity; text leg: sum of matched term weights
+	Score   float64 // vector leg: cosine similarity; text leg: Okapi BM25 score
+}
+
+// TextQuery is one Okapi BM25 full-text search: the chunks holding any of Match are the
+// candidates, ranked by the BM25 score of Terms (each with its IDF) with parameters K1 and
+// B and the knowledge base's average chunk length in tokens, AvgLen.
+type TextQuery struct {
+	Match  []string
+	Terms  []string
+	IDF    []float64
+	K1, B  float64
+	AvgLen float64
+}
+
+// ChunkStats are a knowledge base's live chunk count and their average length in tokens.
+type ChunkStats struct {
+	Chunks int
+	AvgLen float64
 }
 
 // Candidate is a hit as loaded for scoring: the result fields, which of the query's search
@@ -130,6 +148,10 @@ type Candidate struct {
 	Hit
 	Terms  []string
 	Cosine *float64
+	// TF holds each query term's frequency in the chunk (in the order of the terms asked
+	// for) and Length the chunk's length in tokens: its BM25 score follows from them.
+	TF     []int
+	Length int
 }
 
 // Dictionary returns the custom words and synonym groups in a knowledge base's settings
@@ -144,6 +166,30 @@ func (k KnowledgeBase) Dictionary() (words []string, synonyms [][]string) {
 		_ = json.Unmarshal(k.Settings, &s) // settings are validated as an object on write
 	}
 	return s.Dictionary, s.Synonyms
+}
+
+// RetrievalSettings are a knowledge base's own search settings, from its settings object
+// ({"retrieval": {"fusion": "score", "vector_weight": 0.3, "text_weight": 0.7,
+// "bm25": {"k1": 1.2, "b": 0.3}}}). Unset (or invalid) fields leave the engine's defaults.
+type RetrievalSettings struct {
+	Fusion       string   `json:"fusion"`
+	VectorWeight *float64 `json:"vector_weight"`
+	TextWeight   *float64 `json:"text_weight"`
+	BM25         struct {
+		K1 *float64 `json:"k1"`
+		B  *float64 `json:"b"`
+	} `json:"bm25"`
+}
+
+// Retrieval returns the knowledge base's retrieval settings.
+func (k KnowledgeBase) Retrieval() RetrievalSettings {
+	var s struct {
+		Retrieval RetrievalSettings `json:"retrieval"`
+	}
+	if len(k.Settings) > 0 {
+		_ = json.Unmarshal(k.Settings, &s) // a malformed section leaves the defaults
+	}
+	return s.Retrieval
 }
 
 // ReplaceResult says what writing a document version did.

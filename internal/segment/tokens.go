@@ -43,10 +43,10 @@ func Stem(w string) string {
 	return english.Stem(w, true)
 }
 
-// safeRune reports the runes a token may hold: letters, digits, marks and - _ . + #.
+// safeRune reports the runes a token may hold: letters, digits, marks and - _ . + # /.
 func safeRune(r rune) bool {
 	switch r {
-	case '-', '_', '.', '+', '#':
+	case '-', '_', '.', '+', '#', '/':
 		return true
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
@@ -78,7 +78,7 @@ func lexeme(s string) string {
 // Tokens returns the index tokens of text, in order and with repeats (term frequency
 // matters to BM25; array_to_tsvector drops repeats itself). d may be nil.
 func (s *Segmenter) Tokens(text string, d *Dict) []string {
-	t := Normalize(text)
+	t := expandContractions(Normalize(text))
 	out := make([]string, 0, len(t)/4+1)
 	add := func(tok string) {
 		if tok = lexeme(tok); tok != "" {
@@ -90,9 +90,43 @@ func (s *Segmenter) Tokens(text string, d *Dict) []string {
 			add(piece)
 			return
 		}
-		splitNormalized(piece, func(sp Span) { s.spanTokens(sp, add) })
+		s.pieceTokens(piece, add)
 	})
 	return out
+}
+
+// pieceTokens tokenises a piece of normalised text outside custom words: fractions ("1/3")
+// whole and then as their numbers, the spans of [Split], and a number with the unit after
+// it as one more token ("1/3 hp" → "1/3hp", "220 v" → "220v").
+func (s *Segmenter) pieceTokens(piece string, add func(string)) {
+	number := "" // the number (or fraction) just tokenised, while a unit may follow
+	emit := func(sp Span) {
+		if number != "" && sp.Kind == KindWord && isUnit(sp.Text) {
+			add(number + sp.Text)
+		}
+		number = ""
+		s.spanTokens(sp, add)
+		if sp.Kind == KindNumber {
+			number = sp.Text
+		}
+	}
+	start := 0
+	for i := 0; i < len(piece); i++ {
+		if piece[i] < '0' || piece[i] > '9' || i > 0 && (isWordRune(rune(piece[i-1])) || piece[i-1] == '.' || piece[i-1] == '/') {
+			continue
+		}
+		n := fractionAt(piece, i)
+		if n == 0 {
+			continue
+		}
+		splitNormalized(piece[start:i], emit)
+		frac := piece[i : i+n]
+		add(frac)
+		splitNormalized(frac, func(sp Span) { s.spanTokens(sp, add) })
+		number = frac
+		start, i = i+n, i+n-1
+	}
+	splitNormalized(piece[start:], emit)
 }
 
 // spanTokens turns one span into tokens.
@@ -100,12 +134,12 @@ func (s *Segmenter) spanTokens(sp Span, add func(string)) {
 	switch sp.Kind {
 	case KindHan:
 		for _, w := range s.cutForSearch(sp.Text) {
-			if !IsStopWord(w) {
+			if !isIndexStopWord(w) {
 				add(w)
 			}
 		}
 	case KindWord:
-		if !IsStopWord(sp.Text) {
+		if !isIndexStopWord(sp.Text) {
 			add(Stem(sp.Text))
 		}
 	case KindNumber:
@@ -114,7 +148,7 @@ func (s *Segmenter) spanTokens(sp Span, add func(string)) {
 		add(sp.Text)
 		for _, p := range CodeParts(sp.Text) {
 			if p.Kind == KindWord {
-				if !IsStopWord(p.Text) {
+				if !isIndexStopWord(p.Text) {
 					add(Stem(p.Text))
 				}
 				continue

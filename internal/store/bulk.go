@@ -33,7 +33,7 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 			return err
 		}
 		if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_chunks (
-			external_id text, title text, content text, embedding vector, tokens text[], metadata jsonb) ON COMMIT DROP`); err != nil {
+			external_id text, title text, content text, embedding vector, tsv text, ntokens int, metadata jsonb) ON COMMIT DROP`); err != nil {
 			return err
 		}
 		rows := make([][]any, len(items))
@@ -43,10 +43,10 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 				meta = map[string]any{}
 			}
 			meta["kind"] = kb.KindRecords
-			rows[i] = []any{it.ExternalID, it.Title, it.Content, pgvector.NewVector(it.Embedding), it.Tokens, meta}
+			rows[i] = []any{it.ExternalID, it.Title, it.Content, pgvector.NewVector(it.Embedding), TSVector(it.Tokens), len(it.Tokens), meta}
 		}
 		if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_chunks"},
-			[]string{"external_id", "title", "content", "embedding", "tokens", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
+			[]string{"external_id", "title", "content", "embedding", "tsv", "ntokens", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("store: bulk copy: %w", err)
 		}
 		_, err := tx.db.Exec(ctx, `
@@ -54,8 +54,8 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 				INSERT INTO documents (kb_id, external_id, title, kind, status, content_hash, metadata)
 				SELECT $1, external_id, title, 'records', 'ready', md5(content), metadata FROM bulk_chunks
 				RETURNING id, external_id)
-			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, metadata, content_hash, embedding, embedding_model, tsv)
-			SELECT $1, d.id, 0, b.content, ARRAY[b.title], b.metadata, md5(b.content), b.embedding, $2, array_to_tsvector(b.tokens)
+			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, metadata, content_hash, embedding, embedding_model, tsv, ntokens)
+			SELECT $1, d.id, 0, b.content, ARRAY[b.title], b.metadata, md5(b.content), b.embedding, $2, b.tsv::tsvector, b.ntokens
 			FROM bulk_chunks b JOIN docs d USING (external_id)`, k.ID, model)
 		if err != nil {
 			return fmt.Errorf("store: bulk insert: %w", interpret(err))

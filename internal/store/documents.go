@@ -203,16 +203,12 @@ func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model strin
 		if section == nil {
 			section = []string{}
 		}
-		tokens := c.Tokens
-		if tokens == nil {
-			tokens = []string{}
-		}
 		batch.Queue(`
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
-			                    embedding, embedding_model, tsv, live, shadowed)
-			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, array_to_tsvector($10::text[]), $11,
+			                    embedding, embedding_model, tsv, ntokens, live, shadowed)
+			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector, $13, $11,
 			        CASE WHEN $12 THEN $11 AND $7 <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = $7 AND o.live AND NOT o.shadowed) END)`,
-			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, tokens, live, dedupe)
+			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, TSVector(c.Tokens), live, dedupe, len(c.Tokens))
 	}
 }
 

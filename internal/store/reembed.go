@@ -68,11 +68,8 @@ func (s *Store) SetTokens(ctx context.Context, kbID int64, ids []int64, tokens [
 	}
 	batch := &pgx.Batch{}
 	for i, id := range ids {
-		toks := tokens[i]
-		if toks == nil {
-			toks = []string{}
-		}
-		batch.Queue(`UPDATE chunks SET tsv = array_to_tsvector($3::text[]) WHERE kb_id = $1 AND id = $2`, kbID, id, toks)
+		batch.Queue(`UPDATE chunks SET tsv = $3::tsvector, ntokens = $4 WHERE kb_id = $1 AND id = $2`,
+			kbID, id, TSVector(tokens[i]), len(tokens[i]))
 	}
 	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("store: set tokens of knowledge base %d: %w", kbID, interpret(err))

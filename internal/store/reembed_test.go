@@ -182,7 +182,7 @@ func TestChunksAfterAndSetTokens(t *testing.T) {
 	require.Equal(t, "content of c", rest[0].Content)
 
 	require.NoError(t, b.st.SetTokens(ctx, k.ID, []int64{rest[0].ID}, [][]string{{"扫拖一体", "机器人"}}))
-	got, err := b.st.TextSearch(ctx, k.ID, []string{"扫拖一体"}, []float64{1}, 10, kb.Filter{})
+	got, err := b.st.TextSearch(ctx, k.ID, kb.TextQuery{Match: []string{"扫拖一体"}, Terms: []string{"扫拖一体"}, IDF: []float64{1}, K1: 1.2, B: 0.75, AvgLen: 2}, 10, kb.Filter{})
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, rest[0].ID, got[0].ChunkID)

@@ -55,40 +55,68 @@ func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (strin
 		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
 }
 
-// TextSearch returns the live chunks matching any of terms, scored by the sum of the
-// weights of the terms they contain (callers pass IDF weights), shorter chunks first on ties.
-// The OR of the terms is one tsquery parameter, so the partition's GIN index finds the
-// candidates in one scan; each candidate is then scored by one CASE per term, each term a
-// tsquery parameter parsed once per statement (a per-row subquery over the terms cost
-// 3-4× more). At most maxTextTerms terms are used, the caller's first.
-func (s *Store) TextSearch(ctx context.Context, kbID int64, terms []string, weights []float64, limit int, f kb.Filter) ([]kb.Ranked, error) {
-	if len(terms) == 0 {
+// TextSearch returns the live chunks holding any of q.Match, ranked by Okapi BM25 over
+// q.Terms, best first (ties by id, as the in-memory index of package bm25 breaks them):
+//
+//	score = Σ idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen))
+//
+// The OR of q.Match is one tsquery parameter, so the partition's GIN index finds the
+// candidates in one scan. A term's frequency in a chunk is read from its tsvector, which
+// holds one position per occurrence (see [TSVector]): ts_rank with every weight 1 ranks a
+// lone lexeme with n positions at H(n)/ζ(2), H(n) = Σ_{i≤n} 1/i², so
+// n = round(1/(ζ(2)·(1 − rank)) − ½) (0 for an absent lexeme, exact up to the 256
+// positions a lexeme keeps). ts_rank finds the lexeme by binary search, as @@ does, so the
+// score costs about what the old per-term CASE did. len is the chunk's ntokens (the
+// number of distinct lexemes for rows written before it existed). At most maxTextTerms
+// terms score, the caller's first.
+func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	if len(q.Match) == 0 {
 		return nil, nil
 	}
-	if len(terms) != len(weights) {
-		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(terms), len(weights))
+	if len(q.Terms) != len(q.IDF) {
+		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
 	}
-	n := min(len(terms), maxTextTerms)
-	terms, weights = terms[:n], weights[:n]
-	args := []any{kbID, limit, orQuery(terms)}
+	if q.K1 <= 0 || q.B < 0 || q.B > 1 {
+		return nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
+	}
+	n := min(len(q.Terms), maxTextTerms)
+	terms, idf := q.Terms[:n], q.IDF[:n]
+	avg := q.AvgLen
+	if avg <= 0 {
+		avg = 1
+	}
+	args := []any{kbID, limit, orQuery(q.Match[:min(len(q.Match), maxTextTerms)]), q.K1 * (1 - q.B), q.K1 * q.B / avg}
+	norm := "($4::float8 + $5::float8 * coalesce(c.ntokens, length(c.tsv)))"
 	var score strings.Builder
 	for i, t := range terms {
-		args = append(args, quoteLexeme(t), weights[i])
-		if i > 0 {
+		if idf[i] <= 0 {
+			continue
+		}
+		args = append(args, quoteLexeme(t), idf[i])
+		if score.Len() > 0 {
 			score.WriteString(" + ")
 		}
-		fmt.Fprintf(&score, "CASE WHEN c.tsv @@ $%d::tsquery THEN $%d::float8 ELSE 0 END", len(args)-1, len(args))
+		fmt.Fprintf(&score, "$%d::float8 * (1 - %s / (%s + %s))", len(args), norm, tfSQL(fmt.Sprintf("$%d", len(args)-1)), norm)
+	}
+	if score.Len() == 0 {
+		score.WriteString("0 * " + norm) // no term weighs anything; the statement still uses $4, $5
 	}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
 		return nil, err
 	}
-	sql := `SELECT c.id, ` + score.String() + ` AS score
+	sql := `SELECT c.id, ` + strconv.FormatFloat(q.K1+1, 'g', -1, 64) + ` * (` + score.String() + `) AS score
 		FROM chunks c
 		WHERE c.kb_id = $1 AND c.tsv @@ $3::tsquery AND c.live AND c.shadowed IS NOT TRUE` + where + `
-		ORDER BY score DESC, length(c.tsv) ASC, c.id
+		ORDER BY score DESC, c.id
 		LIMIT $2`
 	return s.ranked(ctx, sql, args)
+}
+
+// tfSQL is the frequency in chunk c of the lexeme of the tsquery q (an SQL expression), 0
+// when absent: see [Store.TextSearch].
+func tfSQL(q string) string {
+	return "round(1 / (1.64493406685 * (1 - ts_rank('{1,1,1,1}'::float4[], c.tsv, " + q + "::tsquery, 0)::float8)) - 0.5)"
 }
 
 // maxTextTerms bounds the terms of one full-text search (its statement has two
@@ -164,6 +192,17 @@ func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt
 	return df, br.Close()
 }
 
+// ChunkStats counts a knowledge base's searchable chunks and averages their lengths in
+// tokens (the number of distinct lexemes for chunks written before lengths were kept).
+func (s *Store) ChunkStats(ctx context.Context, kbID int64) (kb.ChunkStats, error) {
+	var st kb.ChunkStats
+	if err := s.db.QueryRow(ctx, `SELECT count(*), coalesce(avg(coalesce(ntokens, length(tsv))), 0)::float8 FROM chunks
+		WHERE kb_id = $1 AND live AND shadowed IS NOT TRUE`, kbID).Scan(&st.Chunks, &st.AvgLen); err != nil {
+		return st, fmt.Errorf("store: chunk statistics: %w", err)
+	}
+	return st, nil
+}
+
 // LiveChunks counts a knowledge base's searchable chunks.
 func (s *Store) LiveChunks(ctx context.Context, kbID int64) (int, error) {
 	return s.countChunks(ctx, kbID, `live AND shadowed IS NOT TRUE`)
@@ -212,7 +251,8 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	}
 	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
-		       ARRAY(SELECT u.term FROM unnest($3::text[], $4::text[]) u(term, q) WHERE c.tsv @@ u.q::tsquery), `+cos+`
+		       ARRAY(SELECT `+tfSQL("u.q")+`::int FROM unnest($3::text[], $4::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i),
+		       coalesce(c.ntokens, length(c.tsv)), `+cos+`
 		FROM chunks c JOIN documents d ON d.id = c.document_id
 		WHERE c.kb_id = $1 AND c.id = ANY($2)`, args...)
 	if err != nil {
@@ -222,8 +262,14 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	for rows.Next() {
 		var h kb.Candidate
 		if err := rows.Scan(&h.ChunkID, &h.DocumentID, &h.ExternalID, &h.Title, &h.Content, &h.SectionPath, &h.Page,
-			&h.Kind, &h.Metadata, &h.Terms, &h.Cosine); err != nil {
+			&h.Kind, &h.Metadata, &h.TF, &h.Length, &h.Cosine); err != nil {
 			return nil, fmt.Errorf("store: load hits: %w", err)
+		}
+		h.Terms = []string{}
+		for i, n := range h.TF {
+			if n > 0 && i < len(terms) {
+				h.Terms = append(h.Terms, terms[i])
+			}
 		}
 		out[h.ChunkID] = h
 	}

@@ -30,6 +30,12 @@ func ids(rs []kb.Ranked) []int64 {
 	return out
 }
 
+// textQuery searches by terms with weights as IDFs and no length normalisation (b = 0): a
+// chunk holding each term once scores the sum of their weights.
+func textQuery(terms []string, weights []float64) kb.TextQuery {
+	return kb.TextQuery{Match: terms, Terms: terms, IDF: weights, K1: 1.2, B: 0, AvgLen: 1}
+}
+
 func TestVectorAndTextSearch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -66,14 +72,14 @@ func TestVectorAndTextSearch(t *testing.T) {
 	_, err = b.st.VectorSearch(ctx, k, []float32{1, 0}, 10, kb.Filter{})
 	require.ErrorIs(t, err, kb.ErrInvalid, "a vector of another dimension is refused")
 
-	text, err := b.st.TextSearch(ctx, k.ID, []string{"退货", "七天", "发货"}, []float64{1, 2, 0.5}, 10, kb.Filter{})
+	text, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"退货", "七天", "发货"}, []float64{1, 2, 0.5}), 10, kb.Filter{})
 	require.NoError(t, err)
 	require.Len(t, text, 2)
-	require.InDelta(t, 3.0, text[0].Score, 1e-9, "sum of matched weights")
+	require.InDelta(t, 3.0, text[0].Score, 1e-9, "sum of matched weights (each term once, b = 0)")
 	require.InDelta(t, 0.5, text[1].Score, 1e-9)
 
 	// Operator characters are data inside quoted lexemes, never tsquery syntax.
-	weird, err := b.st.TextSearch(ctx, k.ID, []string{"a&b", "!x", "'q'", "(|)"}, []float64{1, 1, 1, 1}, 10, kb.Filter{})
+	weird, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"a&b", "!x", "'q'", "(|)"}, []float64{1, 1, 1, 1}), 10, kb.Filter{})
 	require.NoError(t, err)
 	require.Empty(t, weird)
 
@@ -131,7 +137,7 @@ func TestSearchFilters(t *testing.T) {
 			v, err := b.st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, tc.f)
 			require.NoError(t, err)
 			require.ElementsMatch(t, tc.want, extOf(v), "vector leg")
-			x, err := b.st.TextSearch(ctx, k.ID, []string{"t"}, []float64{1}, 10, tc.f)
+			x, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"t"}, []float64{1}), 10, tc.f)
 			require.NoError(t, err)
 			require.ElementsMatch(t, tc.want, extOf(x), "text leg")
 		})
@@ -189,11 +195,11 @@ func TestReplaceDocumentVersions(t *testing.T) {
 	res, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: "tickets", Kind: kb.KindTickets, Status: kb.StatusReview, ContentHash: "t"},
 		[]kb.Chunk{{Content: "q/a", Embedding: []float32{0, 1, 0, 0}, Tokens: []string{"qa"}}}, "m", 2)
 	require.NoError(t, err)
-	found, err := b.st.TextSearch(ctx, k.ID, []string{"qa"}, []float64{1}, 5, kb.Filter{})
+	found, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"qa"}, []float64{1}), 5, kb.Filter{})
 	require.NoError(t, err)
 	require.Empty(t, found)
 	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, res.Document.ID, kb.StatusReady, "approved"))
-	found, err = b.st.TextSearch(ctx, k.ID, []string{"qa"}, []float64{1}, 5, kb.Filter{})
+	found, err = b.st.TextSearch(ctx, k.ID, textQuery([]string{"qa"}, []float64{1}), 5, kb.Filter{})
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 
@@ -219,7 +225,7 @@ func TestIdenticalChunksAreServedOnce(t *testing.T) {
 		return res.Document
 	}
 	served := func() []string {
-		hits, err := b.st.TextSearch(ctx, k.ID, []string{"潮湿"}, []float64{1}, 10, kb.Filter{})
+		hits, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"潮湿"}, []float64{1}), 10, kb.Filter{})
 		require.NoError(t, err)
 		h, err := b.st.Hits(ctx, k, ids(hits), nil, nil, nil)
 		require.NoError(t, err)

@@ -248,3 +248,21 @@ func TextString(s string) string {
 	}
 	return "<FEFF" + UTF16Hex(s) + ">"
 }
+
+// JBIG2Bomb returns an embedded JBIG2 stream (the /JBIG2Decode filter's data) of a few
+// dozen bytes that decodes to a width × height bitmap: a page information segment and an
+// immediate generic region with typical prediction, whose arithmetic-coded data runs out
+// at once (decoders then read 1-bits to the end). 100000 × 100000 is 1.25 GB of pixels.
+func JBIG2Bomb(width, height uint32) []byte {
+	be := func(b []byte, v uint32) []byte { return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v)) }
+	segment := func(num uint32, typ byte, data []byte) []byte {
+		b := be(nil, num)
+		b = append(b, typ, 0x00, 1) // no referred-to segments, page 1
+		b = be(b, uint32(len(data)))
+		return append(b, data...)
+	}
+	region := func(b []byte) []byte { return be(be(be(be(b, width), height), 0), 0) }
+	page := append(region(nil), 0, 0, 0) // x/y resolution 0, flags, no striping
+	generic := append(region(nil), 0, 0x08, 3, 0xFF, 0xFD, 0xFF, 2, 0xFE, 0xFE, 0xFE, 0x00, 0x00, 0xFF, 0xAC)
+	return append(segment(0, 48, page), segment(1, 38, generic)...)
+}
