@@ -121,6 +121,65 @@ func TestProductsRoute(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.do(t, b.key(t, "default", kb.RoleBot), "GET", "/v1/knowledge-bases/shop/products", "").Code)
 }
 
+func TestEditAndApproveTicketPair(t *testing.T) {
+	t.Parallel()
+	b := setupCuration(t)
+	ctx := context.Background()
+	k, err := b.db.Store.CreateKB(ctx, kb.KnowledgeBase{TenantID: b.tenant.ID, Name: "tickets", Embedder: "local", EmbeddingModel: "zhiku-hash-v1", EmbeddingDim: 3})
+	require.NoError(t, err)
+	ticket := func(ext, q string) kb.Document {
+		res, err := b.db.Store.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: ext, Title: q, Kind: kb.KindTickets, Status: kb.StatusReview},
+			[]kb.Chunk{{Content: "问：" + q + "\n答：电机过热", ContentHash: ext, Embedding: []float32{1, 0, 0}, Tokens: []string{"e104"}}}, "zhiku-hash-v1", 3)
+		require.NoError(t, err)
+		return res.Document
+	}
+	doc := ticket("ticket:e104", "E104 是什么")
+	writeDoc(t, b, k.ID, "manual.pdf", "m", 1)
+	base := "/v1/knowledge-bases/tickets/documents/"
+	body := `{"question":"E104 报警是什么意思？","answer":"E104 表示电机过热，请关机冷却 30 分钟后再开机。","similar_questions":["E104 是什么"]}`
+
+	require.Equal(t, http.StatusForbidden, b.do(t, b.key(t, "default", kb.RoleUploader), "POST", base+"ticket:e104/curate", body).Code)
+	require.Equal(t, http.StatusNotFound, b.do(t, b.key(t, "other", kb.RoleAdmin), "POST", base+"ticket:e104/curate", body).Code)
+	require.Equal(t, http.StatusConflict, b.do(t, adminKey, "POST", base+"manual.pdf/curate", body).Code, "only ticket pairs")
+	r := b.do(t, adminKey, "POST", base+"ticket:e104/curate", `{"question":"","answer":"x"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Code, r.Raw)
+	d, err := b.db.Store.GetDocument(ctx, k.ID, "ticket:e104")
+	require.NoError(t, err)
+	require.Equal(t, kb.StatusReview, d.Status, "a refused edit changes nothing")
+
+	op := b.key(t, "default", kb.RoleOperator)
+	r = b.do(t, op, "POST", base+fmt.Sprint(doc.ID)+"/curate", body)
+	require.Equal(t, http.StatusOK, r.Code, r.Raw)
+	f := r.Body["faq"].(map[string]any)
+	require.Equal(t, "E104 报警是什么意思？", f["question"])
+	require.Equal(t, []any{"E104 是什么"}, f["similar_questions"])
+	got := r.Body["document"].(map[string]any)
+	require.Equal(t, kb.StatusSuperseded, got["status"])
+	require.Contains(t, got["status_detail"], fmt.Sprintf("#%d", int64(f["id"].(float64))))
+
+	// The curated answer is live; the mined passage is out of search and out of the queue.
+	faq, err := b.db.Store.GetFAQ(ctx, k.ID, int64(f["id"].(float64)))
+	require.NoError(t, err)
+	require.Equal(t, "E104 表示电机过热，请关机冷却 30 分钟后再开机。", faq.Answer)
+	var live bool
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT live FROM chunks WHERE document_id = $1`, doc.ID).Scan(&live))
+	require.False(t, live)
+	r = b.do(t, op, "GET", "/v1/knowledge-bases/tickets/documents?status=review", "")
+	require.Equal(t, float64(0), r.Body["total"])
+	require.Equal(t, http.StatusConflict, b.do(t, op, "POST", base+"ticket:e104/curate", body).Code, "done once")
+
+	var actions []string
+	rows, err := b.db.Pool.Query(ctx, `SELECT action FROM audit_log WHERE action IN ('document.curate', 'faq.create') ORDER BY id`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var a string
+		require.NoError(t, rows.Scan(&a))
+		actions = append(actions, a)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"document.curate", "faq.create"}, actions)
+}
+
 func TestReindexRoute(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
