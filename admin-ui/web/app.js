@@ -187,5 +187,12 @@ export async function signedIn(session) {
 }
 
 setLang(getLang());
-window.addEventListener('hashchange', render);
+// A screen opened from the menu takes the keyboard focus, so Tab continues in its content.
+window.addEventListener('hashchange', async () => {
+  const fromNav = document.activeElement?.closest?.('#nav') != null || document.activeElement === document.body;
+  await render();
+  if (fromNav && !document.getElementById('view').contains(document.activeElement)) document.getElementById('view').focus({ preventScroll: true });
+});
+// The skip link focuses the content without touching the hash, which the router owns.
+document.querySelector('.skip')?.addEventListener('click', (e) => { e.preventDefault(); document.getElementById('view').focus(); });
 render();
