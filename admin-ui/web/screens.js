@@ -149,9 +149,9 @@ function reindexCard(kb, initial) {
     status.dataset.state = st;
     bar.hidden = !r;
     if (r) { bar.max = Math.max(1, r.total); bar.value = st === 'done' ? bar.max : r.done; }
-    status.replaceChildren(r ? t('reindex.state.' + st, r.done, r.total) : t('reindex.never'),
+    status.replaceChildren(...[r ? t('reindex.state.' + st, r.done, r.total) : t('reindex.never'),
       r?.error ? h('span', { class: 'error' }, r.error) : null,
-      r?.finished_at ? h('span', { class: 'muted' }, ' · ', fmtTime(r.finished_at)) : null);
+      r?.finished_at ? h('span', { class: 'muted' }, ' · ', fmtTime(r.finished_at)) : null].filter(Boolean));
     btn.disabled = st === 'queued' || st === 'running';
     return st;
   };
@@ -262,12 +262,12 @@ async function catalog(kb, detail) {
       h('td', { class: 'num' }, money(p.price)),
       h('td', { class: 'num' }, p.stock == null ? '—' : p.stock === 0 ? h('span', { class: 'badge bad' }, t('cat.outOfStock')) : p.stock),
       h('td', { class: 'hide-sm' }, h('div', { class: 'tags' }, attrs(p.attributes)))));
-    box.replaceChildren(h('p', { class: 'muted', id: 'product-total' }, t('cat.total', data.total)),
+    box.replaceChildren(...[h('p', { class: 'muted', id: 'product-total' }, t('cat.total', data.total)),
       table([{ label: 'SKU' }, { label: t('cat.name') }, { label: t('cat.price'), cls: 'num' }, { label: t('cat.stock'), cls: 'num' }, { label: t('cat.attributes'), cls: 'hide-sm' }], rows),
       data.total > PAGE ? h('div', { class: 'row pager' },
         h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, t('common.prev')),
         h('span', { class: 'muted' }, t('common.range', offset + 1, offset + ps.length, data.total)),
-        h('button', { type: 'button', disabled: offset + PAGE >= data.total, onclick: () => { offset += PAGE; load(); } }, t('common.next'))) : null);
+        h('button', { type: 'button', disabled: offset + PAGE >= data.total, onclick: () => { offset += PAGE; load(); } }, t('common.next'))) : null].filter(Boolean));
   };
   let timer;
   q.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => { offset = 0; load().catch((e) => box.replaceChildren(errorBox(e))); }, 200); });
@@ -326,11 +326,11 @@ async function showDoc(kb, d, box) {
   if (versions) {
     const vs = versions.versions || [];
     parts.push(h('h3', {}, t('doc.versions', vs.length)), h('div', { class: 'table-wrap', id: 'doc-versions' }, h('table', {},
-      h('thead', {}, h('tr', {}, [t('docs.col.version'), t('docs.col.status'), t('doc.hash'), t('doc.size'), t('docs.col.chunks'), t('common.created')].map((c, i) => h('th', { class: [0, 3, 4].includes(i) ? 'num' : null }, c)))),
+      h('thead', {}, h('tr', {}, [t('docs.col.version'), t('docs.col.status'), t('doc.hash'), t('doc.size'), t('docs.col.chunks'), t('common.created')].map((c, i) => h('th', { class: [[0, 'num nowrap'], [3, 'num hide-sm'], [4, 'num hide-sm']].find(([j]) => j === i)?.[1] }, c)))),
       h('tbody', {}, vs.map((v) => h('tr', { 'data-version': v.version, class: v.is_current ? 'current' : null },
-        h('td', { class: 'num' }, `v${v.version}`, v.is_current ? h('span', { class: 'badge ok' }, t('doc.current')) : null),
+        h('td', { class: 'num nowrap' }, `v${v.version}`, v.is_current ? h('span', { class: 'badge ok' }, t('doc.current')) : null),
         h('td', {}, statusBadge(v.status)), h('td', {}, h('code', { title: v.content_hash }, (v.content_hash || '—').slice(0, 12))),
-        h('td', { class: 'num' }, v.size_bytes ? fmtBytes(v.size_bytes) : '—'), h('td', { class: 'num' }, v.is_current ? v.chunks : '—'),
+        h('td', { class: 'num hide-sm' }, v.size_bytes ? fmtBytes(v.size_bytes) : '—'), h('td', { class: 'num hide-sm' }, v.is_current ? v.chunks : '—'),
         h('td', {}, fmtTime(v.created_at))))))),
     vs.length > 1 ? h('p', { class: 'muted' }, t('doc.versionsNote')) : null);
   }
