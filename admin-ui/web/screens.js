@@ -326,10 +326,10 @@ async function showDoc(kb, d, box) {
   if (versions) {
     const vs = versions.versions || [];
     parts.push(h('h3', {}, t('doc.versions', vs.length)), h('div', { class: 'table-wrap', id: 'doc-versions' }, h('table', {},
-      h('thead', {}, h('tr', {}, [t('docs.col.version'), t('docs.col.status'), t('doc.hash'), t('doc.size'), t('docs.col.chunks'), t('common.created')].map((c, i) => h('th', { class: [[0, 'num nowrap'], [3, 'num hide-sm'], [4, 'num hide-sm']].find(([j]) => j === i)?.[1] }, c)))),
+      h('thead', {}, h('tr', {}, [t('docs.col.version'), t('docs.col.status'), t('doc.hash'), t('doc.size'), t('docs.col.chunks'), t('common.created')].map((c, i) => h('th', { class: [[0, 'num nowrap'], [2, 'hide-sm'], [3, 'num hide-sm'], [4, 'num hide-sm']].find(([j]) => j === i)?.[1] }, c)))),
       h('tbody', {}, vs.map((v) => h('tr', { 'data-version': v.version, class: v.is_current ? 'current' : null },
         h('td', { class: 'num nowrap' }, `v${v.version}`, v.is_current ? h('span', { class: 'badge ok' }, t('doc.current')) : null),
-        h('td', {}, statusBadge(v.status)), h('td', {}, h('code', { title: v.content_hash }, (v.content_hash || '—').slice(0, 12))),
+        h('td', {}, statusBadge(v.status)), h('td', { class: 'hide-sm' }, h('code', { title: v.content_hash }, (v.content_hash || '—').slice(0, 12))),
         h('td', { class: 'num hide-sm' }, v.size_bytes ? fmtBytes(v.size_bytes) : '—'), h('td', { class: 'num hide-sm' }, v.is_current ? v.chunks : '—'),
         h('td', {}, fmtTime(v.created_at))))))),
     vs.length > 1 ? h('p', { class: 'muted' }, t('doc.versionsNote')) : null);
