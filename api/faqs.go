@@ -42,6 +42,7 @@ func (s *Server) curationRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/knowledge-bases/:kb/faqs/:id", s.require(kb.PermReadKB), s.getFAQ)
 	v1.PUT("/knowledge-bases/:kb/faqs/:id", s.require(kb.PermCurate), s.updateFAQ)
 	v1.DELETE("/knowledge-bases/:kb/faqs/:id", s.require(kb.PermCurate), s.deleteFAQ)
+	v1.POST("/knowledge-bases/:kb/documents/:doc/curate", s.require(kb.PermCurate), s.curateDocument)
 	v1.POST("/feedback", s.require(kb.PermSearch), s.addFeedback)
 }
 

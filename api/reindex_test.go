@@ -87,4 +87,13 @@ func TestDictionaryChangeStartsReindex(t *testing.T) {
 	r = b.do(t, adminKey, http.MethodGet, "/v1/knowledge-bases/shop", "")
 	require.Equal(t, http.StatusOK, r.Code, r.Raw)
 	require.Equal(t, map[string]any{"state": "done", "done": float64(3), "total": float64(3)}, r.Body["reindex"])
+
+	// An operator can also start one by hand (the admin UI's re-index button).
+	r = b.do(t, adminKey, http.MethodPost, "/v1/knowledge-bases/shop/reindex", "")
+	require.Equal(t, http.StatusAccepted, r.Code, r.Raw)
+	require.Equal(t, 3, ri.calls())
+	require.Equal(t, "done", r.Body["reindex"].(map[string]any)["state"])
+	require.Equal(t, http.StatusForbidden, b.do(t, b.key(t, "default", kb.RoleUploader), http.MethodPost, "/v1/knowledge-bases/shop/reindex", "").Code)
+	require.Equal(t, http.StatusNotFound, b.do(t, b.key(t, "other", kb.RoleAdmin), http.MethodPost, "/v1/knowledge-bases/shop/reindex", "").Code)
+	require.Equal(t, 3, ri.calls())
 }

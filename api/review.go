@@ -62,3 +62,64 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 	}
 	c.JSON(http.StatusOK, d)
 }
+
+// curateRequest is the body of curate: the reviewed pair as the operator edited it.
+type curateRequest struct {
+	Question         string   `json:"question"`
+	Answer           string   `json:"answer"`
+	SimilarQuestions []string `json:"similar_questions"`
+	Tags             []string `json:"tags"`
+}
+
+// curateDocument is "edit and approve" for a Q&A pair mined from tickets: the edited pair
+// becomes a curated answer (POST /faqs, live at once, answered as written), and the mined
+// document leaves search as superseded, its detail naming the curated answer. Rewriting
+// the mined document's text instead would need the ingestion pipeline's chunker and
+// embedder on the request path, and would still leave an unreviewed-looking ticket
+// passage; a curated answer is what an operator's edited, vouched-for pair is.
+func (s *Server) curateDocument(c *gin.Context) {
+	k, ok := s.knowledgeBase(c)
+	if !ok {
+		return
+	}
+	var req curateRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	d, err := s.deps.Store.GetDocument(ctx, k.ID, c.Param("doc"))
+	if err != nil {
+		failDocument(c, err)
+		return
+	}
+	if d.Kind != kb.KindTickets {
+		fail(c, fmt.Errorf("%w: document %s is a %s document; only Q&A pairs mined from tickets can be edited into curated answers / 只有从工单提取的问答可以编辑后通过", kb.ErrConflict, d.ExternalID, d.Kind))
+		return
+	}
+	switch d.Status {
+	case kb.StatusReview, kb.StatusReady, kb.StatusFailed:
+	default:
+		fail(c, fmt.Errorf("%w: document %s is %s; only reviewed, ready or rejected pairs can be edited and approved / 该问答当前状态无法编辑通过", kb.ErrConflict, d.ExternalID, d.Status))
+		return
+	}
+	p, _ := principal(c)
+	f, err := s.deps.Curation.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: req.Question, Answer: req.Answer,
+		SimilarQuestions: req.SimilarQuestions, Tags: req.Tags, Source: kb.FAQSourceAPI, CreatedBy: p.Name})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	detail := fmt.Sprintf("edited and approved by %s as curated Q&A #%d / 已编辑通过，转为精选问答 #%d", p.Name, f.ID, f.ID)
+	if err := s.deps.Store.SetDocumentStatus(ctx, k.ID, d.ID, kb.StatusSuperseded, detail); err != nil {
+		fail(c, err)
+		return
+	}
+	s.audit(c, "document.curate", d.ExternalID, map[string]any{"kb": k.Name, "id": d.ID, "from": d.Status, "faq": f.ID})
+	s.audit(c, "faq.create", faqTarget(f.ID), map[string]any{"kb": k.Name, "question": f.Question, "from_document": d.ExternalID})
+	d, err = s.deps.Store.GetDocument(ctx, k.ID, fmt.Sprint(d.ID))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"document": d, "faq": f})
+}

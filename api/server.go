@@ -26,6 +26,12 @@ type Store interface {
 	ListDocuments(ctx context.Context, kbID int64, kind, status string, limit, offset int) ([]kb.Document, int, error)
 	GetDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
 	DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
+	// ListChunks pages a document's chunks in reading order, with their total.
+	ListChunks(ctx context.Context, kbID, docID int64, limit, offset int) ([]kb.Chunk, int, error)
+	// DocumentVersions lists every stored version of an external id, newest first.
+	DocumentVersions(ctx context.Context, kbID int64, externalID string) ([]kb.Document, error)
+	// ListProducts pages the catalog (current catalog documents) matching a query, by SKU.
+	ListProducts(ctx context.Context, kbID int64, query string, limit, offset int) ([]kb.Product, int, error)
 	// SetDocumentStatus approves (ready) or rejects (failed) a current document; see store.
 	SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error
 	Audit(ctx context.Context, e kb.AuditEntry) error
@@ -136,9 +142,15 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/knowledge-bases/:kb/documents", s.require(kb.PermReadKB), s.listDocuments)
 	v1.GET("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermReadKB), s.getDocument)
 	v1.DELETE("/knowledge-bases/:kb/documents/:doc", s.require(kb.PermCurate), s.deleteDocument)
+	v1.GET("/knowledge-bases/:kb/documents/:doc/chunks", s.require(kb.PermReadKB), s.listChunks)
+	v1.GET("/knowledge-bases/:kb/documents/:doc/versions", s.require(kb.PermReadKB), s.listVersions)
+	v1.GET("/knowledge-bases/:kb/products", s.require(kb.PermReadKB), s.listProducts)
 	v1.POST("/knowledge-bases/:kb/documents/:doc/approve", s.require(kb.PermCurate), s.approveDocument)
 	v1.POST("/knowledge-bases/:kb/documents/:doc/reject", s.require(kb.PermCurate), s.rejectDocument)
 
+	if s.deps.Reindexer != nil {
+		v1.POST("/knowledge-bases/:kb/reindex", s.require(kb.PermWriteKB), s.reindexKB)
+	}
 	if s.deps.Jobs != nil {
 		// Uploads get their own body limit (MaxUploadBytes) instead of the JSON one.
 		up := r.Group("/v1", s.limitUpload, s.authenticate)

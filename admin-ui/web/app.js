@@ -34,7 +34,7 @@ export class ApiError extends Error {
 
 // api calls the JSON API; changes carry the session's CSRF token. A lost session sends
 // the user to sign in.
-export async function api(method, path, body, { raw = false } = {}) {
+export async function api(method, path, body, { raw = false, quiet = false } = {}) {
   const headers = {};
   if (method !== 'GET') headers['X-CSRF-Token'] = state.session?.csrf_token || '';
   let payload;
@@ -50,7 +50,7 @@ export async function api(method, path, body, { raw = false } = {}) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const err = new ApiError(res.status, data);
-    if (res.status === 401 && path !== '/admin/api/login') {
+    if (res.status === 401 && path !== '/admin/api/login' && !quiet) {
       state.session = null;
       toast(t('err.session'));
       go('#/login');
@@ -85,11 +85,11 @@ export function go(hash) { if (location.hash !== hash) location.hash = hash; els
 export const fmtTime = (s) => s ? new Date(s).toLocaleString(getLang() === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }) : '—';
 
 async function loadSession() {
-  try {
-    state.session = await api('GET', '/v1/session');
-    const r = await api('GET', '/v1/knowledge-bases');
-    state.kbs = r.knowledge_bases || [];
-  } catch { state.session = null; }
+  // Both at once: a page load waits for one round trip, not two.
+  const [session, kbs] = await Promise.allSettled([api('GET', '/v1/session', undefined, { quiet: true }), api('GET', '/v1/knowledge-bases', undefined, { quiet: true })]);
+  if (session.status !== 'fulfilled' || kbs.status !== 'fulfilled') { state.session = null; return; }
+  state.session = session.value;
+  state.kbs = kbs.value.knowledge_bases || [];
 }
 
 export async function refreshKBs() {
@@ -187,5 +187,12 @@ export async function signedIn(session) {
 }
 
 setLang(getLang());
-window.addEventListener('hashchange', render);
+// A screen opened from the menu takes the keyboard focus, so Tab continues in its content.
+window.addEventListener('hashchange', async () => {
+  const fromNav = document.activeElement?.closest?.('#nav') != null || document.activeElement === document.body;
+  await render();
+  if (fromNav && !document.getElementById('view').contains(document.activeElement)) document.getElementById('view').focus({ preventScroll: true });
+});
+// The skip link focuses the content without touching the hash, which the router owns.
+document.querySelector('.skip')?.addEventListener('click', (e) => { e.preventDefault(); document.getElementById('view').focus(); });
 render();

@@ -7,7 +7,11 @@ import { gaps, dashboard, conversations } from './loop.js';
 const enc = encodeURIComponent;
 const kbPath = (kb, rest = '') => `/v1/knowledge-bases/${enc(kb.name)}${rest}`;
 
-function card(...kids) { return h('section', { class: 'card' }, ...kids); }
+// card is a boxed section; a plain object first gives its attributes (an id).
+function card(...kids) {
+  const attrs = kids[0]?.constructor === Object ? kids.shift() : {};
+  return h('section', { class: 'card', ...attrs }, ...kids);
+}
 function field(label, input, id) {
   input.id = input.id || id || `f-${Math.random().toString(36).slice(2, 8)}`;
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
@@ -106,8 +110,8 @@ async function settings({ kb }) {
   const words = h('textarea', {}, (s.dictionary || []).join('\n'));
   const syn = h('textarea', {}, (s.synonyms || []).map((g) => g.join(', ')).join('\n'));
   const desc = h('input', { type: 'text', value: k.description || '' });
-  const reindex = k.reindex ? h('p', { class: 'notice' }, t('settings.reindex', k.reindex.state, k.reindex.done, k.reindex.total)) : null;
-  return h('div', {}, h('h1', {}, t('settings.title', k.name)), reindex,
+  const reindex = reindexCard(kb, k.reindex);
+  return h('div', {}, h('h1', {}, t('settings.title', k.name)),
     card(form(async (_, msg) => {
       const threshold = (input, key) => {
         if (input.value === '') return null;
@@ -129,7 +133,43 @@ async function settings({ kb }) {
     card(h('h2', {}, t('settings.info')), h('dl', { class: 'kv' },
       h('dt', {}, 'ID'), h('dd', {}, k.id), h('dt', {}, t('common.language')), h('dd', {}, k.language),
       h('dt', {}, t('kbs.embedder')), h('dd', {}, `${k.embedder} · ${k.embedding_model} · ${k.embedding_dim}`),
-      h('dt', {}, t('common.created')), h('dd', {}, fmtTime(k.created_at)))));
+      h('dt', {}, t('common.created')), h('dd', {}, fmtTime(k.created_at)))), reindex);
+}
+
+// reindexCard shows the latest re-tokenizing run (a dictionary change starts one) and
+// starts one by hand, following its progress until it is done.
+function reindexCard(kb, initial) {
+  const route = has('POST /v1/knowledge-bases/:kb/reindex');
+  if (!route && !initial) return null;
+  const bar = h('progress', { max: 1, value: 0, id: 'reindex-bar' });
+  const status = h('p', { id: 'reindex-state', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button', id: 'reindex-run', hidden: !route }, t('reindex.run'));
+  const draw = (r) => {
+    const st = r?.state || 'none';
+    status.dataset.state = st;
+    bar.hidden = !r;
+    if (r) { bar.max = Math.max(1, r.total); bar.value = st === 'done' ? bar.max : r.done; }
+    status.replaceChildren(...[r ? t('reindex.state.' + st, r.done, r.total) : t('reindex.never'),
+      r?.error ? h('span', { class: 'error' }, r.error) : null,
+      r?.finished_at ? h('span', { class: 'muted' }, ' · ', fmtTime(r.finished_at)) : null].filter(Boolean));
+    btn.disabled = st === 'queued' || st === 'running';
+    return st;
+  };
+  const follow = async () => {
+    for (;;) {
+      const k = await api('GET', kbPath(kb));
+      const st = draw(k.reindex);
+      if (st !== 'queued' && st !== 'running') return;
+      if (!btn.isConnected) return; // the screen was left
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try { draw((await api('POST', kbPath(kb, '/reindex'))).reindex); await follow(); } catch (e) { status.replaceChildren(errorBox(e)); btn.disabled = false; }
+  });
+  if (draw(initial) === 'running' || initial?.state === 'queued') setTimeout(() => follow().catch(() => {}), 300);
+  return card({ id: 'reindex' }, h('h2', {}, t('reindex.title')), h('p', { class: 'muted' }, t('reindex.intro')), status, bar, btn);
 }
 
 // ---------- documents ----------
@@ -189,17 +229,60 @@ async function docs({ kb, route }) {
     type: 'button', role: 'tab', 'aria-selected': String(x === tab), id: `tab-${x}`,
     onclick: () => go(`#/kb/${enc(kb.name)}/docs${x === 'all' ? '' : '/' + x}`),
   }, t('docs.tab.' + x)))));
+  if (tab === 'catalog' && has('GET /v1/knowledge-bases/:kb/products')) {
+    // The catalog tab is the product table; documents and jobs load beside it.
+    const [products] = await Promise.all([catalog(kb, detail), refresh()]);
+    out.push(products, detail, jobsBox);
+    return h('div', {}, out);
+  }
   await refresh();
   out.push(listBox, detail, jobsBox);
   return h('div', {}, out);
 }
 
+// catalog is the product table of the catalog tab: SKU, name, price, stock and every
+// other column, searched on the server by SKU, name or any value, a page at a time.
+async function catalog(kb, detail) {
+  const PAGE = 50;
+  const q = h('input', { type: 'search', id: 'product-q', placeholder: t('cat.search'), 'aria-label': t('cat.search') });
+  const box = h('div', { id: 'product-list' });
+  let offset = 0;
+  const money = (v) => v == null ? '—' : `¥${Number(v).toLocaleString('zh-CN', { minimumFractionDigits: 0, maximumFractionDigits: 2 })}`;
+  const attrs = (a) => Object.entries(a || {}).filter(([k]) => k !== 'sheet').map(([k, v]) => h('span', { class: 'badge attr' }, `${k}: ${Array.isArray(v) ? v.join('、') : v}`));
+  const load = async () => {
+    const data = await api('GET', kbPath(kb, `/products?limit=${PAGE}&offset=${offset}&q=${enc(q.value.trim())}`));
+    const ps = data.products || [];
+    if (!ps.length) {
+      box.replaceChildren(q.value.trim() ? empty(t('cat.noMatch', q.value.trim()), t('cat.noMatchBody')) : empty(t('cat.empty'), t('cat.emptyBody')));
+      return;
+    }
+    const rows = ps.map((p) => h('tr', { 'data-sku': p.sku },
+      h('td', {}, h('button', { type: 'button', class: 'link mono', onclick: () => showDoc(kb, { id: p.document_id }, detail).catch((e) => detail.replaceChildren(errorBox(e))) }, p.sku)),
+      h('td', {}, p.name, p.brand || p.category ? h('div', { class: 'muted' }, [p.brand, p.category].filter(Boolean).join(' · ')) : null),
+      h('td', { class: 'num' }, money(p.price)),
+      h('td', { class: 'num' }, p.stock == null ? '—' : p.stock === 0 ? h('span', { class: 'badge bad' }, t('cat.outOfStock')) : p.stock),
+      h('td', { class: 'hide-sm' }, h('div', { class: 'tags' }, attrs(p.attributes)))));
+    box.replaceChildren(...[h('p', { class: 'muted', id: 'product-total' }, t('cat.total', data.total)),
+      table([{ label: 'SKU' }, { label: t('cat.name') }, { label: t('cat.price'), cls: 'num' }, { label: t('cat.stock'), cls: 'num' }, { label: t('cat.attributes'), cls: 'hide-sm' }], rows),
+      data.total > PAGE ? h('div', { class: 'row pager' },
+        h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, t('common.prev')),
+        h('span', { class: 'muted' }, t('common.range', offset + 1, offset + ps.length, data.total)),
+        h('button', { type: 'button', disabled: offset + PAGE >= data.total, onclick: () => { offset += PAGE; load(); } }, t('common.next'))) : null].filter(Boolean));
+  };
+  let timer;
+  q.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => { offset = 0; load().catch((e) => box.replaceChildren(errorBox(e))); }, 200); });
+  await load();
+  return card(h('div', { class: 'row spread' }, h('h2', {}, t('cat.title')), q), box);
+}
+
 function docTable(kb, tab, docsList, detail, refresh) {
   const act = async (fn) => { try { await fn(); await refresh(); } catch (e) { toast(e.text ? e.text() : String(e.message || e)); } };
   const rows = docsList.map((d) => {
-    const actions = [h('button', { type: 'button', class: 'link', onclick: () => showDoc(kb, d, detail) }, t('docs.details'))];
+    const actions = [h('button', { type: 'button', class: 'link', 'data-details': d.id, onclick: () => showDoc(kb, d, detail).catch((e) => detail.replaceChildren(errorBox(e))) }, t('docs.details'))];
     if (can('doc:curate') && d.status === 'review') {
       actions.push(h('button', { type: 'button', class: 'link', 'data-approve': d.id, onclick: () => act(() => api('POST', kbPath(kb, `/documents/${d.id}/approve`))) }, t('docs.approve')),
+        d.kind === 'tickets' && has('POST /v1/knowledge-bases/:kb/documents/:doc/curate')
+          ? h('button', { type: 'button', class: 'link', 'data-curate': d.id, onclick: () => curateEditor(kb, d, detail, refresh).catch((e) => detail.replaceChildren(errorBox(e))) }, t('docs.editApprove')) : null,
         h('button', { type: 'button', class: 'link', onclick: () => {
           const reason = prompt(t('docs.rejectReason'));
           if (reason !== null) act(() => api('POST', kbPath(kb, `/documents/${d.id}/reject`), { reason }));
@@ -221,17 +304,89 @@ function docTable(kb, tab, docsList, detail, refresh) {
     : tab === 'review' ? empty(t('docs.reviewEmpty'), t('docs.reviewEmptyBody')) : empty(t('docs.empty'), t('docs.emptyBody')));
 }
 
+// showDoc opens a document's detail under the list: its fields, its kept versions and its
+// chunks (page and heading path, as search sees them), 50 at a time.
 async function showDoc(kb, d, box) {
-  const full = await api('GET', kbPath(kb, `/documents/${d.id}`));
-  const chunkRoute = has('GET /v1/knowledge-bases/:kb/documents/:doc/chunks');
-  const chunks = chunkRoute ? await api('GET', kbPath(kb, `/documents/${d.id}/chunks`)).catch(() => null) : null;
-  box.replaceChildren(card(h('h2', {}, full.title || full.external_id), h('dl', { class: 'kv' },
-    ...[['external_id', full.external_id], ['status', t('status.' + full.status)], ['status_detail', full.status_detail], ['kind', full.kind], ['version', full.version],
-      ['source', full.source_name], ['mime', full.mime_type], ['size', full.size_bytes], ['pages', full.pages], ['chunks', full.chunks],
-      ['metadata', JSON.stringify(full.metadata || {})]].filter(([, v]) => v !== '' && v != null).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])),
-  chunks ? h('ol', {}, (chunks.chunks || []).slice(0, 50).map((c) => h('li', {}, h('div', { class: 'muted' }, [c.page ? t('hit.page', c.page) : '', (c.section_path || []).join(' › ')].filter(Boolean).join(' · ')), h('div', { class: 'content' }, c.content)))) : null,
-  h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.close'))));
+  const PAGE = 50;
+  const [full, versions, first] = await Promise.all([
+    api('GET', kbPath(kb, `/documents/${d.id}`)),
+    has('GET /v1/knowledge-bases/:kb/documents/:doc/versions') ? api('GET', kbPath(kb, `/documents/${d.id}/versions`)).catch(() => null) : null,
+    has('GET /v1/knowledge-bases/:kb/documents/:doc/chunks') ? api('GET', kbPath(kb, `/documents/${d.id}/chunks?limit=${PAGE}`)).catch(() => null) : null,
+  ]);
+  const meta = Object.entries(full.metadata || {}).filter(([, v]) => v !== '' && v != null);
+  const kv = [[t('doc.externalId'), full.external_id], [t('docs.col.status'), h('span', {}, statusBadge(full.status), full.status_detail ? h('span', { class: 'muted' }, ' ', full.status_detail) : null)],
+    [t('docs.kind'), t('docs.kind.' + full.kind)], [t('docs.col.version'), full.version], [t('doc.source'), full.source_name], [t('doc.mime'), full.mime_type],
+    [t('doc.size'), full.size_bytes ? fmtBytes(full.size_bytes) : ''], [t('docs.col.pages'), full.pages || ''], [t('docs.col.chunks'), full.chunks], [t('common.updated'), fmtTime(full.updated_at)]]
+    .filter(([, v]) => v !== '' && v != null);
+  const parts = [h('div', { class: 'row spread' }, h('h2', { tabindex: -1, id: 'doc-title' }, full.title || full.external_id),
+    h('button', { type: 'button', id: 'doc-close', onclick: () => box.replaceChildren() }, t('common.close'))),
+  h('dl', { class: 'kv' }, kv.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+  meta.length ? h('details', {}, h('summary', {}, t('doc.metadata', meta.length)), h('dl', { class: 'kv' },
+    meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))]))) : null];
+  if (versions) {
+    const vs = versions.versions || [];
+    parts.push(h('h3', {}, t('doc.versions', vs.length)), h('div', { class: 'table-wrap', id: 'doc-versions' }, h('table', {},
+      h('thead', {}, h('tr', {}, [t('docs.col.version'), t('docs.col.status'), t('doc.hash'), t('doc.size'), t('docs.col.chunks'), t('common.created')].map((c, i) => h('th', { class: [[0, 'num nowrap'], [2, 'hide-sm'], [3, 'num hide-sm'], [4, 'num hide-sm']].find(([j]) => j === i)?.[1] }, c)))),
+      h('tbody', {}, vs.map((v) => h('tr', { 'data-version': v.version, class: v.is_current ? 'current' : null },
+        h('td', { class: 'num nowrap' }, `v${v.version}`, v.is_current ? h('span', { class: 'badge ok' }, t('doc.current')) : null),
+        h('td', {}, statusBadge(v.status)), h('td', { class: 'hide-sm' }, h('code', { title: v.content_hash }, (v.content_hash || '—').slice(0, 12))),
+        h('td', { class: 'num hide-sm' }, v.size_bytes ? fmtBytes(v.size_bytes) : '—'), h('td', { class: 'num hide-sm' }, v.is_current ? v.chunks : '—'),
+        h('td', {}, fmtTime(v.created_at))))))),
+    vs.length > 1 ? h('p', { class: 'muted' }, t('doc.versionsNote')) : null);
+  }
+  if (first) {
+    const list = h('ol', { class: 'chunks', id: 'doc-chunks' });
+    const more = h('button', { type: 'button', id: 'chunks-more' });
+    let shown = 0;
+    const add = (page) => {
+      list.append(...(page.chunks || []).map((c) => h('li', { 'data-ord': c.ord, value: c.ord + 1 },
+        h('div', { class: 'where' }, c.page ? h('span', { class: 'badge' }, t('hit.page', c.page)) : null,
+          (c.section_path || []).length ? h('span', { class: 'path' }, c.section_path.join(' › ')) : h('span', { class: 'muted' }, t('doc.noHeading')),
+          h('span', { class: 'muted' }, t('doc.chars', [...c.content].length))),
+        h('div', { class: 'content' }, c.content))));
+      shown += (page.chunks || []).length;
+      more.hidden = shown >= page.total;
+      more.textContent = t('doc.moreChunks', shown, page.total);
+    };
+    more.addEventListener('click', async () => {
+      more.disabled = true;
+      try { add(await api('GET', kbPath(kb, `/documents/${full.id}/chunks?limit=${PAGE}&offset=${shown}`))); } catch (e) { toast(e.text ? e.text() : String(e.message || e)); } finally { more.disabled = false; }
+    });
+    add(first);
+    parts.push(h('h3', {}, t('doc.chunks', first.total)), first.total ? list : h('p', { class: 'muted' }, t('doc.noChunks')), more);
+  }
+  box.replaceChildren(card({ id: 'doc-detail' }, ...parts));
   box.scrollIntoView({ block: 'nearest' });
+  box.querySelector('#doc-title')?.focus({ preventScroll: true });
+}
+
+const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`;
+
+// curateEditor is "edit and approve" for a Q&A pair mined from tickets: the operator fixes
+// the question and answer, and saving makes them a curated answer (the bot gives it as
+// written) while the mined pair leaves search (POST .../curate).
+async function curateEditor(kb, d, box, refresh) {
+  const page = await api('GET', kbPath(kb, `/documents/${d.id}/chunks?limit=1`));
+  const text = page.chunks?.[0]?.content || '';
+  const m = text.match(/^(?:问：|Q: )([\s\S]*?)\n(?:答：|A: )([\s\S]*)$/);
+  const origQ = m ? m[1].trim() : d.title, origA = m ? m[2].trim() : text;
+  const q = h('input', { type: 'text', id: 'curate-q', required: true, value: origQ });
+  const a = h('textarea', { id: 'curate-a', required: true, rows: 5 }, origA);
+  const sim = h('textarea', { id: 'curate-similar', rows: 2 });
+  box.replaceChildren(card({ id: 'curate' }, h('h2', { tabindex: -1, id: 'curate-title' }, t('curate.title')),
+    h('p', { class: 'muted' }, t('curate.intro', d.metadata?.count || 1)),
+    form(async () => {
+      const similar = sim.value.split('\n').map((x) => x.trim()).filter(Boolean);
+      if (q.value.trim() !== origQ && origQ && !similar.includes(origQ)) similar.push(origQ); // the customers' own wording still matches
+      const r = await api('POST', kbPath(kb, `/documents/${d.id}/curate`), { question: q.value.trim(), answer: a.value.trim(), similar_questions: similar });
+      toast(t('curate.done', r.faq.id));
+      box.replaceChildren();
+      await refresh();
+    }, field(t('faqs.question'), q), field(t('faqs.answer'), a), field(t('faqs.similar'), sim),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'curate-save' }, t('curate.save')),
+      h('button', { type: 'button', onclick: () => box.replaceChildren() }, t('common.cancel'))))));
+  box.scrollIntoView({ block: 'nearest' });
+  q.focus({ preventScroll: true });
 }
 
 function uploader(kb, refresh) {
