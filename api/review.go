@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -17,9 +18,11 @@ type reviewRequest struct {
 // approveDocument makes a document held for review (mined ticket pairs) searchable.
 func (s *Server) approveDocument(c *gin.Context) { s.reviewDocument(c, true) }
 
-// rejectDocument takes a document out of search and marks it failed, with an optional reason.
+// rejectDocument takes a document out of search and marks it rejected, with an optional reason.
 func (s *Server) rejectDocument(c *gin.Context) { s.reviewDocument(c, false) }
 
+// reviewDocument applies kb.ReviewTarget, its UPDATE conditioned on the document still being
+// in review: of two operators acting at once, the second gets a 409.
 func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 	k, ok := s.knowledgeBase(c)
 	if !ok {
@@ -36,21 +39,28 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 		failDocument(c, err)
 		return
 	}
-	switch d.Status {
-	case kb.StatusReview, kb.StatusReady, kb.StatusFailed:
-	default:
-		fail(c, fmt.Errorf("%w: document %s is %s; only reviewed, ready or rejected documents can be approved or rejected / 文档正在处理中，无法审核", kb.ErrConflict, d.ExternalID, d.Status))
+	status, err := kb.ReviewTarget(d.Status, approve)
+	if err != nil {
+		fail(c, newError(http.StatusConflict, "conflict",
+			fmt.Sprintf("document %s is %s; only a document in review can be approved or rejected", d.ExternalID, d.Status),
+			fmt.Sprintf("文档 %s 状态为 %s，只有待审核的文档可以通过或驳回", d.ExternalID, d.Status)))
 		return
 	}
 	p, _ := principal(c)
-	status, action, detail := kb.StatusReady, "document.approve", "approved by "+p.Name+" / 已审核通过"
+	action, detail := "document.approve", "approved by "+p.Name+" / 已审核通过"
 	if !approve {
-		status, action, detail = kb.StatusFailed, "document.reject", "rejected by "+p.Name+" / 已驳回"
+		action, detail = "document.reject", "rejected by "+p.Name+" / 已驳回"
 		if req.Reason != "" {
 			detail += ": " + req.Reason
 		}
 	}
-	if err := s.deps.Store.SetDocumentStatus(ctx, k.ID, d.ID, status, detail); err != nil {
+	change := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: status, Detail: detail}
+	if err := s.deps.Store.ChangeDocumentStatus(ctx, change); err != nil {
+		if errors.Is(err, kb.ErrConflict) {
+			err = newError(http.StatusConflict, "conflict",
+				fmt.Sprintf("document %s changed meanwhile (another operator acted first); reload it", d.ExternalID),
+				fmt.Sprintf("文档 %s 已被其他运营人员处理，请刷新后再试", d.ExternalID))
+		}
 		fail(c, err)
 		return
 	}

@@ -26,8 +26,9 @@ type Store interface {
 	ListDocuments(ctx context.Context, kbID int64, kind, status string, limit, offset int) ([]kb.Document, int, error)
 	GetDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
 	DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.Document, error)
-	// SetDocumentStatus approves (ready) or rejects (failed) a current document; see store.
-	SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error
+	// ChangeDocumentStatus approves (ready) or rejects (rejected) a current document,
+	// only while it still has the status read (else kb.ErrConflict); see store.
+	ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) error
 	Audit(ctx context.Context, e kb.AuditEntry) error
 }
 
