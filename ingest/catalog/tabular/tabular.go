@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -137,7 +138,31 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tabular: %s: %w", filepath.Base(name), err)
 	}
+	makeStorable(t)
 	return t, nil
+}
+
+// makeStorable removes NUL bytes (a JSON "\u0000", found by FuzzReadJSON) and invalid UTF-8
+// from every sheet name and cell: PostgreSQL refuses them in text and jsonb. Headers are
+// cleaned where they are read, before they are made unique.
+func makeStorable(t *Table) {
+	for i := range t.Sheets {
+		sh := &t.Sheets[i]
+		sh.Name = storableText(sh.Name)
+		for _, r := range sh.Rows {
+			for j := range r.Cells {
+				r.Cells[j] = storableText(r.Cells[j])
+			}
+		}
+	}
+}
+
+// storableText returns s as valid UTF-8 without NUL bytes.
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 var (
