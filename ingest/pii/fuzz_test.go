@@ -28,7 +28,9 @@ func FuzzMask(f *testing.F) {
 		}
 		// The number stands alone: what touches it is not a digit, letter or joiner that
 		// would make it part of a longer code.
-		edge := func(r rune) bool { return unicode.IsDigit(r) || unicode.IsLetter(r) || r == '-' || r == '_' || r == '+' || r == '.' || r == '/' }
+		edge := func(r rune) bool {
+			return unicode.IsDigit(r) || unicode.IsLetter(r) || r == '-' || r == '_' || r == '+' || r == '.' || r == '/'
+		}
 		if r, _ := utf8.DecodeLastRuneInString(before); before != "" && edge(r) {
 			before += " "
 		}
