@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench clean
+.PHONY: all build db run test lint bench fuzz clean
 
 all: build
 
@@ -45,6 +45,14 @@ bench: db build
 	$(BIN) bench retrieval --sizes $(BENCH_SIZES) \
 	  $(if $(wildcard ../shared/devsets/lcqmc_zh/corpus.jsonl),--devset ../shared/devsets/lcqmc_zh)
 	$(BIN) bench answer --docs 10000 --duration 10s
+
+## fuzz: every fuzz target (parsers, tabular, chunker, PII masker, records, filters, request
+## decoders, answer text functions) for FUZZTIME each, printing execs per target. The seed
+## corpora (testdata/fuzz) also run as ordinary tests in `go test ./...`.
+FUZZTIME ?= 20s
+
+fuzz:
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 clean:
 	rm -rf bin
