@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench eval clean
+.PHONY: all build db run test lint bench eval fuzz clean
 
 all: build
 
@@ -50,6 +50,14 @@ bench: db build
 ## loading each into a knowledge base of its name once (DEVSETS=dir for others)
 eval: build
 	@bash scripts/eval.sh
+
+## fuzz: every fuzz target (parsers, tabular, chunker, PII masker, records, filters, request
+## decoders, answer text functions) for FUZZTIME each, printing execs per target. The seed
+## corpora (testdata/fuzz) also run as ordinary tests in `go test ./...`.
+FUZZTIME ?= 20s
+
+fuzz:
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 clean:
 	rm -rf bin

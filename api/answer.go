@@ -139,16 +139,8 @@ type questionInput struct {
 // place the answer, assist, chat-completions and MCP faces check their input. The
 // knowledge base is looked up last, so bad input costs no database round trip.
 func (s *Server) answerInput(ctx context.Context, p kb.Principal, in questionInput) (answer.Request, error) {
-	if err := validateQuestion(in.Question, in.History); err != nil {
+	if err := in.validate(); err != nil {
 		return answer.Request{}, err
-	}
-	for _, f := range []struct{ name, v string }{{"session_id", in.SessionID}, {"channel", in.Channel}, {"customer_id", in.CustomerID}} {
-		if err := checkText(f.name, f.v, maxTagChars); err != nil {
-			return answer.Request{}, err
-		}
-	}
-	if strings.TrimSpace(in.KB) == "" {
-		return answer.Request{}, invalid("knowledge_base is required: a knowledge base name or id", "knowledge_base 不能为空：请填写知识库名称或 ID")
 	}
 	k, err := s.lookupKB(ctx, p, in.KB)
 	if err != nil {
@@ -158,6 +150,23 @@ func (s *Server) answerInput(ctx context.Context, p kb.Principal, in questionInp
 		KB: k, Question: in.Question, History: in.History,
 		SessionID: in.SessionID, Channel: in.Channel, CustomerID: in.CustomerID,
 	}, nil
+}
+
+// validate checks what a question input must satisfy before any knowledge base is looked
+// up: the question and history within limits, the tags short, a knowledge base named.
+func (in questionInput) validate() error {
+	if err := validateQuestion(in.Question, in.History); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"session_id", in.SessionID}, {"channel", in.Channel}, {"customer_id", in.CustomerID}} {
+		if err := checkText(f.name, f.v, maxTagChars); err != nil {
+			return err
+		}
+	}
+	if strings.TrimSpace(in.KB) == "" {
+		return invalid("knowledge_base is required: a knowledge base name or id", "knowledge_base 不能为空：请填写知识库名称或 ID")
+	}
+	return nil
 }
 
 // validateQuestion checks a question and the conversation before it against the limits.

@@ -189,11 +189,14 @@ func difyFilter(req difyRequest) (kb.Filter, error) {
 		var names []string
 		switch n := cond.Name.(type) {
 		case string:
-			names = []string{n}
+			n = strings.TrimSpace(n)
+			if n != "" {
+				names = []string{n}
+			}
 		case []any:
 			for _, x := range n {
-				if s, ok := x.(string); ok {
-					names = append(names, s)
+				if s, ok := x.(string); ok && strings.TrimSpace(s) != "" {
+					names = append(names, strings.TrimSpace(s))
 				}
 			}
 		}
@@ -212,6 +215,9 @@ func difyFilter(req difyRequest) (kb.Filter, error) {
 		for _, name := range names {
 			f.Conditions = append(f.Conditions, kb.Condition{Field: name, Op: op, Value: value})
 		}
+	}
+	if err := storableFilter(f); err != nil {
+		return f, errors.New("metadata_condition: a name or value holds a NUL character (\\u0000) / 元数据条件不能包含 NUL 字符")
 	}
 	return f, nil
 }

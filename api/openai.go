@@ -199,37 +199,9 @@ func (s *Server) chatCompletions(c *gin.Context) {
 // maxHistoryTurns of them, as a long chat keeps growing); system, developer and tool
 // messages are left out.
 func (s *Server) chatInput(c *gin.Context, req chatRequest) (answer.Request, error) {
-	if strings.TrimSpace(req.Model) == "" {
-		return answer.Request{}, invalid("model is required: the knowledge base's name or id", "model 不能为空：请填写知识库名称或 ID")
-	}
-	last := -1
-	for i, m := range req.Messages {
-		if m.Role == "user" {
-			last = i
-		}
-	}
-	if last < 0 {
-		return answer.Request{}, invalid("messages must hold a user message: the question", "messages 中必须有一条 user 消息作为问题")
-	}
-	question, err := messageText(last, req.Messages[last].Content)
+	question, history, err := chatTurns(req)
 	if err != nil {
 		return answer.Request{}, err
-	}
-	var history []answer.Turn
-	for i, m := range req.Messages[:last] {
-		if m.Role != "user" && m.Role != "assistant" {
-			continue
-		}
-		text, err := messageText(i, m.Content)
-		if err != nil {
-			return answer.Request{}, err
-		}
-		if strings.TrimSpace(text) != "" {
-			history = append(history, answer.Turn{Role: m.Role, Content: text})
-		}
-	}
-	if len(history) > maxHistoryTurns {
-		history = history[len(history)-maxHistoryTurns:]
 	}
 	p, _ := principal(c)
 	ar, err := s.answerInput(c.Request.Context(), p, questionInput{
@@ -243,6 +215,43 @@ func (s *Server) chatInput(c *gin.Context, req chatRequest) (answer.Request, err
 			fmt.Sprintf("模型“%s”不存在或无权访问：模型名即知识库名（GET /v1/models 可列出）", req.Model))
 	}
 	return ar, err
+}
+
+// chatTurns reads the question (the last user message) and the history before it.
+func chatTurns(req chatRequest) (string, []answer.Turn, error) {
+	if strings.TrimSpace(req.Model) == "" {
+		return "", nil, invalid("model is required: the knowledge base's name or id", "model 不能为空：请填写知识库名称或 ID")
+	}
+	last := -1
+	for i, m := range req.Messages {
+		if m.Role == "user" {
+			last = i
+		}
+	}
+	if last < 0 {
+		return "", nil, invalid("messages must hold a user message: the question", "messages 中必须有一条 user 消息作为问题")
+	}
+	question, err := messageText(last, req.Messages[last].Content)
+	if err != nil {
+		return "", nil, err
+	}
+	var history []answer.Turn
+	for i, m := range req.Messages[:last] {
+		if m.Role != "user" && m.Role != "assistant" {
+			continue
+		}
+		text, err := messageText(i, m.Content)
+		if err != nil {
+			return "", nil, err
+		}
+		if strings.TrimSpace(text) != "" {
+			history = append(history, answer.Turn{Role: m.Role, Content: text})
+		}
+	}
+	if len(history) > maxHistoryTurns {
+		history = history[len(history)-maxHistoryTurns:]
+	}
+	return question, history, nil
 }
 
 // messageText reads a message's content: a string, or a list of text parts joined by

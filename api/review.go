@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -17,9 +19,11 @@ type reviewRequest struct {
 // approveDocument makes a document held for review (mined ticket pairs) searchable.
 func (s *Server) approveDocument(c *gin.Context) { s.reviewDocument(c, true) }
 
-// rejectDocument takes a document out of search and marks it failed, with an optional reason.
+// rejectDocument takes a document out of search and marks it rejected, with an optional reason.
 func (s *Server) rejectDocument(c *gin.Context) { s.reviewDocument(c, false) }
 
+// reviewDocument applies kb.ReviewTarget, its UPDATE conditioned on the document still being
+// in review: of two operators acting at once, the second gets a 409.
 func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 	k, ok := s.knowledgeBase(c)
 	if !ok {
@@ -36,21 +40,28 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 		failDocument(c, err)
 		return
 	}
-	switch d.Status {
-	case kb.StatusReview, kb.StatusReady, kb.StatusFailed:
-	default:
-		fail(c, fmt.Errorf("%w: document %s is %s; only reviewed, ready or rejected documents can be approved or rejected / 文档正在处理中，无法审核", kb.ErrConflict, d.ExternalID, d.Status))
+	status, err := kb.ReviewTarget(d.Status, approve)
+	if err != nil {
+		fail(c, newError(http.StatusConflict, "conflict",
+			fmt.Sprintf("document %s is %s; only a document in review can be approved or rejected", d.ExternalID, d.Status),
+			fmt.Sprintf("文档 %s 状态为 %s，只有待审核的文档可以通过或驳回", d.ExternalID, d.Status)))
 		return
 	}
 	p, _ := principal(c)
-	status, action, detail := kb.StatusReady, "document.approve", "approved by "+p.Name+" / 已审核通过"
+	action, detail := "document.approve", "approved by "+p.Name+" / 已审核通过"
 	if !approve {
-		status, action, detail = kb.StatusFailed, "document.reject", "rejected by "+p.Name+" / 已驳回"
+		action, detail = "document.reject", "rejected by "+p.Name+" / 已驳回"
 		if req.Reason != "" {
 			detail += ": " + req.Reason
 		}
 	}
-	if err := s.deps.Store.SetDocumentStatus(ctx, k.ID, d.ID, status, detail); err != nil {
+	change := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: status, Detail: detail}
+	if err := s.deps.Store.ChangeDocumentStatus(ctx, change); err != nil {
+		if errors.Is(err, kb.ErrConflict) {
+			err = newError(http.StatusConflict, "conflict",
+				fmt.Sprintf("document %s changed meanwhile (another operator acted first); reload it", d.ExternalID),
+				fmt.Sprintf("文档 %s 已被其他运营人员处理，请刷新后再试", d.ExternalID))
+		}
 		fail(c, err)
 		return
 	}
@@ -97,20 +108,28 @@ func (s *Server) curateDocument(c *gin.Context) {
 		return
 	}
 	switch d.Status {
-	case kb.StatusReview, kb.StatusReady, kb.StatusFailed:
+	case kb.StatusReview, kb.StatusReady, kb.StatusFailed, kb.StatusRejected:
 	default:
 		fail(c, fmt.Errorf("%w: document %s is %s; only reviewed, ready or rejected pairs can be edited and approved / 该问答当前状态无法编辑通过", kb.ErrConflict, d.ExternalID, d.Status))
 		return
 	}
 	p, _ := principal(c)
-	f, err := s.deps.Curation.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: req.Question, Answer: req.Answer,
-		SimilarQuestions: req.SimilarQuestions, Tags: req.Tags, Source: kb.FAQSourceAPI, CreatedBy: p.Name})
-	if err != nil {
+	// Claim the pair first, conditioned on the status read: of two operators curating it
+	// at once one gets a conflict, and no curated answer is made twice. Should the answer
+	// then be refused (a bad field), the pair goes back to where it was.
+	claim := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: kb.StatusSuperseded,
+		Detail: fmt.Sprintf("edited and approved by %s as a curated Q&A / 已由 %s 编辑通过，转为精选问答", p.Name, p.Name)}
+	if err := s.deps.Store.ChangeDocumentStatus(ctx, claim); err != nil {
 		fail(c, err)
 		return
 	}
-	detail := fmt.Sprintf("edited and approved by %s as curated Q&A #%d / 已编辑通过，转为精选问答 #%d", p.Name, f.ID, f.ID)
-	if err := s.deps.Store.SetDocumentStatus(ctx, k.ID, d.ID, kb.StatusSuperseded, detail); err != nil {
+	f, err := s.deps.Curation.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: req.Question, Answer: req.Answer,
+		SimilarQuestions: req.SimilarQuestions, Tags: req.Tags, Source: kb.FAQSourceAPI, CreatedBy: p.Name})
+	if err != nil {
+		back := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: d.Status, Detail: d.StatusDetail}
+		if rerr := s.deps.Store.ChangeDocumentStatus(context.WithoutCancel(ctx), back); rerr != nil {
+			s.log.Error("putting a pair back after a refused curated answer failed", "document_id", d.ID, "error", rerr)
+		}
 		fail(c, err)
 		return
 	}

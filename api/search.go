@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -81,6 +83,34 @@ func (s *Server) search(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"results": out})
 }
 
+// storableFilter rejects a filter holding a NUL byte in a field, an operator or any string
+// value: PostgreSQL refuses NUL in text and jsonb parameters, so it would fail as a 500
+// (found by FuzzParseFilters). JSON decoding already made every string valid UTF-8.
+func storableFilter(f kb.Filter) error {
+	var bad func(v any) bool
+	bad = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return strings.IndexByte(v, 0) >= 0
+		case []any:
+			return slices.ContainsFunc(v, bad)
+		case map[string]any:
+			for k, x := range v {
+				if bad(k) || bad(x) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, c := range f.Conditions {
+		if bad(c.Field) || bad(c.Op) || bad(c.Value) {
+			return fmt.Errorf("%w: filters: condition on %q holds a NUL character (\\u0000) / 过滤条件不能包含 NUL 字符", kb.ErrInvalid, strings.ReplaceAll(c.Field, "\x00", ""))
+		}
+	}
+	return nil
+}
+
 // parseFilters accepts either a list of conditions, [{"field","op","value"}], or an object
 // of field → value: a scalar means equal, a list means in, and an object gives operators
 // ({"price":{"gte":10,"lt":100}}).
@@ -100,7 +130,7 @@ func parseFilters(raw json.RawMessage) (kb.Filter, error) {
 			}
 		}
 		f.Conditions = list
-		return f, nil
+		return f, storableFilter(f)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(raw, &obj); err != nil {
@@ -112,6 +142,9 @@ func parseFilters(raw json.RawMessage) (kb.Filter, error) {
 	}
 	sort.Strings(fields) // stable SQL text for the same filter
 	for _, field := range fields {
+		if strings.TrimSpace(field) == "" {
+			return f, bad("a field name is empty") // found by FuzzParseFilters
+		}
 		switch v := obj[field].(type) {
 		case []any:
 			f.Conditions = append(f.Conditions, kb.Condition{Field: field, Op: kb.OpIn, Value: v})
@@ -128,5 +161,5 @@ func parseFilters(raw json.RawMessage) (kb.Filter, error) {
 			f.Conditions = append(f.Conditions, kb.Condition{Field: field, Op: kb.OpEq, Value: v})
 		}
 	}
-	return f, nil
+	return f, storableFilter(f)
 }

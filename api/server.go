@@ -32,8 +32,9 @@ type Store interface {
 	DocumentVersions(ctx context.Context, kbID int64, externalID string) ([]kb.Document, error)
 	// ListProducts pages the catalog (current catalog documents) matching a query, by SKU.
 	ListProducts(ctx context.Context, kbID int64, query string, limit, offset int) ([]kb.Product, int, error)
-	// SetDocumentStatus approves (ready) or rejects (failed) a current document; see store.
-	SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error
+	// ChangeDocumentStatus approves (ready) or rejects (rejected) a current document,
+	// only while it still has the status read (else kb.ErrConflict); see store.
+	ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) error
 	Audit(ctx context.Context, e kb.AuditEntry) error
 }
 

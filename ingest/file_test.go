@@ -110,6 +110,11 @@ func TestReadFileTicketsAreMaskedAndHeldForReview(t *testing.T) {
 	require.True(t, strings.HasPrefix(u.Passages[0].Content, "问："))
 	require.Contains(t, u.Passages[0].Content, "\n答：E104 表示电机过热")
 	require.NotContains(t, u.Passages[0].Content, "13812345678")
+	require.Equal(t, "扫地机显示E104是什么问题？", u.Doc.Title, "the question, without the masked rest of the turn")
+
+	en := read(t, "en.jsonl", `{"id":"TK-0030","messages":[{"role":"customer","text":"How long is the warranty?My number is +86 18331912845"},{"role":"agent","text":"The robot has a 1-year warranty; batteries and brushes are covered for 6 months."}]}`, ingest.FileOptions{})
+	require.Len(t, en.Units, 1)
+	require.Equal(t, "How long is the warranty?", en.Units[0].Doc.Title)
 }
 
 func TestReadFileManual(t *testing.T) {

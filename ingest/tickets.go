@@ -61,7 +61,7 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 		}
 		res.Units = append(res.Units, Unit{
 			Doc: kb.Document{
-				ExternalID: id, Title: shorten(p.Question, 60), Kind: kb.KindTickets, Status: kb.StatusReview,
+				ExternalID: id, Title: tickets.Title(p.Question, 60), Kind: kb.KindTickets, Status: kb.StatusReview,
 				StatusDetail: fmt.Sprintf("mined from %d ticket(s); awaiting review / 待审核", p.Count),
 				// Only the pair's text decides the version: a later export that merely
 				// counts the question again must not send an approved pair back to review.

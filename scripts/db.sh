@@ -5,6 +5,10 @@
 # loopback for a fresh install, builds pgvector from Debian's own source package when the
 # `vector` extension is not available, installs poppler-utils (pdftotext, used by PDF
 # ingestion), and creates the database named in DATABASE_URL. Prints each thing it does.
+#
+# Memory tuning (shared_buffers, huge pages) touches the whole machine, so it happens only on
+# a cluster this script installed (it leaves a marker file in the cluster's config directory)
+# or when ZHIKU_DB_TUNE=1; ZHIKU_DB_TUNE=0 never tunes. Each change is printed with its undo.
 set -euo pipefail
 
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable}
@@ -25,8 +29,10 @@ admin_url="${base%/*}/postgres${query}"
 [ -n "$dbname" ] || { say "DATABASE_URL has no database name: $DATABASE_URL"; exit 1; }
 
 # 1. PostgreSQL installed.
+installed_here=
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
   apt_install postgresql postgresql-contrib
+  installed_here=1
 else
   say "PostgreSQL installed"
 fi
@@ -35,8 +41,14 @@ pgver=$(ls /usr/lib/postgresql | sort -n | tail -1)
 # 2. A cluster exists and runs.
 if [ -z "$(pg_lsclusters -h 2>/dev/null | awk -v v="$pgver" '$1==v')" ]; then
   say "creating cluster $pgver/main"; pg_createcluster "$pgver" main >/dev/null
+  installed_here=1
 fi
 cluster=$(pg_lsclusters -h | awk -v v="$pgver" '$1==v {print $2; exit}')
+# A cluster installed by this script is marked, so later runs still know it is Zhiku's own.
+marker=/etc/postgresql/$pgver/$cluster/zhiku-installed
+if [ -n "$installed_here" ] && [ -d "$(dirname "$marker")" ]; then
+  echo "installed by zhiku scripts/db.sh on $(date -u +%FT%TZ); memory tuning allowed" >"$marker"
+fi
 if pg_lsclusters -h | awk -v v="$pgver" -v c="$cluster" '$1==v && $2==c {print $4}' | grep -q online; then
   say "cluster $pgver/$cluster running"
 else
@@ -78,15 +90,25 @@ else
   say "pgvector installed"
 fi
 
-# 4b. Memory. PostgreSQL's stock shared_buffers (128 MB) is smaller than the HNSW index of
-#     one 100k-chunk knowledge base (~400 MB): searches then fetch index pages through the
-#     kernel. Still at the stock value, it becomes a quarter of RAM, at most 2 GB.
+# 4b. Memory, only on our own cluster or when asked (ZHIKU_DB_TUNE=1; 0 never tunes).
+#     PostgreSQL's stock shared_buffers (128 MB) is smaller than the HNSW index of one
+#     100k-chunk knowledge base (~400 MB): searches then fetch index pages through the kernel.
+#     Still at the stock value, it becomes a quarter of RAM, at most 2 GB.
+tune=${ZHIKU_DB_TUNE:-}
+if [ -z "$tune" ]; then
+  if [ -f "$marker" ]; then tune=1; else tune=0; fi
+fi
 restart=
+if [ "$tune" != 1 ]; then
+  why="this cluster was not installed by this script; ZHIKU_DB_TUNE=1 tunes it"
+  [ "${ZHIKU_DB_TUNE:-}" = 0 ] && why="ZHIKU_DB_TUNE=0"
+  say "memory left as is (shared_buffers $(psql "$admin_url" -qAtc 'show shared_buffers')): $why"
+else
 if [ "$(psql "$admin_url" -qAtc "select setting from pg_settings where name='shared_buffers'")" = 16384 ]; then
   want_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 4096 ))
   [ "$want_mb" -gt 2048 ] && want_mb=2048
   if [ "$want_mb" -gt 256 ]; then
-    say "shared_buffers 128MB -> ${want_mb}MB"
+    say "changed shared_buffers 128MB -> ${want_mb}MB (undo: psql \"$admin_url\" -c 'ALTER SYSTEM RESET shared_buffers' && pg_ctlcluster $pgver $cluster restart)"
     psql "$admin_url" -qc "ALTER SYSTEM SET shared_buffers = '${want_mb}MB'" >/dev/null
     restart=1
   fi
@@ -99,6 +121,7 @@ fi
 #     of its time went to TLB misses (measured: 17% faster at 100k chunks). PostgreSQL's
 #     default huge_pages=try uses them when the kernel has enough reserved at its start; a
 #     kernel that cannot reserve them (no privilege, fragmented memory) changes nothing.
+#     The reservation is system-wide and lasts until reboot.
 sb_mb=$(psql "$admin_url" -qAtc "select pg_size_bytes(current_setting('shared_buffers')) / 1048576")
 [ -n "$restart" ] && sb_mb=$want_mb
 if [ "$sb_mb" -ge 1024 ] && [ -w /proc/sys/vm/nr_hugepages ] && grep -q '^Hugepagesize: *2048 kB' /proc/meminfo; then
@@ -107,7 +130,8 @@ if [ "$sb_mb" -ge 1024 ] && [ -w /proc/sys/vm/nr_hugepages ] && grep -q '^Hugepa
   if [ "$have_pages" -lt "$want_pages" ]; then
     echo "$want_pages" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
     if [ "$(cat /proc/sys/vm/nr_hugepages)" -ge "$want_pages" ]; then
-      say "reserved $want_pages huge pages for shared memory"; restart=1
+      say "changed vm.nr_hugepages $have_pages -> $want_pages ($(( want_pages * 2 )) MB reserved system-wide until reboot; undo: echo $have_pages > /proc/sys/vm/nr_hugepages after stopping PostgreSQL, or reboot)"
+      restart=1
     else
       echo "$have_pages" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
       say "the kernel could not reserve $want_pages huge pages; PostgreSQL keeps 4 kB pages"
@@ -117,6 +141,7 @@ if [ "$sb_mb" -ge 1024 ] && [ -w /proc/sys/vm/nr_hugepages ] && grep -q '^Hugepa
   else
     say "huge pages in use"
   fi
+fi
 fi
 if [ -n "$restart" ]; then
   say "restarting PostgreSQL"

@@ -213,7 +213,7 @@ async function docs({ kb, route }) {
   // refresh redraws the documents and recent jobs; uploads call it as each one finishes.
   const refresh = async () => {
     const [list, jobs] = await Promise.all([
-      api('GET', kbPath(kb, `/documents?limit=200${{ all: '', review: '&status=review', failed: '&status=failed', catalog: '&kind=catalog' }[tab] ?? ''}`)),
+      api('GET', kbPath(kb, `/documents?limit=200${{ all: '', review: '&status=review', failed: '&status=failed', rejected: '&status=rejected', catalog: '&kind=catalog' }[tab] ?? ''}`)),
       has('GET /v1/jobs') ? api('GET', `/v1/jobs?kb=${enc(kb.name)}&limit=10`).catch(() => ({ jobs: [] })) : null,
     ]);
     listBox.replaceChildren(docTable(kb, tab, list.documents || [], detail, refresh));
@@ -225,7 +225,7 @@ async function docs({ kb, route }) {
     }
   };
   if (can('doc:upload') && has('POST /v1/knowledge-bases/:kb/documents')) out.push(card(uploader(kb, refresh)));
-  out.push(h('div', { class: 'tabs', role: 'tablist' }, ['all', 'review', 'failed', 'catalog'].map((x) => h('button', {
+  out.push(h('div', { class: 'tabs', role: 'tablist' }, ['all', 'review', 'failed', 'rejected', 'catalog'].map((x) => h('button', {
     type: 'button', role: 'tab', 'aria-selected': String(x === tab), id: `tab-${x}`,
     onclick: () => go(`#/kb/${enc(kb.name)}/docs${x === 'all' ? '' : '/' + x}`),
   }, t('docs.tab.' + x)))));

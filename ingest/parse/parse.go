@@ -181,7 +181,77 @@ func looksLikeMarkdown(s string) bool {
 // Parse sniffs data and runs the matching parser under opts.Timeout, converting panics from
 // parsing libraries into ErrCorrupt. name is used as a format tie-breaker and as the title
 // when the document names none. Errors wrap the package's sentinel errors.
+//
+// Every string of the document, and the error's message, is storable text: valid UTF-8
+// without NUL bytes, which PostgreSQL refuses in text and jsonb. A parser may pass through
+// whatever a file holds (a UTF-16 NUL, an XML name in Latin-1 quoted in an error); this is
+// the one place that guarantees it, found by FuzzParseText and FuzzParseDOCX.
 func Parse(ctx context.Context, data []byte, name string, opts Options) (*document.Document, error) {
+	doc, err := parse(ctx, data, name, opts)
+	if err != nil {
+		return nil, storableError{err}
+	}
+	return doc, nil
+}
+
+// storableError shows its error's message as storable text; errors.Is sees through it.
+type storableError struct{ err error }
+
+func (e storableError) Error() string { return storable(e.err.Error()) }
+func (e storableError) Unwrap() error { return e.err }
+
+// storable returns s as valid UTF-8 (invalid bytes become U+FFFD) without NUL bytes.
+func storable(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// makeStorable applies storable to every string of doc.
+func makeStorable(doc *document.Document) {
+	doc.Title = storable(doc.Title)
+	for i := range doc.Blocks {
+		b := &doc.Blocks[i]
+		b.Text = storable(b.Text)
+		for _, row := range b.Rows {
+			for j := range row {
+				row[j] = storable(row[j])
+			}
+		}
+	}
+	for i := range doc.Warnings {
+		doc.Warnings[i] = storable(doc.Warnings[i])
+	}
+	if doc.Metadata != nil {
+		doc.Metadata = storableValue(doc.Metadata).(map[string]any)
+	}
+}
+
+// storableValue applies storable to the strings of a metadata value, keys included.
+func storableValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return storable(v)
+	case []string:
+		for i := range v {
+			v[i] = storable(v[i])
+		}
+	case []any:
+		for i := range v {
+			v[i] = storableValue(v[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[storable(k)] = storableValue(x)
+		}
+		return out
+	}
+	return v
+}
+
+func parse(ctx context.Context, data []byte, name string, opts Options) (*document.Document, error) {
 	opts = opts.withDefaults()
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, fmt.Errorf("parse %s: %d bytes, limit %d: %w", name, len(data), opts.MaxBytes, ErrTooLarge)
@@ -224,6 +294,7 @@ func Parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 			}
 			return nil, fmt.Errorf("parse %s: %w", name, res.err)
 		}
+		makeStorable(res.doc)
 		if !hasText(res.doc.Blocks) {
 			return nil, fmt.Errorf("parse %s: %w", name, ErrNoText)
 		}

@@ -45,6 +45,30 @@ func Placeholder(k Kind) string {
 	return "[" + string(k) + "]"
 }
 
+// kinds lists every Kind, for HasPlaceholder.
+var kinds = []Kind{Email, Order, IDCard, BankCard, Mobile, Landline, Name, Address}
+
+// HasPlaceholder reports whether s contains a placeholder Mask writes, such as "[手机号]".
+func HasPlaceholder(s string) bool {
+	if !strings.Contains(s, "[") {
+		return false
+	}
+	for _, k := range kinds {
+		if strings.Contains(s, Placeholder(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// RemovePlaceholders deletes every placeholder Mask writes from s.
+func RemovePlaceholders(s string) string {
+	for _, k := range kinds {
+		s = strings.ReplaceAll(s, Placeholder(k), "")
+	}
+	return s
+}
+
 // Options tunes Mask. The zero value masks every kind with the default order-number patterns.
 type Options struct {
 	// OrderPatterns find order numbers. When a pattern has a capture group only group 1 is

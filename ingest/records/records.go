@@ -151,7 +151,32 @@ func stringField(obj map[string]json.RawMessage, key string, required bool) (str
 	if required && strings.TrimSpace(s) == "" {
 		return "", fmt.Errorf("%q is blank / %s 为空", key, key)
 	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", fmt.Errorf("%q holds a NUL character (\\u0000), which cannot be stored / %s 含有无法保存的 NUL 字符", key, key)
+	}
 	return s, nil
+}
+
+// hasNUL reports a NUL character in any string or key of a decoded JSON value: PostgreSQL's
+// jsonb refuses \u0000 (found by FuzzParse).
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []any:
+		for _, x := range v {
+			if hasNUL(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func parseJSONL(text string) ([]Record, error) {
@@ -182,6 +207,8 @@ func parseJSONL(text string) ([]Record, error) {
 		if raw, ok := obj["metadata"]; ok && string(raw) != "null" {
 			if err := json.Unmarshal(raw, &rec.Metadata); err != nil || rec.Metadata == nil {
 				errs = append(errs, fmt.Sprintf(`"metadata" must be an object, got %s / metadata 必须是对象`, abbreviate(raw)))
+			} else if hasNUL(rec.Metadata) {
+				errs = append(errs, `"metadata" holds a NUL character (\u0000), which cannot be stored / metadata 含有无法保存的 NUL 字符`)
 			}
 		}
 		if len(errs) > 0 {

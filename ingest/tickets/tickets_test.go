@@ -291,3 +291,19 @@ func TestParseRole(t *testing.T) {
 	}
 	require.Equal(t, RoleOther, ParseRole("system"))
 }
+
+func TestTitle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ q, want string }{
+		{"How long is the warranty? My number is [手机号]", "How long is the warranty?"},
+		{"How long is the warranty?My number is [手机号]", "How long is the warranty?"},
+		{"我的手机号是[手机号]。扫地机一直报E104怎么办？", "扫地机一直报E104怎么办？"},
+		{"订单[订单号]\n什么时候发货", "什么时候发货"},
+		{"v1.2 firmware update fails. What now?", "What now?"},
+		{"[姓名] [手机号]", ""},
+		{"充电座指示灯不亮", "充电座指示灯不亮"},
+		{strings.Repeat("很长的问题", 20) + "吗？", strings.Repeat("很长的问题", 12) + "…"},
+	} {
+		require.Equal(t, tc.want, Title(tc.q, 60), tc.q)
+	}
+}

@@ -55,13 +55,28 @@ type Config struct {
 const (
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/zhiku?sslmode=disable"
 	DefaultAddr        = ":8080"
-	DefaultLocalDim    = 768
 	// DefaultIngestWorkers bounds concurrent upload jobs per process: parsing and embedding
 	// are CPU- and provider-heavy, and searches must stay fast meanwhile.
 	DefaultIngestWorkers = 2
 	// DefaultLogRetentionDays keeps a quarter of conversations: enough for the weekly and
 	// monthly stats and for gaps to be worked, short enough to bound personal data.
 	DefaultLogRetentionDays = 90
+)
+
+// ZHIKU_EMBED_DIM: the one declaration of its default and ranges. The local embedder
+// (internal/embedding) reads its bounds from here, so a dimension Validate accepts is one the
+// embedder accepts; MaxEmbedDim is the documents table's CHECK (embedding_dim BETWEEN 1 AND
+// 16000, migrations/00001_init.sql), which the store enforces.
+const (
+	// DefaultLocalDim is the local embedder's dimension when ZHIKU_EMBED_DIM is unset.
+	DefaultLocalDim = 768
+	// MinLocalDim and MaxLocalDim bound the local embedder: below 256 buckets its hashed
+	// features collide too often; above 4096 vectors only cost space.
+	MinLocalDim = 256
+	MaxLocalDim = 4096
+	// MaxEmbedDim bounds any provider's dimension (ZHIKU_EMBEDDER=openai): what a knowledge
+	// base can record.
+	MaxEmbedDim = 16000
 )
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests) and
@@ -174,8 +189,8 @@ func (c Config) Validate() error {
 	}
 	switch c.Embedder {
 	case "local":
-		if c.EmbedDim < 64 || c.EmbedDim > 4096 {
-			bad("ZHIKU_EMBED_DIM: %d is out of range 64..4096 for the local embedder", c.EmbedDim)
+		if c.EmbedDim < MinLocalDim || c.EmbedDim > MaxLocalDim {
+			bad("ZHIKU_EMBED_DIM: want %d..%d for the local embedder, got %d", MinLocalDim, MaxLocalDim, c.EmbedDim)
 		}
 	case "openai":
 		if !validHTTPURL(c.EmbedBaseURL) {
@@ -184,8 +199,8 @@ func (c Config) Validate() error {
 		if c.EmbedModel == "" {
 			bad("ZHIKU_EMBED_MODEL: required for ZHIKU_EMBEDDER=openai")
 		}
-		if c.EmbedDim < 1 || c.EmbedDim > 16000 {
-			bad("ZHIKU_EMBED_DIM: required for ZHIKU_EMBEDDER=openai, 1..16000, got %d", c.EmbedDim)
+		if c.EmbedDim < 1 || c.EmbedDim > MaxEmbedDim {
+			bad("ZHIKU_EMBED_DIM: required for ZHIKU_EMBEDDER=openai, want 1..%d, got %d", MaxEmbedDim, c.EmbedDim)
 		}
 	default:
 		bad("ZHIKU_EMBEDDER: want local or openai, got %q", c.Embedder)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/zhiku/zhiku/internal/config"
 	"github.com/zhiku/zhiku/internal/segment"
 )
 
@@ -14,11 +15,12 @@ import (
 // hashing change: vectors from different versions must never be compared.
 const LocalModel = "zhiku-hash-v1"
 
-// Dimension bounds and default for [LocalOptions.Dimension].
+// Dimension bounds and default for [LocalOptions.Dimension], declared once in config
+// (ZHIKU_EMBED_DIM is validated against the same numbers).
 const (
-	DefaultDimension = 768
-	MinDimension     = 256
-	MaxDimension     = 4096
+	DefaultDimension = config.DefaultLocalDim
+	MinDimension     = config.MinLocalDim
+	MaxDimension     = config.MaxLocalDim
 )
 
 // feature types; the type is folded into the hash so equal strings of different types

@@ -2,19 +2,48 @@ package kb
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
 // Document statuses. Only ready documents are searched; review documents (tickets) wait for
-// an operator; superseded ones are older versions kept for audit.
+// an operator, who approves them (ready) or rejects them (rejected); failed means ingestion
+// failed; superseded ones are older versions kept for audit.
 const (
 	StatusPending    = "pending"
 	StatusProcessing = "processing"
 	StatusReady      = "ready"
 	StatusReview     = "review"
+	StatusRejected   = "rejected"
 	StatusFailed     = "failed"
 	StatusSuperseded = "superseded"
 )
+
+// StatusChange moves a current document from one status to another.
+type StatusChange struct {
+	KBID, DocID int64
+	// From is the status the caller read; the UPDATE applies only while the document still
+	// has it. Empty accepts any status.
+	From string
+	// To is the new status; chunks are searched exactly when it is ready.
+	To     string
+	Detail string
+}
+
+// ReviewTarget is the one rule of document review: only a document in review (a mined
+// ticket Q&A) can be approved (it becomes ready, and searched) or rejected (rejected);
+// anything else is an ErrConflict. A decision is final: an approved document leaves search by
+// being deleted or re-ingested. Whoever applies the change conditions its UPDATE on the
+// status still being review, so that of two operators acting at once exactly one wins.
+func ReviewTarget(from string, approve bool) (string, error) {
+	if from != StatusReview {
+		return "", fmt.Errorf("%w: the document is %s, not in review / 文档状态为 %s，不在待审核状态", ErrConflict, from, from)
+	}
+	if approve {
+		return StatusReady, nil
+	}
+	return StatusRejected, nil
+}
 
 // Document is one version of an ingested file or record in a knowledge base. ExternalID
 // (the record id, or the file name) identifies it across versions.

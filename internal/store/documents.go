@@ -117,7 +117,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		for i, w := range writes {
 			d, cur := w.Doc, current[i]
 			d.KBID = kbID
-			if cur != nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview) {
+			if cur != nil && d.ContentHash != "" && cur.ContentHash == d.ContentHash && (cur.Status == kb.StatusReady || cur.Status == kb.StatusReview || cur.Status == kb.StatusRejected) {
 				results[i] = kb.ReplaceResult{Document: *cur, Unchanged: true}
 				continue
 			}
@@ -282,17 +282,30 @@ const promoteShadowed = `
 		  AND NOT EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = s.content_hash AND o.live AND NOT o.shadowed)
 		ORDER BY s.content_hash, s.id)`
 
-// SetDocumentStatus changes a current document's status; chunks become searchable exactly
-// when it is ready (an operator approving reviewed tickets, for instance).
+// SetDocumentStatus changes a current document's status whatever it is; chunks become
+// searchable exactly when it is ready. Operators' decisions go through [Store.ChangeDocumentStatus].
 func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error {
+	return s.ChangeDocumentStatus(ctx, kb.StatusChange{KBID: kbID, DocID: docID, To: status, Detail: detail})
+}
+
+// ChangeDocumentStatus applies p in one statement conditioned on p.From, so that of two
+// operators approving or rejecting the same document at once exactly one wins: the other,
+// blocked on the row until the first commits, then finds another status and gets
+// kb.ErrConflict. A missing document is kb.ErrNotFound.
+func (s *Store) ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) error {
 	return s.WithTx(ctx, func(tx *Store) error {
 		tag, err := tx.db.Exec(ctx, `UPDATE documents SET status = $3, status_detail = $4, updated_at = now()
-			WHERE kb_id = $1 AND id = $2 AND is_current`, kbID, docID, status, detail)
+			WHERE kb_id = $1 AND id = $2 AND is_current AND ($5 = '' OR status = $5)`, p.KBID, p.DocID, p.To, p.Detail, p.From)
 		if err != nil {
-			return fmt.Errorf("store: set status of document %d: %w", docID, interpret(err))
+			return fmt.Errorf("store: set status of document %d: %w", p.DocID, interpret(err))
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("store: set status of document %d: %w", docID, kb.ErrNotFound)
+			var now string
+			err := tx.db.QueryRow(ctx, `SELECT status FROM documents WHERE kb_id = $1 AND id = $2 AND is_current`, p.KBID, p.DocID).Scan(&now)
+			if err != nil {
+				return fmt.Errorf("store: set status of document %d: %w", p.DocID, interpret(err))
+			}
+			return fmt.Errorf("store: set status of document %d: %w: it is %s now, no longer %s (changed meanwhile) / 文档状态已被他人修改", p.DocID, kb.ErrConflict, now, p.From)
 		}
 		// Chunks coming into service are shadowed where another document already serves the
 		// same passage; chunks leaving it hand their passages over to shadowed copies.
@@ -300,10 +313,10 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 			UPDATE chunks c SET live = ($2 = 'ready'),
 			       shadowed = CASE WHEN c.shadowed IS NULL THEN NULL ELSE ($2 = 'ready') AND c.content_hash <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = c.kb_id
 			                  AND o.content_hash = c.content_hash AND o.live AND NOT o.shadowed AND o.document_id <> c.document_id) END
-			WHERE kb_id = $3 AND document_id = $1`, docID, status, kbID); err != nil {
+			WHERE kb_id = $3 AND document_id = $1`, p.DocID, p.To, p.KBID); err != nil {
 			return err
 		}
-		_, err = tx.db.Exec(ctx, promoteShadowed, kbID)
+		_, err = tx.db.Exec(ctx, promoteShadowed, p.KBID)
 		return err
 	})
 }

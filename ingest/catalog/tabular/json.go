@@ -267,17 +267,22 @@ func newAccumulator() *accumulator { return &accumulator{index: map[string]int{}
 func (a *accumulator) add(line int, obj []field) {
 	cells := make([]string, len(a.header), len(a.header)+len(obj))
 	for _, f := range obj {
-		i, ok := a.index[f.key]
+		// Keys become column names: storable, and never blank (FuzzReadJSON found both).
+		key := strings.TrimSpace(storableText(f.key))
+		if key == "" {
+			key = "column"
+		}
+		i, ok := a.index[key]
 		if !ok {
 			i = len(a.header)
-			a.index[f.key] = i
-			a.header = append(a.header, f.key)
+			a.index[key] = i
+			a.header = append(a.header, key)
 			cells = append(cells, "")
 		}
 		for len(cells) <= i {
 			cells = append(cells, "")
 		}
-		cells[i] = strings.TrimSpace(f.value)
+		cells[i] = strings.TrimSpace(storableText(f.value))
 	}
 	a.rows = append(a.rows, Row{Num: line, Cells: cells})
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -23,7 +24,11 @@ const (
 
 // Defaults for Options.
 const (
-	DefaultMaxRows       = 200_000
+	DefaultMaxRows = 200_000
+	// DefaultMaxColumns bounds a sheet's columns: a product card joins every column, and a
+	// card of 100 000 columns is over PostgreSQL's 1 MB full-text limit (found by
+	// TestHostileFiles); real catalogs have dozens.
+	DefaultMaxColumns    = 1000
 	DefaultMaxUnzipBytes = 256 << 20
 )
 
@@ -40,6 +45,9 @@ type Options struct {
 	MaxUnzipBytes int64
 	// Format forces a format instead of detecting it from the content. Empty means detect.
 	Format Format
+	// MaxColumns caps the columns of any sheet (kb.ErrTooLarge beyond). Defaults to
+	// DefaultMaxColumns.
+	MaxColumns int
 }
 
 func (o Options) maxRows() int {
@@ -137,7 +145,41 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tabular: %s: %w", filepath.Base(name), err)
 	}
+	maxCols := opts.MaxColumns
+	if maxCols <= 0 {
+		maxCols = DefaultMaxColumns
+	}
+	for _, sh := range t.Sheets {
+		if len(sh.Header) > maxCols {
+			return nil, fmt.Errorf("tabular: %s: %d columns, the limit is %d / 列数 %d 超过上限 %d: %w",
+				filepath.Base(name), len(sh.Header), maxCols, len(sh.Header), maxCols, kb.ErrTooLarge)
+		}
+	}
+	makeStorable(t)
 	return t, nil
+}
+
+// makeStorable removes NUL bytes (a JSON "\u0000", found by FuzzReadJSON) and invalid UTF-8
+// from every sheet name and cell: PostgreSQL refuses them in text and jsonb. Headers are
+// cleaned where they are read, before they are made unique.
+func makeStorable(t *Table) {
+	for i := range t.Sheets {
+		sh := &t.Sheets[i]
+		sh.Name = storableText(sh.Name)
+		for _, r := range sh.Rows {
+			for j := range r.Cells {
+				r.Cells[j] = storableText(r.Cells[j])
+			}
+		}
+	}
+}
+
+// storableText returns s as valid UTF-8 without NUL bytes.
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 var (

@@ -24,7 +24,37 @@ var (
 // DecodeText returns data as UTF-8 text and the encoding it was read as. Chinese Excel saves
 // "CSV" in GBK unless told otherwise and "Unicode text" as UTF-16LE with a BOM; invalid
 // UTF-8 without a BOM is therefore read as GB18030, a superset of GBK and GB2312.
+// Binary content (NUL bytes or control characters once decoded: an image, an archive or an
+// executable renamed .csv) is a kb.ErrUnsupported naming the problem, never text.
 func DecodeText(data []byte) (string, string, error) {
+	text, enc, err := decodeText(data)
+	if err != nil {
+		return "", "", err
+	}
+	if binaryText(text) {
+		return "", "", fmt.Errorf("binary content, not text: holds NUL bytes or control characters (an image, archive or program renamed as text?) / 文件是二进制内容而非文本（可能是改了扩展名的图片、压缩包或程序）: %w", kb.ErrUnsupported)
+	}
+	return text, enc, nil
+}
+
+// binaryText reports text holding a NUL, or more than 1% control characters other than
+// tab, newline, carriage return and form feed in its first 8 kB.
+func binaryText(text string) bool {
+	if strings.IndexByte(text, 0) >= 0 {
+		return true
+	}
+	head := text[:min(len(text), 8192)]
+	controls, n := 0, 0
+	for _, r := range head {
+		n++
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f') || r == 0x7f {
+			controls++
+		}
+	}
+	return controls > 0 && controls*100 > n
+}
+
+func decodeText(data []byte) (string, string, error) {
 	switch {
 	case bytes.HasPrefix(data, utf8BOM):
 		return string(data[len(utf8BOM):]), "utf-8-bom", nil
