@@ -133,6 +133,11 @@ func (s *Server) curateDocument(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	named := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: kb.StatusSuperseded,
+		Detail: fmt.Sprintf("edited and approved by %s as curated Q&A #%d / 已编辑通过，转为精选问答 #%d", p.Name, f.ID, f.ID)}
+	if err := s.deps.Store.ChangeDocumentStatus(ctx, named); err != nil {
+		s.log.Error("naming the curated answer on its pair failed", "document_id", d.ID, "error", err)
+	}
 	s.audit(c, "document.curate", d.ExternalID, map[string]any{"kb": k.Name, "id": d.ID, "from": d.Status, "faq": f.ID})
 	s.audit(c, "faq.create", faqTarget(f.ID), map[string]any{"kb": k.Name, "question": f.Question, "from_document": d.ExternalID})
 	d, err = s.deps.Store.GetDocument(ctx, k.ID, fmt.Sprint(d.ID))
