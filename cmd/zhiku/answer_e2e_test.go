@@ -117,16 +117,7 @@ func TestAnswerCacheIsInvalidatedAcrossProcesses(t *testing.T) {
 // The bot-facing faces of one server with the real pipeline: SSE, the OpenAI client, feedback.
 func TestAnswerFacesEndToEnd(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDB(t)
-	ctx := context.Background()
-	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
-	_, _, err := run(ctx, env, "kb", "create", "shop")
-	require.NoError(t, err)
-	recs := filepath.Join(t.TempDir(), "r.jsonl")
-	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
-	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
-	require.NoError(t, err, stderr)
-	s := startServe(t, db.URL)
+	s := startServe(t, shopWithE104(t))
 
 	// Server-Sent Events: deltas, then done with the citations.
 	b, _ := json.Marshal(map[string]any{"knowledge_base": "shop", "question": "E104 怎么办", "stream": true})
@@ -152,7 +143,7 @@ func TestAnswerFacesEndToEnd(t *testing.T) {
 		cfg.BaseURL = s.base + "/v1"
 		return cfg
 	}())
-	cc, err := c.CreateChatCompletion(ctx, openai.ChatCompletionRequest{Model: "shop",
+	cc, err := c.CreateChatCompletion(context.Background(), openai.ChatCompletionRequest{Model: "shop",
 		Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "E104 怎么办"}}})
 	require.NoError(t, err)
 	require.Contains(t, cc.Choices[0].Message.Content, "电机过热")
@@ -162,4 +153,20 @@ func TestAnswerFacesEndToEnd(t *testing.T) {
 	require.Equal(t, 200, code)
 	code, fb := s.call(t, "POST", "/v1/feedback", map[string]any{"answer_id": ans["answer_id"], "helpful": false, "comment": "没解决"})
 	require.Equal(t, 201, code, "%v", fb)
+}
+
+// shopWithE104 makes a database holding knowledge base "shop" with one record, the E104
+// fault, ingested by the CLI, and returns its URL.
+func shopWithE104(t *testing.T) string {
+	t.Helper()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
+	_, _, err := run(ctx, env, "kb", "create", "shop")
+	require.NoError(t, err)
+	recs := filepath.Join(t.TempDir(), "r.jsonl")
+	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
+	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
+	require.NoError(t, err, stderr)
+	return db.URL
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,16 +17,7 @@ import (
 // stats show the resolution.
 func TestClosedLoopEndToEnd(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDB(t)
-	ctx := context.Background()
-	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
-	_, _, err := run(ctx, env, "kb", "create", "shop")
-	require.NoError(t, err)
-	recs := filepath.Join(t.TempDir(), "r.jsonl")
-	require.NoError(t, os.WriteFile(recs, []byte(`{"id":"e104","title":"故障代码 E104","text":"E104 表示电机过热。请断电冷却30分钟后重启。"}`+"\n"), 0o644))
-	_, stderr, err := run(ctx, env, "ingest", "--kb", "shop", "--kind", "records", recs)
-	require.NoError(t, err, stderr)
-	s := startServe(t, db.URL)
+	s := startServe(t, shopWithE104(t))
 
 	questions := []string{"怎么开发票", "如何开具发票", "发票怎么开"}
 	for i, q := range questions {
