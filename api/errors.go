@@ -70,15 +70,25 @@ func classify(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	// Sentinel errors from kb carry their own user-facing detail after the sentinel text
-	// ("invalid input: name is required / 名称不能为空"); show that detail.
+	// A kb.Error carries both languages as fields.
+	var ke *kb.Error
+	if errors.As(err, &ke) {
+		if ae := classify(ke.Kind); ae != errInternal {
+			return newError(ae.Status, ae.Code, ke.En, ke.Zh)
+		}
+	}
+	// Older sentinel errors carry their detail in one string after the sentinel text
+	// ("invalid input: name is required / 名称不能为空", or "… / 文件过大: too large" when
+	// the sentinel was wrapped last): drop the sentinel's text wherever it stands, and cut
+	// at the last " / ", since English text may hold one ("1 / 3 HP") and Chinese does not.
 	detail := func(sentinel error) (string, string) {
 		msg := err.Error()
 		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
 			msg = msg[i+len(sentinel.Error())+2:]
 		}
-		if en, zh, ok := strings.Cut(msg, " / "); ok {
-			return en, zh
+		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
+		if i := strings.LastIndex(msg, " / "); i >= 0 {
+			return msg[:i], msg[i+3:]
 		}
 		return msg, ""
 	}

@@ -20,3 +20,23 @@ var (
 	// ErrUnsupported: a file type or kind Zhiku cannot read.
 	ErrUnsupported = errors.New("unsupported")
 )
+
+// Error is a user-facing error with its message in both languages, of one sentinel kind
+// (ErrInvalid, ErrTooLarge...): the API reads it with errors.As and answers message and
+// message_zh as they were written, never by cutting one string apart.
+type Error struct {
+	Kind error  // the sentinel, for errors.Is and the HTTP status
+	En   string // English
+	Zh   string // Chinese, for operators
+}
+
+func (e *Error) Error() string { return e.Kind.Error() + ": " + e.En }
+
+// Unwrap makes errors.Is(err, e.Kind) hold.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Invalid is an ErrInvalid naming the rule broken, in both languages.
+func Invalid(en, zh string) error { return &Error{Kind: ErrInvalid, En: en, Zh: zh} }
+
+// TooLarge is an ErrTooLarge naming the limit, in both languages.
+func TooLarge(en, zh string) error { return &Error{Kind: ErrTooLarge, En: en, Zh: zh} }

@@ -142,7 +142,7 @@ func (s *Service) AnswerStream(ctx context.Context, r Request, onDelta func(stri
 }
 
 // ErrEmptyQuestion is returned for a question with no text.
-var ErrEmptyQuestion = fmt.Errorf("%w: question is empty / 问题不能为空", kb.ErrInvalid)
+var ErrEmptyQuestion = kb.Invalid("question is empty", "问题不能为空")
 
 // kbSettings are the answer settings a knowledge base may override.
 type kbSettings struct {
