@@ -116,18 +116,18 @@ func (a *app) benchAnswer(ctx context.Context, o benchAnswerOpts) error {
 	// Curated Q&As: a question about a passage, two more phrasings, and the passage's first
 	// sentence as the answer.
 	faqQuestions := make([]string, 0, o.faqs)
-	faqs, nfaq, err := st.ListFAQs(ctx, k.ID, "", 1, 0)
+	_, nfaq, err := st.ListFAQs(ctx, k.ID, "", 1, 0)
 	if err != nil {
 		return err
 	}
-	_ = faqs
 	fg, _ := newKBGen(11, o.docs)
 	for i := 0; i < o.faqs; i++ {
 		p := passages[(i*7919)%len(passages)]
 		q, s1, s2 := fg.query(p), fg.query(p), fg.query(p)
 		if nfaq < o.faqs {
-			ans := strings.SplitN(strings.SplitN(p.text, "\n", 2)[len(strings.SplitN(p.text, "\n", 2))-1], "。", 2)[0] + "。"
-			if _, err := st.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: q, Answer: ans, SimilarQuestions: []string{s1, s2}, Source: kb.FAQSourceAPI}); err != nil && !strings.Contains(err.Error(), "exists") {
+			_, body, _ := strings.Cut(p.text, "\n") // after the heading line
+			first, _, _ := strings.Cut(body, "。")
+			if _, err := st.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: q, Answer: first + "。", SimilarQuestions: []string{s1, s2}, Source: kb.FAQSourceAPI}); err != nil {
 				return err
 			}
 		}

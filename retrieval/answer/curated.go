@@ -201,12 +201,52 @@ const lexicalWeight = 0.5
 // of gram overlap (Dice) and cosine, or the overlap of content words when that is higher;
 // content words are only compared while the score is below enough.
 func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) (curatedMatch, bool, error) {
+	ms, err := ix.scored(ctx, norm, enough)
+	if err != nil || len(ms) == 0 {
+		return curatedMatch{}, false, err
+	}
+	best := ms[0]
+	for _, m := range ms[1:] {
+		if m.score > best.score {
+			best = m
+		}
+	}
+	return best, true, nil
+}
+
+// top returns up to n distinct entries best matching norm, best first, for agent assist:
+// each entry scores by its best phrasing among the candidates.
+func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedMatch, error) {
+	ms, err := ix.scored(ctx, norm, 1)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].score > ms[j].score })
+	var out []curatedMatch
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if len(out) == n {
+			break
+		}
+		if !seen[m.entry.Ref] {
+			seen[m.entry.Ref] = true
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// scored scores the candidate phrasings for the normalized question: an exact phrasing
+// alone with 1, else the lexically closest ones by the blend of gram overlap (Dice) and
+// cosine, or the overlap of content words when that is higher; content words are only
+// compared while the best score is below enough. None when no phrasing shares a gram.
+func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64) ([]curatedMatch, error) {
 	if len(ix.phrasings) == 0 || norm == "" {
-		return curatedMatch{}, false, nil
+		return nil, nil
 	}
 	if i, ok := ix.exact[norm]; ok {
 		p := ix.phrasings[i]
-		return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: 1}, true, nil
+		return []curatedMatch{{entry: ix.entries[p.entry], matched: p.text, score: 1}}, nil
 	}
 	q := grams(norm)
 	qc := contrastTerms(norm)
@@ -217,7 +257,7 @@ func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) 
 		}
 	}
 	if len(shared) == 0 {
-		return curatedMatch{}, false, nil
+		return nil, nil
 	}
 	// The lexically closest phrasings are the candidates; cosine refines their order.
 	type cand struct {
@@ -242,13 +282,13 @@ func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) 
 	if ix.emb != nil && ix.phrasings[0].vec != nil {
 		v, err := ix.emb.EmbedQuery(ctx, norm)
 		if err != nil {
-			return curatedMatch{}, false, err
+			return nil, err
 		}
 		qvec = v
 	}
 	// First the cheap evidence: shared character pairs and vectors.
-	scores := make([]float64, len(cands))
-	best, at := -1.0, 0
+	out := make([]curatedMatch, len(cands))
+	best := -1.0
 	for i, c := range cands {
 		p := &ix.phrasings[c.id]
 		s := c.lex
@@ -258,10 +298,8 @@ func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) 
 		if contrasting(qc, p.contrast) {
 			s = math.Min(s, contrastCap) // 怎么退货 is not 怎么换货, however alike they read
 		}
-		scores[i] = s
-		if s > best {
-			best, at = s, i
-		}
+		out[i] = curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: s}
+		best = math.Max(best, s)
 	}
 	// Then, when that falls short but not far, the content words: the same words in other
 	// wording ("如何开具发票", "发票要怎么开具") are the same question, however few
@@ -271,56 +309,17 @@ func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) 
 		qw := contentWords(norm, ix.dict)
 		for i, c := range cands {
 			p := &ix.phrasings[c.id]
-			if contrasting(qc, p.contrast) {
-				continue
-			}
-			if s := math.Max(scores[i], dice(qw, p.words)); s > best {
-				best, at = s, i
+			if !contrasting(qc, p.contrast) {
+				out[i].score = math.Max(out[i].score, dice(qw, p.words))
 			}
 		}
 	}
-	p := &ix.phrasings[cands[at].id]
-	return curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: best}, true, nil
+	return out, nil
 }
 
 // wordsFloor is the cheap score below which a question is too far from every curated
 // phrasing for its content words to be compared.
 const wordsFloor = 0.3
-
-// top returns up to n distinct entries best matching norm, best first, for agent assist.
-func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedMatch, error) {
-	var out []curatedMatch
-	seen := map[string]bool{}
-	// Re-run match while excluding found entries: n is tiny (≤ 3).
-	for len(out) < n {
-		m, ok, err := ix.matchExcluding(ctx, norm, seen)
-		if err != nil || !ok {
-			return out, err
-		}
-		seen[m.entry.Ref] = true
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func (ix *curatedIndex) matchExcluding(ctx context.Context, norm string, skip map[string]bool) (curatedMatch, bool, error) {
-	if len(skip) == 0 {
-		return ix.match(ctx, norm, 1)
-	}
-	sub := &curatedIndex{entries: ix.entries, exact: map[string]int{}, postings: map[string][]int32{}, emb: ix.emb, dict: ix.dict}
-	for _, p := range ix.phrasings {
-		if skip[ix.entries[p.entry].Ref] {
-			continue
-		}
-		id := int32(len(sub.phrasings))
-		sub.exact[Normalize(p.text)] = int(id)
-		for g := range p.grams {
-			sub.postings[g] = append(sub.postings[g], id)
-		}
-		sub.phrasings = append(sub.phrasings, p)
-	}
-	return sub.match(ctx, norm, 1)
-}
 
 func cosine(a, b []float32) float64 {
 	if len(a) != len(b) {

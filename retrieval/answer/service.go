@@ -208,11 +208,11 @@ func hasPlainWord(s string) bool {
 func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error) (Response, error) {
 	start := time.Now()
 	q := strings.TrimSpace(r.Question)
-	if Normalize(q) == "" {
+	norm := Normalize(q)
+	if norm == "" {
 		return Response{}, ErrEmptyQuestion
 	}
 	lang := language(q, r.KB)
-	norm := Normalize(q)
 	answerThreshold, curatedThreshold := s.thresholds(r.KB)
 	resp := Response{Language: lang, RewrittenQuery: q, Source: kb.SourceNone, Citations: []Citation{}}
 	var dbg *Debug
