@@ -93,7 +93,7 @@ func setupUI(t *testing.T) *uiBundle {
 	groupEmb, err := embedding.NewLocal(embedding.LocalOptions{})
 	require.NoError(t, err)
 	capture := closedloop.NewCapture(closedloop.CaptureDeps{
-		Grouper: closedloop.NewGrouper(groupEmb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st, Tenants: st,
+		Grouper: closedloop.NewGrouper(groupEmb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st,
 	}, closedloop.CaptureOptions{Log: quiet})
 	go capture.Run(ctx)
 	t.Cleanup(func() {

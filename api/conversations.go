@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,7 +125,7 @@ func (s *Server) getConversation(c *gin.Context) {
 		err = kb.ErrNotFound
 	}
 	if errors.Is(err, kb.ErrNotFound) {
-		fail(c, newError(http.StatusNotFound, "not_found", "answer "+strconv.Quote(id)+" not found", "回答“"+id+"”不存在"))
+		fail(c, notFound("answer", id))
 		return
 	}
 	if err != nil {

@@ -115,7 +115,7 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 		return
 	}
 	if len(hits) == 0 && s.deps.SearchMisses != nil {
-		s.deps.SearchMisses.RecordSearchMiss(k.ID, req.Query, "dify", 0, req.RetrievalSetting.ScoreThreshold)
+		s.deps.SearchMisses.RecordSearchMiss(k.TenantID, k.ID, req.Query, "dify", 0)
 	}
 	records := make([]difyRecord, len(hits))
 	for i, h := range hits {

@@ -116,7 +116,7 @@ func classify(err error) *apiError {
 
 // notFound names what was not found, in both languages.
 func notFound(what, name string) *apiError {
-	zh := map[string]string{"knowledge base": "知识库", "document": "文档", "job": "任务"}[what]
+	zh := map[string]string{"knowledge base": "知识库", "document": "文档", "job": "任务", "FAQ": "问答", "answer": "回答", "gap": "缺口", "user": "用户"}[what]
 	return newError(http.StatusNotFound, "not_found", fmt.Sprintf("%s %q not found", what, name), fmt.Sprintf("%s“%s”不存在", zh, name))
 }
 

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -163,7 +162,7 @@ func (s *Server) faqRef(c *gin.Context) (kb.KnowledgeBase, int64, bool) {
 func failFAQ(c *gin.Context, err error) {
 	if errors.Is(err, kb.ErrNotFound) {
 		id := c.Param("id")
-		err = newError(http.StatusNotFound, "not_found", fmt.Sprintf("FAQ %q not found", id), fmt.Sprintf("问答“%s”不存在", id))
+		err = notFound("FAQ", id)
 	}
 	fail(c, err)
 }

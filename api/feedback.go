@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -60,7 +59,7 @@ func (s *Server) addFeedback(c *gin.Context) {
 // failAnswer answers an error about an answer id, naming it when not found.
 func failAnswer(c *gin.Context, answerID string, err error) {
 	if errors.Is(err, kb.ErrNotFound) {
-		err = newError(http.StatusNotFound, "not_found", fmt.Sprintf("answer %q not found", answerID), fmt.Sprintf("回答“%s”不存在", answerID))
+		err = notFound("answer", answerID)
 	}
 	fail(c, err)
 }

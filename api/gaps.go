@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -200,7 +199,7 @@ func (s *Server) exportConversations(c *gin.Context) {
 func gapID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		fail(c, newError(http.StatusNotFound, "not_found", fmt.Sprintf("gap %q not found", c.Param("id")), "缺口“"+c.Param("id")+"”不存在"))
+		fail(c, notFound("gap", c.Param("id")))
 		return 0, false
 	}
 	return id, true

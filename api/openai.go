@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +174,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 		prompt += approxTokens(t.Content)
 	}
 	prompt += approxTokens(ar.Question)
-	cc := chatCompletion{ID: "chatcmpl-" + randomID(), Created: time.Now().Unix(), Model: ar.KB.Name}
+	cc := chatCompletion{ID: "chatcmpl-" + randomHex(12), Created: time.Now().Unix(), Model: ar.KB.Name}
 	if req.Stream {
 		s.chatStream(c, ar, cc, prompt, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
 		return
@@ -371,10 +369,4 @@ func approxTokens(s string) int {
 		}
 	}
 	return han + (other+3)/4
-}
-
-func randomID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

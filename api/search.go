@@ -72,7 +72,7 @@ func (s *Server) search(c *gin.Context) {
 		return
 	}
 	if len(hits) == 0 && s.deps.SearchMisses != nil {
-		s.deps.SearchMisses.RecordSearchMiss(k.ID, req.Query, "search", 0, req.ScoreThreshold)
+		s.deps.SearchMisses.RecordSearchMiss(k.TenantID, k.ID, req.Query, "search", 0)
 	}
 	out := make([]searchResult, len(hits))
 	for i, h := range hits {

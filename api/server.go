@@ -81,7 +81,7 @@ type Deps struct {
 // SearchMissRecorder records a search that found nothing above its threshold; it must
 // not block (it is called on the request path).
 type SearchMissRecorder interface {
-	RecordSearchMiss(kbID int64, query, channel string, best, threshold float64)
+	RecordSearchMiss(tenantID, kbID int64, query, channel string, best float64)
 }
 
 // Server holds the routes' dependencies.

@@ -159,7 +159,7 @@ func (s *Server) updateUser(c *gin.Context) {
 }
 
 func notFoundUser(ref string) *apiError {
-	return newError(http.StatusNotFound, "not_found", "user "+strconv.Quote(ref)+" not found", "用户“"+ref+"”不存在")
+	return notFound("user", ref)
 }
 
 // kbIDs resolves knowledge-base names or ids in the caller's reach; none means nil, every

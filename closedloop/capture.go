@@ -29,12 +29,7 @@ type HitCounter interface {
 // ExchangeReader reads a logged answer, for a thumbs-down on an answer this process no
 // longer remembers; *store.Store implements it (kb.ErrNotFound when not logged).
 type ExchangeReader interface {
-	ExchangeForGap(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error)
-}
-
-// KBTenants tells a knowledge base's tenant, for search misses; *store.Store implements it.
-type KBTenants interface {
-	KBTenant(ctx context.Context, kbID int64) (int64, error)
+	GetExchange(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error)
 }
 
 // Defaults of CaptureOptions.
@@ -55,14 +50,13 @@ type CaptureOptions struct {
 	Log           *slog.Logger
 }
 
-// CaptureDeps are a Capture's collaborators; Exchanges and Tenants may be nil (then a
-// thumbs-down on an answer not seen by this process, or a search miss, is dropped).
+// CaptureDeps are a Capture's collaborators; Exchanges may be nil (then a
+// thumbs-down on an answer not seen by this process is dropped).
 type CaptureDeps struct {
 	Grouper   *Grouper
 	Writer    OccurrenceWriter
 	Hits      HitCounter
 	Exchanges ExchangeReader
-	Tenants   KBTenants
 }
 
 // Capture turns badly answered questions into gap occurrences, off the request path: it
@@ -89,10 +83,10 @@ type event struct {
 }
 
 type searchMiss struct {
-	kbID             int64
-	query, channel   string
-	at               time.Time
-	bestScore, limit float64
+	tenantID, kbID int64
+	query, channel string
+	at             time.Time
+	bestScore      float64
 }
 
 var _ answer.ExchangeSink = (*Capture)(nil)
@@ -129,13 +123,13 @@ func (c *Capture) RecordFeedback(f kb.Feedback) {
 }
 
 // RecordSearchMiss files a search (POST /v1/knowledge-bases/{kb}/search, Dify's
-// /retrieval) that found nothing scoring at least threshold; best is its best score (0
-// when it found nothing). Marked as kb.ReasonSearchMiss.
-func (c *Capture) RecordSearchMiss(kbID int64, query, channel string, best, threshold float64) {
+// /retrieval) that found nothing above its threshold; best is its best score (0 when it
+// found nothing). Marked as kb.ReasonSearchMiss.
+func (c *Capture) RecordSearchMiss(tenantID, kbID int64, query, channel string, best float64) {
 	if strings.TrimSpace(query) == "" {
 		return
 	}
-	c.enqueue(event{miss: &searchMiss{kbID: kbID, query: query, channel: channel, at: time.Now(), bestScore: best, limit: threshold}})
+	c.enqueue(event{miss: &searchMiss{tenantID: tenantID, kbID: kbID, query: query, channel: channel, at: time.Now(), bestScore: best}})
 }
 
 // Dropped is how many events were dropped because the queue was full or closed.
@@ -263,7 +257,7 @@ func (c *Capture) thumbsDown(ctx context.Context, f kb.Feedback) error {
 			return nil
 		}
 		var err error
-		if e, err = c.d.Exchanges.ExchangeForGap(ctx, f.TenantID, f.AnswerID); errors.Is(err, kb.ErrNotFound) {
+		if e, err = c.d.Exchanges.GetExchange(ctx, f.TenantID, f.AnswerID); errors.Is(err, kb.ErrNotFound) {
 			return nil // purged, or never logged (NoLog)
 		} else if err != nil {
 			return err
@@ -273,15 +267,8 @@ func (c *Capture) thumbsDown(ctx context.Context, f kb.Feedback) error {
 }
 
 func (c *Capture) searchMiss(ctx context.Context, m searchMiss) error {
-	if c.d.Tenants == nil {
-		return nil
-	}
-	tenant, err := c.d.Tenants.KBTenant(ctx, m.kbID)
-	if err != nil {
-		return err
-	}
 	return c.file(ctx, kb.Exchange{
-		TenantID: tenant, KBID: m.kbID, Channel: m.channel, Question: m.query, Confidence: m.bestScore, CreatedAt: m.at,
+		TenantID: m.tenantID, KBID: m.kbID, Channel: m.channel, Question: m.query, Confidence: m.bestScore, CreatedAt: m.at,
 	}, kb.ReasonSearchMiss)
 }
 

@@ -34,7 +34,7 @@ func setupLoop(t *testing.T) *loopBundle {
 	require.NoError(t, err)
 	c := closedloop.NewCapture(closedloop.CaptureDeps{
 		Grouper: closedloop.NewGrouper(emb, db.Store, closedloop.GroupOptions{}),
-		Writer:  db.Store, Hits: db.Store, Exchanges: db.Store, Tenants: db.Store,
+		Writer:  db.Store, Hits: db.Store, Exchanges: db.Store,
 	}, closedloop.CaptureOptions{})
 	go c.Run(ctx)
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
@@ -96,7 +96,7 @@ func TestCaptureGroupResolveHits(t *testing.T) {
 	// A thumbs-down on the well-answered question files it too, once.
 	b.capture.RecordFeedback(kb.Feedback{AnswerID: ok.AnswerID, TenantID: b.tenant.ID, Helpful: false})
 	b.capture.RecordFeedback(kb.Feedback{AnswerID: ok.AnswerID, TenantID: b.tenant.ID, Helpful: false})
-	b.capture.RecordSearchMiss(b.kb.ID, "保修多久", "dify", 0.1, 0.5)
+	b.capture.RecordSearchMiss(b.kb.TenantID, b.kb.ID, "保修多久", "dify", 0.1)
 	b.flush(t)
 	require.Len(t, b.open(t), 4)
 

@@ -50,12 +50,8 @@ func (a *app) chat() (answer.Chat, error) {
 
 // answers builds the answer pipeline on top of the engines; sink may be nil (no log).
 func (a *app) answers(st *store.Store, eng *engines, sink answer.ExchangeSink, log *slog.Logger) (*answer.Service, error) {
-	chat, err := a.chat()
-	if err != nil {
-		return nil, err
-	}
 	return answer.New(answer.Deps{
-		Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder, Chat: chat, Sink: sink, Log: log,
+		Search: eng.search, Curated: st, EmbedderFor: eng.embedders.queryEmbedder, Chat: eng.chat, Sink: sink, Log: log,
 	}, answer.Options{}), nil
 }
 
@@ -131,20 +127,16 @@ func (a *app) capture(st *store.Store) (*closedloop.Capture, error) {
 		return nil, err
 	}
 	return closedloop.NewCapture(closedloop.CaptureDeps{
-		Grouper: closedloop.NewGrouper(emb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st, Tenants: st,
+		Grouper: closedloop.NewGrouper(emb, st, closedloop.GroupOptions{}), Writer: st, Hits: st, Exchanges: st,
 	}, closedloop.CaptureOptions{Log: a.log}), nil
 }
 
 // loop builds the gap queue; resolving a gap writes its curated answer through curation,
 // so this process's answers see it at once.
 func (a *app) loop(st *store.Store, eng *engines, curation invalidating) (*closedloop.Service, error) {
-	chat, err := a.chat()
-	if err != nil {
-		return nil, err
-	}
 	var drafter closedloop.Drafter
-	if chat != nil {
-		drafter = chat
+	if eng.chat != nil {
+		drafter = eng.chat
 	}
 	return closedloop.NewService(closedloop.ServiceDeps{Store: st, Curation: curation, Search: eng.search, Drafter: drafter, Log: a.log}), nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/retrieval"
+	"github.com/zhiku/zhiku/retrieval/answer"
 )
 
 // The compiler checks that the store and clients satisfy their consumers' interfaces.
@@ -103,6 +104,7 @@ type engines struct {
 	embedders *embedders
 	search    *retrieval.Engine
 	pipeline  *ingest.Pipeline
+	chat      answer.Chat // the configured chat model; nil without ZHIKU_LLM_BASE_URL
 }
 
 func (a *app) buildEngines(st *store.Store) (*engines, error) {
@@ -118,7 +120,12 @@ func (a *app) buildEngines(st *store.Store) (*engines, error) {
 		}
 		rr = rerankAdapter{r}
 	}
+	chat, err := a.chat()
+	if err != nil {
+		return nil, err
+	}
 	return &engines{
+		chat:      chat,
 		embedders: emb,
 		search:    retrieval.New(st, emb.queryEmbedder, rr, retrieval.Options{}),
 		pipeline:  ingest.NewPipeline(st, emb.docEmbedder, ingest.Options{KeepVersions: a.cfg.KeepVersions}),

@@ -97,19 +97,19 @@ func (c *cachedStore) GetKB(ctx context.Context, tenantID int64, idOrName string
 // the others.
 func (c *cachedStore) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) (kb.KnowledgeBase, error) {
 	k, err := c.Store.UpdateKB(ctx, tenantID, id, p)
-	c.invalidate(id)
+	c.invalidate()
 	return k, err
 }
 
 func (c *cachedStore) DeleteKB(ctx context.Context, tenantID, id int64) error {
 	err := c.Store.DeleteKB(ctx, tenantID, id)
-	c.invalidate(id)
+	c.invalidate()
 	return err
 }
 
 // invalidate forgets cached knowledge bases. Entries are keyed by reference, not id, and
 // changes are rare, so all of them go.
-func (c *cachedStore) invalidate(int64) {
+func (c *cachedStore) invalidate() {
 	c.mu.Lock()
 	clear(c.kbs)
 	c.epoch++

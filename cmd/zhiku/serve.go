@@ -95,7 +95,7 @@ func (a *app) serve(ctx context.Context) error {
 	// A change to a knowledge base, written by any process or the CLI, reaches every
 	// server through PostgreSQL's notifications and drops what its answer cache holds.
 	go func() {
-		if err := st.ListenKBChanges(ctx, func(kbID int64) { answers.Invalidate(kbID); cached.invalidate(kbID) }); err != nil && ctx.Err() == nil {
+		if err := st.ListenKBChanges(ctx, func(kbID int64) { answers.Invalidate(kbID); cached.invalidate() }); err != nil && ctx.Err() == nil {
 			log.Error("listening for knowledge-base changes stopped", "err", err)
 		}
 	}()

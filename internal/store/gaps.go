@@ -467,13 +467,3 @@ func (s *Store) refreshGap(ctx context.Context, id int64) error {
 		WHERE g.id = $1`, id, maxGapSamples)
 	return err
 }
-
-// KBTenant returns the tenant of knowledge base kbID (closedloop.KBTenants, for search
-// misses); kb.ErrNotFound when there is none.
-func (s *Store) KBTenant(ctx context.Context, kbID int64) (int64, error) {
-	var tenant int64
-	if err := s.db.QueryRow(ctx, `SELECT tenant_id FROM knowledge_bases WHERE id = $1`, kbID).Scan(&tenant); err != nil {
-		return 0, fmt.Errorf("store: tenant of knowledge base %d: %w", kbID, interpret(err))
-	}
-	return tenant, nil
-}

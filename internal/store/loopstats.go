@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -94,28 +93,6 @@ func ratio(n, d int) float64 {
 		return 0
 	}
 	return float64(int64(float64(n)/float64(d)*1000+0.5)) / 1000
-}
-
-// ExchangeForGap returns answer answerID of tenant tenantID from the answer log, as the
-// closed loop reads it to file a thumbs-down; kb.ErrNotFound when it is not (or no longer)
-// logged.
-func (s *Store) ExchangeForGap(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error) {
-	var e kb.Exchange
-	var results []byte
-	err := s.db.QueryRow(ctx, `
-		SELECT answer_id, tenant_id, kb_id, session_id, channel, customer_id, question, rewritten_query, language, answer,
-		       source, answered, handoff, handoff_reason, confidence, curated_ref, results, latency_ms, created_at
-		FROM exchanges WHERE tenant_id = $1 AND answer_id = $2`, tenantID, answerID).Scan(
-		&e.AnswerID, &e.TenantID, &e.KBID, &e.SessionID, &e.Channel, &e.CustomerID, &e.Question, &e.RewrittenQuery,
-		&e.Language, &e.Answer, &e.Source, &e.Answered, &e.Handoff, &e.HandoffReason, &e.Confidence, &e.CuratedRef,
-		&results, &e.LatencyMS, &e.CreatedAt)
-	if err != nil {
-		return e, fmt.Errorf("store: exchange %s: %w", answerID, interpret(err))
-	}
-	if err := json.Unmarshal(results, &e.Results); err != nil {
-		return e, fmt.Errorf("store: exchange %s: results: %w", answerID, err)
-	}
-	return e, nil
 }
 
 // EachConversation calls fn with every logged exchange matching f, oldest first, and
