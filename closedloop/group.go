@@ -3,6 +3,7 @@ package closedloop
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -120,7 +121,11 @@ func (g *Grouper) Match(ctx context.Context, kbID int64, question string) (Match
 // cosine with the gap's mean, plus the best lexical overlap with its sample questions.
 func (g *Grouper) score(qf features, c kb.GapCandidate) (score float64, keyed bool) {
 	lex := 0.0
-	for _, s := range append([]string{c.Question}, c.Samples...) {
+	texts := c.Samples // the representative question is usually one of them: segment it once
+	if !slices.Contains(texts, c.Question) {
+		texts = append([]string{c.Question}, texts...)
+	}
+	for _, s := range texts {
 		sf := questionFeatures(s)
 		if contrasting(qf.keys, sf.keys) {
 			return 0, false

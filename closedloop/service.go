@@ -1,11 +1,13 @@
 package closedloop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -118,19 +120,10 @@ func (s *Service) gap(ctx context.Context, tenantID int64, kbIDs []int64, id int
 	if err != nil {
 		return g, err
 	}
-	if kbIDs != nil && !contains(kbIDs, g.KBID) {
+	if kbIDs != nil && !slices.Contains(kbIDs, g.KBID) {
 		return kb.Gap{}, fmt.Errorf("closedloop: gap %d: %w", id, kb.ErrNotFound)
 	}
 	return g, nil
-}
-
-func contains(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // Assign sets who works a gap (empty: nobody).
@@ -211,7 +204,7 @@ var DismissReasons = []string{"out_of_scope", "spam", "duplicate", "answered_els
 
 // Dismiss closes an open gap without an answer.
 func (s *Service) Dismiss(ctx context.Context, tenantID int64, kbIDs []int64, id int64, reason string) (kb.Gap, error) {
-	if !containsString(DismissReasons, reason) {
+	if !slices.Contains(DismissReasons, reason) {
 		return kb.Gap{}, fmt.Errorf("%w: reason must be one of %s / reason 只能是 %s", kb.ErrInvalid,
 			strings.Join(DismissReasons, ", "), strings.Join(DismissReasons, "、"))
 	}
@@ -219,15 +212,6 @@ func (s *Service) Dismiss(ctx context.Context, tenantID int64, kbIDs []int64, id
 		return kb.Gap{}, err
 	}
 	return s.d.Store.DismissGap(ctx, tenantID, id, reason)
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Merge folds gaps ids[1:] into ids[0]: all open, of one knowledge base.
@@ -349,11 +333,12 @@ func (s *Service) Draft(ctx context.Context, k kb.KnowledgeBase, g kb.Gap) (Draf
 }
 
 func sortHits(h []kb.Hit) {
-	for i := 1; i < len(h); i++ {
-		for j := i; j > 0 && (h[j].Score > h[j-1].Score || h[j].Score == h[j-1].Score && h[j].ChunkID < h[j-1].ChunkID); j-- {
-			h[j], h[j-1] = h[j-1], h[j]
+	slices.SortStableFunc(h, func(a, b kb.Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
 		}
-	}
+		return cmp.Compare(a.ChunkID, b.ChunkID)
+	})
 }
 
 func draftPrompt(question string, questions []string, passages []kb.Hit) []answer.Message {
