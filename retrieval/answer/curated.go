@@ -201,34 +201,45 @@ const lexicalWeight = 0.5
 // of gram overlap (Dice) and cosine, or the overlap of content words when that is higher;
 // content words are only compared while the score is below enough.
 func (ix *curatedIndex) match(ctx context.Context, norm string, enough float64) (curatedMatch, bool, error) {
-	ms, err := ix.scored(ctx, norm, enough)
-	if err != nil || len(ms) == 0 {
+	ps, err := ix.scored(ctx, norm, enough)
+	if err != nil || len(ps) == 0 {
 		return curatedMatch{}, false, err
 	}
-	best := ms[0]
-	for _, m := range ms[1:] {
-		if m.score > best.score {
-			best = m
+	best := ps[0]
+	for _, p := range ps[1:] {
+		if p.score > best.score {
+			best = p
 		}
 	}
-	return best, true, nil
+	return ix.matchOf(best), true, nil
+}
+
+// scoredPhrasing is a candidate phrasing (by index) with its score.
+type scoredPhrasing struct {
+	id    int32
+	score float64
+}
+
+func (ix *curatedIndex) matchOf(p scoredPhrasing) curatedMatch {
+	ph := &ix.phrasings[p.id]
+	return curatedMatch{entry: ix.entries[ph.entry], matched: ph.text, score: p.score}
 }
 
 // top returns up to n distinct entries best matching norm, best first, for agent assist:
 // each entry scores by its best phrasing among the candidates.
 func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedMatch, error) {
-	ms, err := ix.scored(ctx, norm, 1)
+	ps, err := ix.scored(ctx, norm, 1)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(ms, func(i, j int) bool { return ms[i].score > ms[j].score })
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].score > ps[j].score })
 	var out []curatedMatch
 	seen := map[string]bool{}
-	for _, m := range ms {
+	for _, p := range ps {
 		if len(out) == n {
 			break
 		}
-		if !seen[m.entry.Ref] {
+		if m := ix.matchOf(p); !seen[m.entry.Ref] {
 			seen[m.entry.Ref] = true
 			out = append(out, m)
 		}
@@ -240,13 +251,12 @@ func (ix *curatedIndex) top(ctx context.Context, norm string, n int) ([]curatedM
 // alone with 1, else the lexically closest ones by the blend of gram overlap (Dice) and
 // cosine, or the overlap of content words when that is higher; content words are only
 // compared while the best score is below enough. None when no phrasing shares a gram.
-func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64) ([]curatedMatch, error) {
+func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64) ([]scoredPhrasing, error) {
 	if len(ix.phrasings) == 0 || norm == "" {
 		return nil, nil
 	}
 	if i, ok := ix.exact[norm]; ok {
-		p := ix.phrasings[i]
-		return []curatedMatch{{entry: ix.entries[p.entry], matched: p.text, score: 1}}, nil
+		return []scoredPhrasing{{id: int32(i), score: 1}}, nil
 	}
 	q := grams(norm)
 	qc := contrastTerms(norm)
@@ -287,7 +297,7 @@ func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64)
 		qvec = v
 	}
 	// First the cheap evidence: shared character pairs and vectors.
-	out := make([]curatedMatch, len(cands))
+	out := make([]scoredPhrasing, len(cands))
 	best := -1.0
 	for i, c := range cands {
 		p := &ix.phrasings[c.id]
@@ -298,7 +308,7 @@ func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64)
 		if contrasting(qc, p.contrast) {
 			s = math.Min(s, contrastCap) // 怎么退货 is not 怎么换货, however alike they read
 		}
-		out[i] = curatedMatch{entry: ix.entries[p.entry], matched: p.text, score: s}
+		out[i] = scoredPhrasing{id: c.id, score: s}
 		best = math.Max(best, s)
 	}
 	// Then, when that falls short but not far, the content words: the same words in other
