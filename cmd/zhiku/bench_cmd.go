@@ -131,6 +131,7 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 		return err
 	}
 	defer pool.Close()
+	defer st.Close()
 	t, err := st.EnsureTenant(ctx, "bench")
 	if err != nil {
 		return err

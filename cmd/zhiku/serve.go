@@ -44,6 +44,7 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
+	defer st.Close() // the read pool, if any
 	def, err := tenant(ctx, st, "")
 	if err != nil {
 		return err

@@ -31,7 +31,8 @@ func embeddingSpec(cfg config.Config) api.EmbeddingSpec {
 	return api.EmbeddingSpec{Embedder: "local", Model: localEmbeddingModel, Dimension: cfg.EmbedDim}
 }
 
-// openStore migrates the database and opens a pool on it.
+// openStore migrates the database and opens a pool on it, and one on DATABASE_READ_URL
+// when set (the store closes that one: Store.Close).
 func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error) {
 	if _, err := migrations.Migrate(ctx, a.cfg.DatabaseURL, a.log); err != nil {
 		return nil, nil, fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
@@ -40,7 +41,14 @@ func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error
 	if err != nil {
 		return nil, nil, err
 	}
-	return pool, store.New(pool, store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct}}), nil
+	opts := store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct}}
+	if a.cfg.DatabaseReadURL != "" {
+		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch}); err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
+		}
+	}
+	return pool, store.New(pool, opts), nil
 }
 
 // tenant returns the named tenant (the default one when name is empty), creating it.
@@ -58,7 +66,7 @@ type session struct {
 	tenant kb.Tenant
 }
 
-func (s *session) Close() { s.pool.Close() }
+func (s *session) Close() { s.st.Close(); s.pool.Close() }
 
 // openSession migrates, connects and resolves the tenant (the default one when empty).
 func (a *app) openSession(ctx context.Context, tenantName string) (*session, error) {

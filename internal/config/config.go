@@ -19,6 +19,11 @@ type Config struct {
 	Addr        string // ZHIKU_ADDR; defaults to :8080
 	AdminKey    string // ZHIKU_ADMIN_KEY (or ZHIKU_ADMIN_KEY_FILE); bootstrap admin of the default tenant; empty disables it
 
+	// DatabaseReadURL (DATABASE_READ_URL) is where searches and the answer pipeline's reads
+	// go: streaming replicas of DATABASE_URL, usually behind a pooler or load balancer.
+	// Unset: every query goes to DATABASE_URL.
+	DatabaseReadURL string
+
 	Embedder     string // ZHIKU_EMBEDDER: local (default) or openai
 	EmbedBaseURL string // ZHIKU_EMBED_BASE_URL; required for openai
 	EmbedAPIKey  string // ZHIKU_EMBED_API_KEY (or _FILE)
@@ -131,6 +136,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c := Config{
 		DatabaseURL:     str("DATABASE_URL", DefaultDatabaseURL),
+		DatabaseReadURL: str("DATABASE_READ_URL", ""),
 		Addr:            str("ZHIKU_ADDR", DefaultAddr),
 		AdminKey:        secret("ZHIKU_ADMIN_KEY"),
 		Embedder:        str("ZHIKU_EMBEDDER", "local"),
@@ -178,6 +184,11 @@ func (c Config) Validate() error {
 
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("DATABASE_URL: want postgres://user@host:port/dbname, got %q", redactURL(c.DatabaseURL))
+	}
+	if c.DatabaseReadURL != "" {
+		if u, err := url.Parse(c.DatabaseReadURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_READ_URL: want postgres://user@host:port/dbname (a replica of DATABASE_URL), got %q", redactURL(c.DatabaseReadURL))
+		}
 	}
 	if _, port, ok := strings.Cut(c.Addr, ":"); !ok || port == "" {
 		bad("ZHIKU_ADDR: want host:port or :port, got %q", c.Addr)
@@ -269,8 +280,8 @@ func (c Config) String() string {
 		}
 		return "***"
 	}
-	return fmt.Sprintf("DATABASE_URL=%s ZHIKU_ADDR=%s ZHIKU_ADMIN_KEY=%s ZHIKU_EMBEDDER=%s ZHIKU_EMBED_BASE_URL=%s ZHIKU_EMBED_API_KEY=%s ZHIKU_EMBED_MODEL=%s ZHIKU_EMBED_DIM=%d ZHIKU_LLM_BASE_URL=%s ZHIKU_LLM_API_KEY=%s ZHIKU_LLM_MODEL=%s ZHIKU_RERANK_BASE_URL=%s ZHIKU_RERANK_MODEL=%s",
-		redactURL(c.DatabaseURL), c.Addr, mask(c.AdminKey), c.Embedder, c.EmbedBaseURL, mask(c.EmbedAPIKey), c.EmbedModel, c.EmbedDim,
+	return fmt.Sprintf("DATABASE_URL=%s DATABASE_READ_URL=%s ZHIKU_ADDR=%s ZHIKU_ADMIN_KEY=%s ZHIKU_EMBEDDER=%s ZHIKU_EMBED_BASE_URL=%s ZHIKU_EMBED_API_KEY=%s ZHIKU_EMBED_MODEL=%s ZHIKU_EMBED_DIM=%d ZHIKU_LLM_BASE_URL=%s ZHIKU_LLM_API_KEY=%s ZHIKU_LLM_MODEL=%s ZHIKU_RERANK_BASE_URL=%s ZHIKU_RERANK_MODEL=%s",
+		redactURL(c.DatabaseURL), redactURL(c.DatabaseReadURL), c.Addr, mask(c.AdminKey), c.Embedder, c.EmbedBaseURL, mask(c.EmbedAPIKey), c.EmbedModel, c.EmbedDim,
 		c.LLMBaseURL, mask(c.LLMAPIKey), c.LLMModel, c.RerankBaseURL, c.RerankModel)
 }
 

@@ -46,6 +46,7 @@ func TestLoadNamesBadVariables(t *testing.T) {
 		"bad addr":             {map[string]string{"ZHIKU_ADDR": "8080"}, "ZHIKU_ADDR"},
 		"bad port":             {map[string]string{"ZHIKU_ADDR": ":99999"}, "ZHIKU_ADDR"},
 		"bad database url":     {map[string]string{"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"},
+		"bad read url":         {map[string]string{"DATABASE_READ_URL": "replica:5432"}, "DATABASE_READ_URL"},
 		"unknown embedder":     {map[string]string{"ZHIKU_EMBEDDER": "magic"}, "ZHIKU_EMBEDDER"},
 		"openai no url":        {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_MODEL": "m", "ZHIKU_EMBED_DIM": "8"}, "ZHIKU_EMBED_BASE_URL"},
 		"openai no dim":        {map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://x", "ZHIKU_EMBED_MODEL": "m"}, "ZHIKU_EMBED_DIM"},
@@ -84,12 +85,14 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"ZHIKU_ADMIN_KEY_FILE": path,
 		"DATABASE_URL":         "postgres://u:hunter2@db:5432/zhiku",
+		"DATABASE_READ_URL":    "postgres://u:hunter3@replica:5432/zhiku",
 		"ZHIKU_LLM_API_KEY":    "sk-llm-secret", "ZHIKU_LLM_BASE_URL": "https://api.deepseek.com/v1", "ZHIKU_LLM_MODEL": "deepseek-chat",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "super-secret-admin-key-1234", c.AdminKey)
 	s := c.String()
-	for _, secret := range []string{"super-secret-admin-key-1234", "hunter2", "sk-llm-secret"} {
+	require.Equal(t, "postgres://u:hunter3@replica:5432/zhiku", c.DatabaseReadURL)
+	for _, secret := range []string{"super-secret-admin-key-1234", "hunter2", "hunter3", "sk-llm-secret"} {
 		require.NotContains(t, s, secret)
 	}
 	require.Contains(t, s, "deepseek-chat")

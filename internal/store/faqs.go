@@ -121,7 +121,8 @@ func (s *Store) DeleteFAQ(ctx context.Context, kbID, id int64) error {
 // the knowledge base valid now (Ref "faq:<id>"), then every entry of an ingested FAQ file
 // (a current, ready document of kind faq; Ref "doc:<id>"), each in id order.
 func (s *Store) CuratedEntries(ctx context.Context, kbID int64) ([]kb.Curated, error) {
-	rows, err := s.db.Query(ctx, `
+	db := s.reader(ctx) // a replica when the store has them: the index is reloaded after each change
+	rows, err := db.Query(ctx, `
 		SELECT id, question, similar_questions, answer FROM faqs
 		WHERE kb_id = $1 AND (valid_from IS NULL OR valid_from <= now()) AND (valid_until IS NULL OR valid_until > now())
 		ORDER BY id`, kbID)
@@ -140,7 +141,7 @@ func (s *Store) CuratedEntries(ctx context.Context, kbID int64) ([]kb.Curated, e
 
 	// An ingested entry is one document with one chunk, "问：<q>\n答：<a>" or "Q: <q>\nA: <a>"
 	// (ingest.qaText); its question and similar questions are in the document's metadata.
-	rows, err = s.db.Query(ctx, `
+	rows, err = db.Query(ctx, `
 		SELECT d.id, coalesce(d.metadata->>'question', ''),
 		       coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(d.metadata->'similar_questions') = 'array'
 		                      THEN d.metadata->'similar_questions' ELSE '[]'::jsonb END)), '{}'),

@@ -38,6 +38,7 @@ type ListenOptions struct {
 // reconnects with backoff and then calls onChange(0): "any knowledge base may have changed"
 // (notifications sent meanwhile are lost). onChange runs on the listener's goroutine; it
 // should be quick. It fails at once only when the store is not on a pool (a transaction).
+// With a read pool, each change first raises the replicas' fence (see ReadPool).
 func (s *Store) ListenKBChanges(ctx context.Context, onChange func(kbID int64), opts ...ListenOptions) error {
 	pool, ok := s.db.(*pgxpool.Pool)
 	if !ok {
@@ -63,6 +64,16 @@ func (s *Store) ListenKBChanges(ctx context.Context, onChange func(kbID int64), 
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	log := o.Log.With("component", "kb_listener")
+	if s.read != nil {
+		// Replicas must replay a change before reads trust them again (see ReadPool).
+		tell := onChange
+		onChange = func(kbID int64) {
+			if err := s.read.heardChange(ctx, s.db); err != nil && ctx.Err() == nil {
+				log.Warn("could not read the primary's WAL position; reads may see replicas lag", "err", err)
+			}
+			tell(kbID)
+		}
+	}
 	cfg := pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "zhiku listener"
 

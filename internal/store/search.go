@@ -200,7 +200,7 @@ func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt
 		batch.Queue(`SELECT count(*) FROM (SELECT 1 FROM chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery LIMIT $3) s`,
 			kbID, quoteLexeme(t), capAt)
 	}
-	br := s.db.SendBatch(ctx, batch)
+	br := s.reader(ctx).SendBatch(ctx, batch)
 	defer br.Close()
 	for _, t := range terms {
 		var c int
@@ -216,7 +216,7 @@ func (s *Store) TermStats(ctx context.Context, kbID int64, terms []string, capAt
 // tokens (the number of distinct lexemes for chunks written before lengths were kept).
 func (s *Store) ChunkStats(ctx context.Context, kbID int64) (kb.ChunkStats, error) {
 	var st kb.ChunkStats
-	if err := s.db.QueryRow(ctx, `SELECT count(*), coalesce(avg(coalesce(ntokens, length(tsv))), 0)::float8 FROM chunks
+	if err := s.reader(ctx).QueryRow(ctx, `SELECT count(*), coalesce(avg(coalesce(ntokens, length(tsv))), 0)::float8 FROM chunks
 		WHERE kb_id = $1 AND live AND shadowed IS NOT TRUE`, kbID).Scan(&st.Chunks, &st.AvgLen); err != nil {
 		return st, fmt.Errorf("store: chunk statistics: %w", err)
 	}
@@ -484,7 +484,7 @@ func toInt64(v any) (int64, error) {
 // analysed has none.
 func (s *Store) CommonTerms(ctx context.Context, kbID int64) (map[string]float64, error) {
 	out := map[string]float64{}
-	rows, err := s.db.Query(ctx, `
+	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT x.e, x.f FROM pg_stats s,
 		       unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f)
 		WHERE s.schemaname = current_schema() AND s.tablename = $1 AND s.attname = 'tsv'

@@ -26,9 +26,11 @@ type DBTX interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// Store runs Zhiku's queries against one database.
+// Store runs Zhiku's queries against one database, and its searches against that
+// database's read replicas when it has them (see Options.Read).
 type Store struct {
 	db   DBTX
+	read *ReadPool  // nil: reads go to db
 	hnsw HNSWParams // what vector indexes are built with
 }
 
@@ -37,6 +39,10 @@ type Options struct {
 	// HNSW are the build parameters of vector indexes built from now on (a new knowledge
 	// base's, a rebuild's); existing indexes keep theirs. Default DefaultHNSW.
 	HNSW HNSWParams
+	// Read, when set, is a pool on streaming replicas of db (DATABASE_READ_URL): the reads
+	// of searches and of the answer pipeline's curated index go there (see ReadPool);
+	// every write, and every read a write depends on, stays on db. Store.Close closes it.
+	Read *ReadPool
 }
 
 // New wraps a pool (or, in tests, a transaction).
@@ -49,8 +55,19 @@ func New(db DBTX, opts ...Options) *Store {
 		if o.HNSW.EfConstruction > 0 {
 			s.hnsw.EfConstruction = o.HNSW.EfConstruction
 		}
+		if o.Read != nil {
+			s.read = o.Read
+		}
 	}
 	return s
+}
+
+// Close closes the read pool given in Options.Read, if any. The primary pool is the
+// caller's to close.
+func (s *Store) Close() {
+	if s.read != nil {
+		s.read.Close()
+	}
 }
 
 // DefaultEfSearch is the HNSW candidate list size searches use (pgvector's own default is
@@ -60,6 +77,9 @@ const DefaultEfSearch = 100
 // PoolOptions tune a pool. Zero values take the defaults.
 type PoolOptions struct {
 	EfSearch int // hnsw.ef_search; defaults to DefaultEfSearch
+	// ApplicationName tells this pool's sessions apart in pg_stat_activity and the server's
+	// logs; defaults to "zhiku" (ReadApplicationName for OpenReadPool).
+	ApplicationName string
 }
 
 // OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
@@ -68,10 +88,19 @@ type PoolOptions struct {
 // index included), where a generic plan (pgx caches prepared statements) would span every
 // knowledge base's partition and prune only when run. Writes opt out (ReplaceDocuments).
 func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pgxpool.Pool, error) {
+	return openPool(ctx, databaseURL, "zhiku", opts, nil)
+}
+
+// openPool is OpenPool with a default application_name and a last say on the pool's
+// configuration (tune, may be nil).
+func openPool(ctx context.Context, databaseURL, app string, opts []PoolOptions, tune func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	ef := DefaultEfSearch
 	for _, o := range opts {
 		if o.EfSearch > 0 {
 			ef = o.EfSearch
+		}
+		if o.ApplicationName != "" {
+			app = o.ApplicationName
 		}
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
@@ -86,7 +115,7 @@ func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pg
 		cfg.MaxConns = int32(max(8, 4*runtime.NumCPU()))
 	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	cfg.ConnConfig.RuntimeParams["application_name"] = "zhiku"
+	cfg.ConnConfig.RuntimeParams["application_name"] = app
 	// PostgreSQL's default random_page_cost (4) prices random reads for spinning disks; with
 	// a knowledge base's pages in memory or on SSD it made the planner scan a whole
 	// partition rather than its GIN index for a full-text search, ten times slower. 1.1 is
@@ -98,6 +127,9 @@ func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pg
 	cfg.ConnConfig.RuntimeParams["hnsw.iterative_scan"] = "relaxed_order"
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	if tune != nil {
+		tune(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -147,10 +179,10 @@ type snapshotKey struct{}
 
 // Snapshot runs fn with a context under which this store's search reads (VectorSearch,
 // TextSearch, Hits) share one read-only REPEATABLE READ transaction, so a search's several
-// statements see one state of the knowledge base even while a re-ingest commits. Inside an
-// existing transaction fn simply runs on it.
+// statements see one state of the knowledge base even while a re-ingest commits (on a
+// replica when the store has them). Inside an existing transaction fn simply runs on it.
 func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
-	beginner, ok := s.db.(interface {
+	beginner, ok := s.readDB(ctx).(interface {
 		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 	})
 	if !ok {
@@ -167,10 +199,11 @@ func (s *Store) Snapshot(ctx context.Context, fn func(ctx context.Context) error
 	return tx.Commit(ctx)
 }
 
-// reader is the snapshot transaction carried by ctx, or the store's own handle.
+// reader is where a search read runs: the snapshot transaction carried by ctx, or else
+// readDB.
 func (s *Store) reader(ctx context.Context) DBTX {
 	if tx, ok := ctx.Value(snapshotKey{}).(pgx.Tx); ok {
 		return tx
 	}
-	return s.db
+	return s.readDB(ctx)
 }
