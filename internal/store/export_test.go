@@ -1,0 +1,6 @@
+package store
+
+// SetReplayPositionSQL replaces the query a ReadPool asks a replica connection for its
+// replay position (bytes, -1 for none), so a test can stand in for a standby's
+// pg_last_wal_replay_lsn(). Call it while no read is running.
+func SetReplayPositionSQL(r *ReadPool, sql string) { r.replaySQL = sql }
