@@ -43,7 +43,7 @@ func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error
 	}
 	opts := store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct}}
 	if a.cfg.DatabaseReadURL != "" {
-		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch}); err != nil {
+		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch, Log: a.log}); err != nil {
 			pool.Close()
 			return nil, nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
 		}

@@ -41,6 +41,7 @@ type ReadPool struct {
 	// replaySQL reads a connection's replay position in bytes; -1 for a server that is not
 	// a standby, which can never prove it has replayed anything. Tests substitute it.
 	replaySQL    string
+	log          *slog.Logger
 	notedStandby sync.Once
 }
 
@@ -54,7 +55,12 @@ var errBehind = errors.New("store: the read replica has not replayed the latest 
 // the same session settings, application_name ReadApplicationName, and checks that it
 // answers, so a wrong DATABASE_READ_URL fails at start rather than at the first search.
 func OpenReadPool(ctx context.Context, readURL string, opts ...PoolOptions) (*ReadPool, error) {
-	r := &ReadPool{replaySQL: replaySQL}
+	r := &ReadPool{replaySQL: replaySQL, log: slog.Default()}
+	for _, o := range opts {
+		if o.Log != nil {
+			r.log = o.Log
+		}
+	}
 	pool, err := openPool(ctx, readURL, ReadApplicationName, opts, func(cfg *pgxpool.Config) {
 		cfg.PrepareConn = r.prepare
 		cfg.BeforeClose = func(c *pgx.Conn) { r.replayed.Delete(c) }
@@ -91,7 +97,7 @@ func (r *ReadPool) prepare(ctx context.Context, c *pgx.Conn) (bool, error) {
 	r.replayed.Store(c, at)
 	if at < 0 {
 		r.notedStandby.Do(func() {
-			slog.Default().Warn("DATABASE_READ_URL is not a streaming replica (pg_last_wal_replay_lsn() is null): after a change, reads go to DATABASE_URL")
+			r.log.Warn("DATABASE_READ_URL is not a streaming replica (pg_last_wal_replay_lsn() is null): after a change, reads go to DATABASE_URL")
 		})
 	}
 	if at < heard {

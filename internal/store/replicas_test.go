@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/internal/store/storetest"
+	"github.com/zhiku/zhiku/migrations"
 )
 
 // replica is a stand-in for a streaming replica: a copy of a test's database taken at one
@@ -206,4 +209,65 @@ func TestReadPoolReadsReplicasAndWritesPrimary(t *testing.T) {
 	require.Equal(t, primary, look(t, st, k), "a standby still behind is not read")
 	rep.exec(t, `UPDATE replay_position SET at = $1`, int64(1)<<62)
 	require.Equal(t, replicaView, look(t, st, k), "a standby past the change is read again")
+}
+
+// TestReadPoolOnAStreamingReplica runs against a real primary and hot standby when
+// ZHIKU_TEST_PRIMARY_URL and ZHIKU_TEST_STANDBY_URL name them (superuser URLs of the two
+// servers; docs/scaling.md shows how to start a pair on loopback ports). Each FAQ written
+// is in the curated index read right after its notification: the fence waits out the
+// replica's lag, and reads otherwise run on the standby.
+func TestReadPoolOnAStreamingReplica(t *testing.T) {
+	primaryURL, standbyURL := os.Getenv("ZHIKU_TEST_PRIMARY_URL"), os.Getenv("ZHIKU_TEST_STANDBY_URL")
+	if primaryURL == "" || standbyURL == "" {
+		t.Skip("set ZHIKU_TEST_PRIMARY_URL and ZHIKU_TEST_STANDBY_URL to run against a streaming replica")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, primaryURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	name := fmt.Sprintf("zhiku_t_standby_%d", time.Now().UnixNano())
+	_, err = admin.Exec(ctx, `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
+	_, err = migrations.Migrate(ctx, storetest.WithDatabase(primaryURL, name), nil)
+	require.NoError(t, err)
+	pool, err := store.OpenPool(ctx, storetest.WithDatabase(primaryURL, name))
+	require.NoError(t, err)
+	defer pool.Close()
+	var read *store.ReadPool
+	require.Eventually(t, func() bool { // the database reaches the standby
+		read, err = store.OpenReadPool(ctx, storetest.WithDatabase(standbyURL, name))
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond)
+	st := store.New(pool, store.Options{Read: read})
+	defer st.Close()
+
+	tenant, err := st.EnsureTenant(ctx, "acme")
+	require.NoError(t, err)
+	k := newKB(t, st, tenant.ID, "standby", 4)
+	changes := listening(t, st)
+	for i := range 50 {
+		q := fmt.Sprintf("question %d", i)
+		_, err := st.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: q, Answer: "answer"})
+		require.NoError(t, err)
+		for next(t, changes) != k.ID {
+		}
+		curated, err := st.CuratedEntries(ctx, k.ID)
+		require.NoError(t, err)
+		require.Len(t, curated, i+1, "the FAQ just written is read right after its notification")
+	}
+	putDoc(t, st, k, "doc", []float32{1, 0, 0, 0}, []string{"退货"}, nil)
+	require.Eventually(t, func() bool {
+		rs, err := st.VectorSearch(ctx, k, []float32{1, 0, 0, 0}, 10, kb.Filter{})
+		return err == nil && len(rs) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+
+	standby, err := pgx.Connect(ctx, storetest.WithDatabase(standbyURL, name))
+	require.NoError(t, err)
+	defer standby.Close(ctx)
+	var sessions int
+	require.NoError(t, standby.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, store.ReadApplicationName).Scan(&sessions))
+	require.Positive(t, sessions, "the read pool is on the standby")
+	_, err = standby.Exec(ctx, `INSERT INTO tenants (name) VALUES ('x')`)
+	require.Error(t, err, "a standby refuses writes")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -80,6 +81,8 @@ type PoolOptions struct {
 	// ApplicationName tells this pool's sessions apart in pg_stat_activity and the server's
 	// logs; defaults to "zhiku" (ReadApplicationName for OpenReadPool).
 	ApplicationName string
+	// Log receives a read pool's warnings; defaults to slog.Default().
+	Log *slog.Logger
 }
 
 // OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
