@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed *.sql
@@ -43,7 +44,12 @@ func Migrate(ctx context.Context, databaseURL string, log *slog.Logger) (Result,
 func MigrateDB(ctx context.Context, db *sql.DB, log *slog.Logger) (Result, error) {
 	// Out-of-order: migrations written on parallel branches land in any order; each
 	// still runs once, as its own transaction.
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithAllowOutofOrder(true))
+	// A session advisory lock: servers and workers started together migrate one at a time.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return Result{}, fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithAllowOutofOrder(true), goose.WithSessionLocker(locker))
 	if err != nil {
 		return Result{}, fmt.Errorf("migrate: %w", err)
 	}
