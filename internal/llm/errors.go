@@ -61,6 +61,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ProviderOp names the call that failed ("embeddings", "chat"...): the API answers a
+// provider's failure with 503 by this method, without importing this package.
+func (e *Error) ProviderOp() string { return e.Op }
+
 // IsTransient reports whether err, as returned by this package, may go away if the same call
 // is made later: rate limits, provider 5xx, timeouts and dropped connections. Bad keys, bad
 // input, unknown models, dimension mismatches and the caller's own cancellation are not.
