@@ -76,8 +76,10 @@ type Server struct {
 	mu       sync.Mutex
 	requests []Request
 
+	abandoned  int // requests whose client hung up while the fake held them back
+
 	embedDim   int
-	embedFault func(n int) Reply
+	embedFault func(n int, inputs []string) Reply
 	embedCalls int
 }
 
@@ -102,9 +104,10 @@ func (s *Server) Requests() []Request {
 
 // Embeddings makes the fake serve /v1/embeddings: each text gets a unit vector of dim
 // numbers, its character bigrams hashed, so texts sharing words are close. fault, when not
-// nil, is asked before the nth request (from 1) and may fail it: a Status ≥ 400 answers an
-// OpenAI-shaped error, a Delay holds the answer back (until the client hangs up).
-func (s *Server) Embeddings(dim int, fault func(n int) Reply) {
+// nil, is asked before the nth request (from 1), with its texts, and may fail it: a Status
+// ≥ 400 answers an OpenAI-shaped error, a Delay holds the answer back (until the client
+// hangs up).
+func (s *Server) Embeddings(dim int, fault func(n int, inputs []string) Reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.embedDim, s.embedFault = dim, fault
@@ -141,6 +144,31 @@ func Vector(text string, dim int) []float64 {
 	return v
 }
 
+// Abandoned is how many requests (chat or embeddings) the client gave up on while the fake
+// held them back: a caller that stopped waiting, as a deadline makes it.
+func (s *Server) Abandoned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abandoned
+}
+
+// hold waits d, or until the client hangs up (then it counts the request abandoned and
+// returns false).
+func (s *Server) hold(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		s.mu.Lock()
+		s.abandoned++
+		s.mu.Unlock()
+		return false
+	}
+}
+
 func (s *Server) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Input []string `json:"input"`
@@ -156,14 +184,10 @@ func (s *Server) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	var rep Reply
 	if fault != nil {
-		rep = fault(n)
+		rep = fault(n, req.Input)
 	}
-	if rep.Delay > 0 {
-		select {
-		case <-time.After(rep.Delay):
-		case <-r.Context().Done():
-			return
-		}
+	if !s.hold(r, rep.Delay) {
+		return
 	}
 	if rep.Status >= 400 {
 		w.Header().Set("Content-Type", "application/json")
@@ -200,12 +224,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
 	rep := s.reply(req)
-	if rep.Delay > 0 {
-		select {
-		case <-time.After(rep.Delay):
-		case <-r.Context().Done():
-			return
-		}
+	if !s.hold(r, rep.Delay) {
+		return
 	}
 	if rep.Status >= 400 {
 		w.Header().Set("Content-Type", "application/json")
