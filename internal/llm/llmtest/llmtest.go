@@ -76,7 +76,7 @@ type Server struct {
 	mu       sync.Mutex
 	requests []Request
 
-	abandoned  int // requests whose client hung up while the fake held them back
+	abandoned int // requests whose client hung up while the fake held them back
 
 	embedDim   int
 	embedFault func(n int, inputs []string) Reply
