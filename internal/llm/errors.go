@@ -61,6 +61,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsTransient reports e.Transient: packages that must not import this one (ingest) test
+// for it through this method.
+func (e *Error) IsTransient() bool { return e.Transient }
+
 // ProviderOp names the call that failed ("embeddings", "chat"...): the API answers a
 // provider's failure with 503 by this method, without importing this package.
 func (e *Error) ProviderOp() string { return e.Op }
