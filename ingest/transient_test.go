@@ -15,7 +15,9 @@ import (
 // providerErr stands for internal/llm's Error.
 type providerErr struct{ transient bool }
 
-func (e providerErr) Error() string     { return fmt.Sprintf("provider failed (transient %v)", e.transient) }
+func (e providerErr) Error() string {
+	return fmt.Sprintf("provider failed (transient %v)", e.transient)
+}
 func (e providerErr) IsTransient() bool { return e.transient }
 
 type failingEmbedder struct {

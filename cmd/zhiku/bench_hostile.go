@@ -226,7 +226,9 @@ func humanSize(n int64) string {
 // hostileFiles lists the generated files, a well-formed one of each family first (its row
 // is the baseline of time and memory).
 func hostileFiles() []hostileFile {
-	text := func(i int) string { return fmt.Sprintf("BT /F1 12 Tf 72 700 Td (Page %d: the filter is cleaned every two weeks.) Tj ET", i) }
+	text := func(i int) string {
+		return fmt.Sprintf("BT /F1 12 Tf 72 700 Td (Page %d: the filter is cleaned every two weeks.) Tj ET", i)
+	}
 	manual := func() []byte { return pdfDoc(20, text, nil) }
 	wideHeader := func(cols int) []byte {
 		var b bytes.Buffer
@@ -263,7 +265,9 @@ func hostileFiles() []hostileFile {
 		}, want: "any"}, // the nesting is in an unused entry: the page itself is fine
 		{name: "stream-bomb.pdf", make: func() []byte { return pdfStreamBomb(512 << 20) }, want: "any"},
 		{name: "claims-4gb-stream.pdf", make: func() []byte { return pdfDoc(1, text, map[string]string{"length": "4294967296"}) }, want: "any"},
-		{name: "jbig2-bomb.pdf", make: func() []byte { return pdfImage("/JBIG2Decode", 200_000, 200_000, 1, []byte("\x00\x00\x00\x00\x30\x00\x01\x00\x00\x00\x13")) }, want: "error"},
+		{name: "jbig2-bomb.pdf", make: func() []byte {
+			return pdfImage("/JBIG2Decode", 200_000, 200_000, 1, []byte("\x00\x00\x00\x00\x30\x00\x01\x00\x00\x00\x13"))
+		}, want: "error"},
 		{name: "image-bomb.pdf", make: func() []byte { return pdfImage("/FlateDecode", 60_000, 60_000, 8, deflateZeros(64<<20)) }, want: "error"},
 
 		{name: "bomb.docx", make: func() []byte { return zipOf(zipPart{name: "word/document.xml", spaces: 300 << 20}) }, want: "error", says: "bomb.docx"},
