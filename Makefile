@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench eval fuzz clean
+.PHONY: all build db run test lint bench eval fuzz soak clean
 
 all: build
 
@@ -58,6 +58,15 @@ FUZZTIME ?= 20s
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
+
+## soak: mixed traffic (answers, searches, FAQ edits, uploads) against a `zhiku serve` child on
+## loopback for SOAK_DURATION at SOAK_RATE requests/s, printing per minute the errors, p50/p99,
+## the server's RSS and goroutines and PostgreSQL connections; exit 1 on any failed request
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 100
+
+soak: db build
+	$(BIN) bench soak --duration $(SOAK_DURATION) --rate $(SOAK_RATE)
 
 clean:
 	rm -rf bin

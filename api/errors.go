@@ -3,10 +3,15 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -31,7 +36,13 @@ var (
 	errNoKey            = newError(http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer <key>", "缺少 API 密钥：请在请求头中发送 Authorization: Bearer <key>")
 	errBadKey           = newError(http.StatusUnauthorized, "unauthorized", "invalid or revoked API key", "API 密钥无效或已吊销")
 	errInternal         = newError(http.StatusInternalServerError, "internal", "internal error; quote the request_id when reporting it", "服务器内部错误；反馈时请附上 request_id")
+	errDatabaseDown     = newError(http.StatusServiceUnavailable, "database_unavailable",
+		"the database is unavailable; try again shortly (the server reconnects by itself)", "数据库暂时无法连接，请稍后重试（服务会自动重新连接）")
 )
+
+// retryAfterSeconds is the Retry-After sent with a 503: about how long a PostgreSQL restart
+// or a provider's brief outage takes.
+const retryAfterSeconds = "5"
 
 // errorBody is the JSON shape of every error: {"error":{"code","message"},"request_id"}.
 type errorBody struct {
@@ -50,6 +61,9 @@ func fail(c *gin.Context, err error) {
 	ae := classify(err)
 	if ae.Status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the access log, which logs it once
+	}
+	if ae.Status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfterSeconds)
 	}
 	if c.GetBool(ctxOpenAIErrors) {
 		c.AbortWithStatusJSON(ae.Status, openAIErrorOf(ae))
@@ -111,7 +125,51 @@ func classify(err error) *apiError {
 		en, zh := detail(kb.ErrUnsupported)
 		return newError(http.StatusUnsupportedMediaType, "unsupported", en, zh)
 	}
+	// A model provider's failure first: it may wrap a network error too.
+	var pe providerFailure
+	if errors.As(err, &pe) {
+		op := pe.ProviderOp()
+		return newError(http.StatusServiceUnavailable, "provider_unavailable",
+			fmt.Sprintf("the model provider (%s) is unavailable; try again shortly", op), fmt.Sprintf("模型服务（%s）暂时不可用，请稍后重试", op))
+	}
+	if DatabaseUnavailable(err) {
+		return errDatabaseDown
+	}
 	return errInternal
+}
+
+// providerFailure is a model provider's error (internal/llm's Error) as the API sees it,
+// without importing the client package.
+type providerFailure interface {
+	error
+	ProviderOp() string
+}
+
+// DatabaseUnavailable reports whether err means PostgreSQL could not be reached or dropped
+// the connection (stopped, restarting, refusing connections): a condition that passes by
+// itself, as the pool reconnects. The API answers it with 503 instead of a 500, and the
+// ingest workers retry a job that failed of it.
+func DatabaseUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exceptions; 57P01..57P03: shut down by an administrator or a
+		// crash, or not accepting connections yet; 53300: too many connections.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" || pg.Code == "53300"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return false // an HTTP call's failure (a model provider), not the database's
+	}
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // notFound names what was not found, in both languages.

@@ -2,9 +2,13 @@ package api
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhiku/zhiku/internal/kb"
@@ -29,3 +33,38 @@ func TestBilingualErrorsKeepEachLanguageWhole(t *testing.T) {
 		require.Equal(t, tc.zh, ae.MessageZh)
 	}
 }
+
+func TestUnavailableDependenciesAre503(t *testing.T) {
+	t.Parallel()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("store: list: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), "database_unavailable"},
+		{fmt.Errorf("store: list: %w", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}), "database_unavailable"},
+		{fmt.Errorf("store: get: %w", refused), "database_unavailable"},
+		{fmt.Errorf("store: get: %w", pgconn.ErrConnClosed), "database_unavailable"},
+		// A provider's failure wraps a network error too; it is the provider that is down.
+		{fmt.Errorf("retrieval: %w", &providerErr{op: "embeddings", err: &url.Error{Op: "Post", URL: "http://x", Err: refused}}), "provider_unavailable"},
+		// An HTTP client's failure that is no provider's is no database's either.
+		{&url.Error{Op: "Post", URL: "http://x", Err: refused}, "internal"},
+		{&pgconn.PgError{Code: "23505"}, "internal"},
+	} {
+		ae := classify(tc.err)
+		require.Equal(t, tc.code, ae.Code, tc.err.Error())
+		if tc.code != "internal" {
+			require.Equal(t, http.StatusServiceUnavailable, ae.Status)
+			require.NotEmpty(t, ae.MessageZh)
+		}
+	}
+}
+
+type providerErr struct {
+	op  string
+	err error
+}
+
+func (e *providerErr) Error() string      { return "llm: " + e.op + ": " + e.err.Error() }
+func (e *providerErr) Unwrap() error      { return e.err }
+func (e *providerErr) ProviderOp() string { return e.op }

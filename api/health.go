@@ -17,9 +17,10 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	if err := s.deps.DB.Ping(ctx); err != nil {
 		s.log.Warn("not ready: database unreachable", "request_id", c.GetString(ctxRequestID), "error", err)
+		c.Header("Retry-After", retryAfterSeconds)
 		c.JSON(http.StatusServiceUnavailable, gin.H{
 			"status": "unavailable",
-			"error":  gin.H{"code": "database_unreachable", "message": "database unreachable", "message_zh": "数据库无法连接"},
+			"error":  gin.H{"code": errDatabaseDown.Code, "message": errDatabaseDown.Message, "message_zh": errDatabaseDown.MessageZh},
 		})
 		return
 	}

@@ -63,7 +63,8 @@ func (s *Server) search(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
+	ctx, degraded := retrieval.WithDegradation(c.Request.Context())
+	hits, err := s.deps.Search.Search(ctx, retrieval.Request{
 		KB: k, Query: req.Query, TopK: topK, Mode: req.Mode, Filter: filter,
 		ScoreThreshold: req.ScoreThreshold, Rerank: req.Rerank == nil || *req.Rerank, Weights: req.Weights, Fusion: req.Fusion,
 	})
@@ -80,7 +81,11 @@ func (s *Server) search(c *gin.Context) {
 		out[i].Source.Page = h.Page
 		out[i].Source.SectionPath = h.SectionPath
 	}
-	c.JSON(http.StatusOK, gin.H{"results": out})
+	body := gin.H{"results": out}
+	if d := degraded.String(); d != "" {
+		body["degraded"] = d // what the search did without (a provider down), as answers say
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 // storableFilter rejects a filter holding a NUL byte in a field, an operator or any string

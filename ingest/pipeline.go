@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -237,7 +238,7 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 		texts = append(texts, pr.texts...)
 	}
 	vecs, err := p.embed(ctx, k, emb, texts)
-	if err != nil && len(ready) > 1 && ctx.Err() == nil {
+	if err != nil && len(ready) > 1 && ctx.Err() == nil && !transient(err) {
 		for _, pr := range ready { // one text the provider refuses must not fail its neighbours
 			p.writeGroup(ctx, k, emb, model, dict, units, []int{pr.idx}, outcomes)
 		}
@@ -272,6 +273,14 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 		}
 		outcomes[pr.idx] = o
 	}
+}
+
+// transient reports whether an embedding failure is one that passes (a provider's rate
+// limit, 5xx or timeout: internal/llm's Error says so through its IsTransient method):
+// retrying each unit alone would only multiply the requests of an outage; the job retries.
+func transient(err error) bool {
+	var t interface{ IsTransient() bool }
+	return errors.As(err, &t) && t.IsTransient()
 }
 
 // prepare turns a unit into its document row and tokenized chunks, dropping passages that

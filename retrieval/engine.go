@@ -265,6 +265,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	var chunkStats kb.ChunkStats
 	var first legs
 	var embErr, statsErr error
+	var embedFailed bool // the query embedder failed (not: there is none for this model)
 	var wg sync.WaitGroup
 	if useVector {
 		wg.Go(func() {
@@ -274,7 +275,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 				return
 			}
 			if q.vec, err = emb.EmbedQuery(ctx, r.Query); err != nil {
-				embErr = fmt.Errorf("retrieval: embed query: %w", err)
+				embErr, embedFailed = fmt.Errorf("retrieval: embed query: %w", err), true
 				return
 			}
 			first.vec, first.vecErr = e.vectorLeg(ctx, q)
@@ -291,6 +292,9 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		first.text, first.textErr = e.textLeg(ctx, q)
 	}
 	wg.Wait()
+	if embedFailed && withoutVectorLeg(ctx, r, embErr) {
+		embErr, useVector, q.useVector, share = nil, false, false, 0 // scores are the text leg's
+	}
 	if err := errors.Join(embErr, statsErr); err != nil {
 		return nil, err
 	}
@@ -375,8 +379,14 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	promoteExactIDs(r.Query, hits)
 	if r.Rerank && e.reranker != nil && len(hits) > 1 {
-		if hits, err = e.rerank(ctx, r.Query, hits); err != nil {
+		reranked, err := e.rerank(ctx, r.Query, hits)
+		switch {
+		case err == nil:
+			hits = reranked
+		case ctx.Err() != nil:
 			return nil, err
+		default: // the fused order stands
+			NoteDegraded(ctx, "reranker unavailable, fused order kept: "+err.Error())
 		}
 	}
 	out := hits[:0]

@@ -139,7 +139,7 @@ func (a *app) serve(ctx context.Context) error {
 		Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
 		Limits:   a.fileLimits(a.cfg.MaxUploadBytes),
 		Pipeline: ingest.Options{KeepVersions: a.cfg.KeepVersions},
-	}), jobs.Options{Workers: a.cfg.IngestWorkers, IsTransient: llm.IsTransient, Log: a.log})
+	}), jobs.Options{Workers: a.cfg.IngestWorkers, IsTransient: ingestRetryable, Log: a.log})
 	// The workers outlive ctx until the HTTP server has drained, then stop and requeue.
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	workersDone := make(chan struct{})
@@ -180,6 +180,10 @@ func (a *app) serve(ctx context.Context) error {
 	log.Info("stopped")
 	return nil
 }
+
+// ingestRetryable: a job that failed of a model provider's transient failure, or of the
+// database going away (a restart), runs again later; documents it wrote are unchanged then.
+func ingestRetryable(err error) bool { return llm.IsTransient(err) || api.DatabaseUnavailable(err) }
 
 func displayAddr(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())

@@ -27,6 +27,13 @@ const (
 	DefaultEmbedConcurrency = 4
 	// DefaultEmbedTimeout bounds one embeddings request (one attempt).
 	DefaultEmbedTimeout = 60 * time.Second
+	// DefaultQueryTimeout bounds one attempt to embed a query: a customer is waiting, and a
+	// search can answer from its text leg alone.
+	DefaultQueryTimeout = 5 * time.Second
+	// DefaultQueryRetries is how often a query's embedding is retried (so 2 attempts).
+	DefaultQueryRetries = 1
+	// DefaultQueryCooldown is how long queries skip a provider that just failed them.
+	DefaultQueryCooldown = 10 * time.Second
 )
 
 // Encoding formats an embeddings request may ask for.
@@ -64,6 +71,16 @@ type EmbedderConfig struct {
 	Timeout time.Duration
 	// RetryConfig sets retries and backoff; see its fields for defaults.
 	RetryConfig
+	// QueryTimeout bounds each attempt of EmbedQuery. Defaults to DefaultQueryTimeout (5 s).
+	QueryTimeout time.Duration
+	// QueryRetries is how often EmbedQuery retries a transient failure (with RetryConfig's
+	// backoff). 0 means DefaultQueryRetries (1); a negative value turns retries off.
+	QueryRetries int
+	// QueryCooldown: once EmbedQuery failed transiently (after its retries), later queries
+	// fail at once for this long, then one query tries the provider again; so an outage costs
+	// searches their vector leg, not seconds each. 0 means DefaultQueryCooldown (10 s); a
+	// negative value turns it off.
+	QueryCooldown time.Duration
 	// HTTPClient replaces the default http.Client (no client-wide timeout).
 	HTTPClient *http.Client
 	// Logger receives retry warnings. Defaults to discarding them.
@@ -85,6 +102,9 @@ type Embedder struct {
 	concurrency    int
 	timeout        time.Duration
 	retry          *retrier
+	queryTimeout   time.Duration
+	queryRetry     *retrier
+	queryCooldown  *cooldown
 	logger         *slog.Logger
 	formatSwitched sync.Once
 }
@@ -117,6 +137,19 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultEmbedTimeout
 	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	queryRetry := cfg.RetryConfig
+	switch {
+	case cfg.QueryRetries == 0:
+		queryRetry.MaxRetries = DefaultQueryRetries
+	default:
+		queryRetry.MaxRetries = cfg.QueryRetries // negative: none, as in RetryConfig
+	}
+	if cfg.QueryCooldown == 0 {
+		cfg.QueryCooldown = DefaultQueryCooldown
+	}
 	logger := loggerOr(cfg.Logger)
 	e := &Embedder{
 		client:        newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient),
@@ -129,6 +162,9 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 		concurrency:   cfg.Concurrency,
 		timeout:       cfg.Timeout,
 		retry:         newRetrier("embeddings", cfg.Model, cfg.RetryConfig, logger),
+		queryTimeout:  cfg.QueryTimeout,
+		queryRetry:    newRetrier("embeddings", cfg.Model, queryRetry, logger),
+		queryCooldown: &cooldown{d: cfg.QueryCooldown},
 		logger:        logger,
 	}
 	e.dim.Store(int64(cfg.Dimension))
@@ -143,12 +179,19 @@ func (e *Embedder) Model() string { return e.model }
 // 0 before any response when none was configured.
 func (e *Embedder) Dimension() int { return int(e.dim.Load()) }
 
-// EmbedQuery embeds one search query (with QueryPrefix).
+// EmbedQuery embeds one search query (with QueryPrefix), under the query policy: shorter
+// attempts, fewer retries, and a cooldown after a failure during which queries fail at once
+// (an *Error, transient) instead of waiting on a provider that is down.
 func (e *Embedder) EmbedQuery(ctx context.Context, q string) ([]float32, error) {
 	if err := checkNotBlank([]string{q}); err != nil {
 		return nil, err
 	}
-	vecs, err := e.embedBatch(ctx, []string{e.queryPrefix + q})
+	probe, skip := e.queryCooldown.enter(time.Now())
+	if skip != nil {
+		return nil, &Error{Op: "embeddings", Model: e.model, Message: skip.Error(), Transient: true, Err: skip, Attempts: 0}
+	}
+	vecs, err := e.embedWith(ctx, []string{e.queryPrefix + q}, e.queryRetry, e.queryTimeout)
+	e.queryCooldown.done(probe, err, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +251,14 @@ func checkNotBlank(texts []string) error {
 
 // embedBatch sends one request (with retries) and checks the answer's shape and dimensions.
 func (e *Embedder) embedBatch(ctx context.Context, inputs []string) ([][]float32, error) {
+	return e.embedWith(ctx, inputs, e.retry, e.timeout)
+}
+
+// embedWith is embedBatch under a given retry policy and attempt timeout.
+func (e *Embedder) embedWith(ctx context.Context, inputs []string, retry *retrier, timeout time.Duration) ([][]float32, error) {
 	var resp openai.EmbeddingResponse
-	err := e.retry.do(ctx, func(ctx context.Context) error {
-		return withTimeout(ctx, e.timeout, func(ctx context.Context) error {
+	err := retry.do(ctx, func(ctx context.Context) error {
+		return withTimeout(ctx, timeout, func(ctx context.Context) error {
 			var err error
 			resp, err = e.create(ctx, inputs)
 			return err

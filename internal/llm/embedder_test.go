@@ -258,7 +258,7 @@ func TestEmbedRetries(t *testing.T) {
 		e := newTestEmbedder(t, EmbedderConfig{BaseURL: srv.URL,
 			RetryConfig: RetryConfig{BaseBackoff: time.Millisecond, MaxBackoff: time.Minute}})
 		waits := &waitRecorder{}
-		e.retry.sleep = waits.sleep
+		e.queryRetry.sleep = waits.sleep // EmbedQuery's retrier
 
 		_, err := e.EmbedQuery(context.Background(), "q 1")
 		require.NoError(t, err)
@@ -276,7 +276,7 @@ func TestEmbedRetries(t *testing.T) {
 		e := newTestEmbedder(t, EmbedderConfig{BaseURL: srv.URL,
 			RetryConfig: RetryConfig{MaxRetries: 4, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond}})
 		waits := &waitRecorder{}
-		e.retry.sleep = waits.sleep
+		e.queryRetry.sleep = waits.sleep // EmbedQuery's retrier
 
 		_, err := e.EmbedQuery(context.Background(), "q 1")
 		require.Error(t, err)
@@ -433,7 +433,7 @@ func TestEmbedContextCancel(t *testing.T) {
 		e := newTestEmbedder(t, EmbedderConfig{BaseURL: srv.URL,
 			RetryConfig: RetryConfig{BaseBackoff: time.Hour, MaxBackoff: time.Hour}})
 		ctx, cancel := context.WithCancel(context.Background())
-		e.retry.sleep = func(ctx context.Context, d time.Duration) error {
+		e.queryRetry.sleep = func(ctx context.Context, d time.Duration) error {
 			cancel()
 			return sleepCtx(ctx, d)
 		}

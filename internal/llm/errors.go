@@ -61,6 +61,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsTransient reports e.Transient: packages that must not import this one (ingest) test
+// for it through this method.
+func (e *Error) IsTransient() bool { return e.Transient }
+
+// ProviderOp names the call that failed ("embeddings", "chat"...): the API answers a
+// provider's failure with 503 by this method, without importing this package.
+func (e *Error) ProviderOp() string { return e.Op }
+
 // IsTransient reports whether err, as returned by this package, may go away if the same call
 // is made later: rate limits, provider 5xx, timeouts and dropped connections. Bad keys, bad
 // input, unknown models, dimension mismatches and the caller's own cancellation are not.

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -179,6 +180,17 @@ func newTestEmbedder(t testing.TB, cfg EmbedderConfig) *Embedder {
 	}
 	if cfg.RetryConfig == (RetryConfig{}) {
 		cfg.RetryConfig = tinyRetry
+	}
+	// Queries follow the documents' policy here unless a test sets the query policy, so
+	// tests of retries may use either call (query_policy_test.go tests the difference).
+	if cfg.QueryRetries == 0 {
+		cfg.QueryRetries = cmp.Or(cfg.MaxRetries, DefaultMaxRetries)
+	}
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = cfg.Timeout
+	}
+	if cfg.QueryCooldown == 0 {
+		cfg.QueryCooldown = -1
 	}
 	e, err := NewEmbedder(cfg)
 	require.NoError(t, err)

@@ -291,10 +291,14 @@ func (ix *curatedIndex) scored(ctx context.Context, norm string, enough float64)
 	var qvec []float32
 	if ix.emb != nil && ix.phrasings[0].vec != nil {
 		v, err := ix.emb.EmbedQuery(ctx, norm)
-		if err != nil {
+		switch {
+		case err == nil:
+			qvec = v
+		case ctx.Err() != nil:
 			return nil, err
+		default: // the provider is down: match by wording, as without an embedder
+			retrieval.NoteDegraded(ctx, "curated questions matched by wording only: "+err.Error())
 		}
-		qvec = v
 	}
 	// First the cheap evidence: shared character pairs and vectors.
 	out := make([]scoredPhrasing, len(cands))

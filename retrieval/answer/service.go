@@ -214,6 +214,7 @@ func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error
 	}
 	lang := language(q, r.KB)
 	answerThreshold, curatedThreshold := s.thresholds(r.KB)
+	ctx, degraded := retrieval.WithDegradation(ctx)
 	resp := Response{Language: lang, RewrittenQuery: q, Source: kb.SourceNone, Citations: []Citation{}}
 	var dbg *Debug
 	if r.Debug {
@@ -261,7 +262,7 @@ func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error
 			if err != nil {
 				return Response{}, err
 			}
-			if cacheable && dbg == nil && !s.o.NoCache {
+			if cacheable && dbg == nil && !s.o.NoCache && degraded.String() == "" {
 				s.cache.put(key, gen, time.Now(), resp)
 			}
 		}
@@ -281,6 +282,10 @@ func (s *Service) run(ctx context.Context, r Request, onDelta func(string) error
 	}
 	resp.AnswerID = newAnswerID()
 	resp.LatencyMS = ms(time.Since(start))
+	resp.Degraded = degraded.String()
+	if dbg != nil {
+		dbg.Degraded = resp.Degraded
+	}
 	resp.Debug = dbg
 	if onDelta != nil && !streamed {
 		if err := onDelta(resp.Answer); err != nil {

@@ -61,7 +61,11 @@ type Response struct {
 	CuratedID      int64      `json:"curated_id,omitempty"` // the FAQ's id for a curated answer from the faqs table
 	Cached         bool       `json:"cached"`
 	LatencyMS      float64    `json:"latency_ms"`
-	Debug          *Debug     `json:"debug,omitempty"`
+	// Degraded says what the answer had to do without, when a provider failed: "vector leg
+	// unavailable, text search only: …", "curated questions matched by wording only: …".
+	// Empty when nothing was missing. Such an answer is not cached.
+	Degraded string `json:"degraded,omitempty"`
+	Debug    *Debug `json:"debug,omitempty"`
 }
 
 // Debug shows each step of the pipeline.
@@ -75,6 +79,7 @@ type Debug struct {
 	Threshold       float64            `json:"threshold"`
 	Composer        string             `json:"composer"` // curated, llm, extractive, catalog, none
 	LLMError        string             `json:"llm_error,omitempty"`
+	Degraded        string             `json:"degraded,omitempty"` // as Response.Degraded
 	StepsMS         map[string]float64 `json:"steps_ms"`
 }
 
