@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zhiku/zhiku/api"
+	"github.com/zhiku/zhiku/internal/jobs"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/kbmaint"
 	"github.com/zhiku/zhiku/internal/store"
@@ -16,7 +18,7 @@ import (
 // The compiler checks that the store satisfies the maintenance runners' interfaces.
 var (
 	_ kbmaint.ReembedStore = (*store.Store)(nil)
-	_ kbmaint.KBStore      = (*store.Store)(nil)
+	_ kbmaint.ReindexStore = (*store.Store)(nil)
 	_ api.Reindexer        = reindexAdapter{}
 )
 
@@ -116,18 +118,27 @@ func (a *app) reindexCmd() *cobra.Command {
 	return cmd
 }
 
-// reindexer runs the server's background re-indexes (one knowledge base at a time) until
-// ctx ends.
-func (a *app) reindexer(ctx context.Context, st *store.Store) api.Reindexer {
-	return reindexAdapter{kbmaint.NewReindexer(ctx, st, a.log, kbmaint.ReindexerOptions{})}
+// reindexAdapter lets the API queue re-indexes on River and report them from the
+// knowledge base's maintenance record, whichever process runs them.
+type reindexAdapter struct {
+	jobs *jobs.Client
+	log  *slog.Logger
 }
 
-// reindexAdapter lets the API start and report background re-indexes.
-type reindexAdapter struct{ r *kbmaint.Reindexer }
-
-func (a reindexAdapter) Reindex(k kb.KnowledgeBase) { a.r.Reindex(k) }
+func (a reindexAdapter) Reindex(k kb.KnowledgeBase) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.jobs.Reindex(ctx, k); err != nil {
+		a.log.Error("queueing a re-index failed; PATCH the dictionary or POST reindex again", "kb_id", k.ID, "error", err)
+	}
+}
 
 func (a reindexAdapter) ReindexStatus(kbID int64) (api.ReindexStatus, bool) {
-	s, ok := a.r.Status(kbID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, ok, err := a.jobs.ReindexStatus(ctx, kbID)
+	if err != nil {
+		a.log.Error("reading a re-index status failed", "kb_id", kbID, "error", err)
+	}
 	return api.ReindexStatus(s), ok
 }

@@ -187,11 +187,21 @@ func TestServerReindexesInBackgroundAfterDictionaryPatch(t *testing.T) {
 	require.NoError(t, err)
 
 	const key = "test-admin-key-reindex-0123456789"
-	a := &app{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	a := &app{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg}
+	eng, err := a.buildEngines(db.Store)
+	require.NoError(t, err)
+	jc, err := a.jobs(db.Pool, db.Store, eng, true) // the re-index runs on River, as in `zhiku worker`
+	require.NoError(t, err)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- jc.Run(wctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 	srv := httptest.NewServer(api.New(api.Deps{
 		Log: a.log, Store: db.Store, DB: db.Pool, AdminKey: key, DefaultTenantID: def.ID,
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: localEmbeddingModel, Dimension: 256},
-		Reindexer: a.reindexer(ctx, db.Store),
+		Reindexer: reindexAdapter{jobs: jc, log: a.log},
 	}))
 	t.Cleanup(srv.Close)
 	call := func(method, body string) map[string]any {
