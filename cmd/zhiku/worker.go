@@ -20,9 +20,10 @@ import (
 func (a *app) workerCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
-		Short: "Run background jobs (uploads, re-indexes, log retention) without serving HTTP",
+		Short: "Run background jobs (uploads, re-indexes, re-embedding, log retention) without serving HTTP",
 		Long: "Runs the jobs that `zhiku serve` queues, on River in PostgreSQL: file uploads\n" +
-			"(ZHIKU_INGEST_WORKERS at once), re-indexes after a dictionary change, and the hourly\n" +
+			"(ZHIKU_INGEST_WORKERS at once), re-indexes after a dictionary change, `zhiku reembed --queue`\n" +
+			"runs (with this worker's ZHIKU_EMBED_* settings for the target model), and the hourly\n" +
 			"conversation-log purge (ZHIKU_LOG_RETENTION_DAYS). Run any number of workers and\n" +
 			"servers against one database: each job runs on one of them. Servers started with\n" +
 			"`zhiku serve --no-worker` leave all jobs to the workers. On SIGINT/SIGTERM the jobs in\n" +
@@ -68,6 +69,15 @@ func (a *app) jobs(pool *pgxpool.Pool, st *store.Store, eng *engines, work bool)
 		})
 		opts.Reindex = func(ctx context.Context, k kb.KnowledgeBase, progress func(done, total int)) error {
 			_, err := kbmaint.Reindex(ctx, st, k, 0, progress)
+			return err
+		}
+		opts.Reembed = func(ctx context.Context, k kb.KnowledgeBase, t jobs.EmbeddingTarget, progress func(done, total int)) error {
+			target := store.EmbeddingTarget{Embedder: t.Embedder, Model: t.Model, Dim: t.Dim}
+			emb, _, err := eng.embedders.forKB(kb.KnowledgeBase{Name: k.Name, Embedder: t.Embedder, EmbeddingModel: t.Model, EmbeddingDim: t.Dim})
+			if err != nil {
+				return jobs.Permanent(err) // this worker's configuration cannot embed with it
+			}
+			_, err = kbmaint.Reembed(ctx, st, k, target, emb, kbmaint.ReembedOptions{Progress: progress})
 			return err
 		}
 		retention := time.Duration(a.cfg.LogRetentionDays) * 24 * time.Hour

@@ -30,6 +30,9 @@ type Options struct {
 	Processor Processor
 	// Reindex re-tokenizes a knowledge base's chunks with its current dictionary.
 	Reindex TaskFunc
+	// Reembed moves a knowledge base's chunks to the target embedding model. Nil fails
+	// re-embedding jobs.
+	Reembed func(ctx context.Context, k kb.KnowledgeBase, target EmbeddingTarget, progress func(done, total int)) error
 	// Periodic chores (log retention), run once per interval across every worker process.
 	Periodic []Periodic
 
@@ -105,6 +108,11 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Reembed == nil {
+		opts.Reembed = func(context.Context, kb.KnowledgeBase, EmbeddingTarget, func(int, int)) error {
+			return errors.New("this worker cannot re-embed / 此工作进程不能重新向量化")
+		}
+	}
 	c := &Client{q: q, opts: opts, log: opts.Log.With("component", "jobs"), locks: pool}
 	cfg := &river.Config{
 		Logger:            opts.Log.With("component", "river"),
@@ -118,6 +126,7 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &ingestWorker{c: c})
 		river.AddWorker(workers, &reindexWorker{c: c})
+		river.AddWorker(workers, &reembedWorker{c: c})
 		river.AddWorker(workers, &periodicWorker{c: c})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{

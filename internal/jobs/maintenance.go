@@ -65,11 +65,7 @@ func (c *Client) Reindex(ctx context.Context, k kb.KnowledgeBase) error {
 
 // ReindexStatus returns knowledge base kbID's latest re-index, if one was asked for.
 func (c *Client) ReindexStatus(ctx context.Context, kbID int64) (TaskStatus, bool, error) {
-	s, err := c.q.TaskStatus(ctx, kbID, TaskReindex)
-	if errors.Is(err, kb.ErrNotFound) {
-		return s, false, nil
-	}
-	return s, err == nil, err
+	return c.TaskStatus(ctx, kbID, TaskReindex)
 }
 
 type reindexWorker struct {
@@ -77,51 +73,130 @@ type reindexWorker struct {
 	c *Client
 }
 
-// lockKeyReindex is the class of the advisory locks that let one re-index per knowledge base
-// run at a time, across processes.
-const lockKeyReindex = 0x7265696e // "rein"
-
-// Work re-tokenizes one knowledge base while holding its advisory lock; a run that finds
-// another holding it waits its turn (snoozed, no attempt counted).
+// Work re-tokenizes the knowledge base, unless its dictionary changed again since the request
+// (that change's run does it).
 func (w *reindexWorker) Work(ctx context.Context, rj *river.Job[ReindexArgs]) error {
 	a := rj.Args
-	conn, err := w.c.locks.Acquire(ctx)
+	return w.c.runKBTask(ctx, rj.ID, TaskReindex, a.TenantID, a.KBID,
+		func(k kb.KnowledgeBase) bool { return dictionaryDigest(k) == a.Dictionary }, w.c.opts.Reindex)
+}
+
+// TaskReembed names the re-embedding run in kb_maintenance.
+const TaskReembed = "reembed"
+
+// EmbeddingTarget is the model a knowledge base is re-embedded with.
+type EmbeddingTarget struct {
+	Embedder string `json:"embedder"`
+	Model    string `json:"model"`
+	Dim      int    `json:"dim"`
+}
+
+// ReembedArgs is River's job to move a knowledge base's chunks to another embedding model.
+type ReembedArgs struct {
+	TenantID int64           `json:"tenant_id"`
+	KBID     int64           `json:"kb_id"`
+	Target   EmbeddingTarget `json:"target"`
+}
+
+// Kind implements river.JobArgs.
+func (ReembedArgs) Kind() string { return "zhiku_reembed" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. A retry continues where the failed
+// attempt stopped (the vectors written so far are kept), so attempts are generous.
+func (ReembedArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueMaintenance, MaxAttempts: 10,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWaiting}}
+}
+
+// Reembed asks a worker to re-embed k with target and returns River's job id (that of the
+// run already waiting for the same target, when there is one).
+func (c *Client) Reembed(ctx context.Context, k kb.KnowledgeBase, target EmbeddingTarget) (int64, error) {
+	res, err := c.river.Insert(ctx, ReembedArgs{TenantID: k.TenantID, KBID: k.ID, Target: target}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: queue re-embedding of knowledge base %d: %w", k.ID, err)
+	}
+	if !res.UniqueSkippedAsDuplicate {
+		if err := c.q.SetTaskStatus(ctx, k.ID, TaskReembed, TaskStatus{State: TaskQueued}); err != nil {
+			return res.Job.ID, err
+		}
+	}
+	return res.Job.ID, nil
+}
+
+// TaskStatus returns knowledge base kbID's latest run of task, if one was asked for.
+func (c *Client) TaskStatus(ctx context.Context, kbID int64, task string) (TaskStatus, bool, error) {
+	s, err := c.q.TaskStatus(ctx, kbID, task)
+	if errors.Is(err, kb.ErrNotFound) {
+		return s, false, nil
+	}
+	return s, err == nil, err
+}
+
+type reembedWorker struct {
+	river.WorkerDefaults[ReembedArgs]
+	c *Client
+}
+
+// Work re-embeds the knowledge base with the job's target.
+func (w *reembedWorker) Work(ctx context.Context, rj *river.Job[ReembedArgs]) error {
+	a := rj.Args
+	return w.c.runKBTask(ctx, rj.ID, TaskReembed, a.TenantID, a.KBID, func(kb.KnowledgeBase) bool { return true },
+		func(ctx context.Context, k kb.KnowledgeBase, progress func(done, total int)) error {
+			return w.c.opts.Reembed(ctx, k, a.Target, progress)
+		})
+}
+
+// Permanent marks a task's error as one a retry cannot fix (say, a worker configured
+// without the target model's embedder): the run fails at once.
+func Permanent(err error) error { return river.JobCancel(err) }
+
+// Advisory lock classes: one run of a task per knowledge base at a time, across processes.
+var lockClass = map[string]int32{TaskReindex: 0x7265696e, TaskReembed: 0x7265656d} // "rein", "reem"
+
+// runKBTask runs one maintenance task over a knowledge base while holding the task's
+// advisory lock for it, recording its progress in kb_maintenance. A run that finds the lock
+// taken waits its turn (snoozed, no attempt counted); one whose wanted returns false for
+// the knowledge base as it is now ends without work.
+func (c *Client) runKBTask(ctx context.Context, riverID int64, task string, tenantID, kbID int64,
+	wanted func(kb.KnowledgeBase) bool, run TaskFunc) error {
+	conn, err := c.locks.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(lockKeyReindex), int32(a.KBID)).Scan(&locked); err != nil {
+	// Ids past 2^31 share a lock with a smaller one: such runs wait for each other, no more.
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockClass[task], int32(kbID)).Scan(&locked); err != nil {
 		return err
 	}
 	if !locked {
 		return river.JobSnooze(time.Second)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, int32(lockKeyReindex), int32(a.KBID))
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockClass[task], int32(kbID))
 	}()
 
-	k, err := w.c.q.GetKB(ctx, a.TenantID, strconv.FormatInt(a.KBID, 10))
+	k, err := c.q.GetKB(ctx, tenantID, strconv.FormatInt(kbID, 10))
 	if errors.Is(err, kb.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("knowledge base %d no longer exists", a.KBID))
+		return river.JobCancel(fmt.Errorf("knowledge base %d no longer exists", kbID))
 	}
 	if err != nil {
 		return err
 	}
-	if dictionaryDigest(k) != a.Dictionary {
-		return nil // the dictionary changed again; that change's run does the work
+	if !wanted(k) {
+		return nil
 	}
-	log := w.c.log.With("kb_id", k.ID, "kb", k.Name, "river_job_id", rj.ID)
+	log := c.log.With("task", task, "kb_id", k.ID, "kb", k.Name, "river_job_id", riverID)
 	bg := context.WithoutCancel(ctx)
 	status := TaskStatus{State: TaskRunning, StartedAt: time.Now()}
 	save := func() {
-		if err := w.c.q.SetTaskStatus(bg, k.ID, TaskReindex, status); err != nil {
-			log.Warn("save re-index status", "error", err)
+		if err := c.q.SetTaskStatus(bg, k.ID, task, status); err != nil {
+			log.Warn("save task status", "error", err)
 		}
 	}
 	save()
-	log.Info("re-index started")
-	err = w.c.opts.Reindex(ctx, k, func(done, total int) {
+	log.Info("task started")
+	err = run(ctx, k, func(done, total int) {
 		status.Done, status.Total = done, total
 		save()
 	})
@@ -129,14 +204,14 @@ func (w *reindexWorker) Work(ctx context.Context, rj *river.Job[ReindexArgs]) er
 	switch {
 	case err == nil:
 		status.State = TaskDone
-		log.Info("re-index finished", "chunks", status.Done, "duration_ms", status.FinishedAt.Sub(status.StartedAt).Milliseconds())
+		log.Info("task finished", "chunks", status.Done, "duration_ms", status.FinishedAt.Sub(status.StartedAt).Milliseconds())
 	case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		status = TaskStatus{State: TaskQueued}
 		save()
 		return ctx.Err() // shutting down: River runs it again without counting the attempt
 	default:
 		status.State, status.Error = TaskFailed, err.Error()
-		log.Error("re-index failed", "done", status.Done, "error", err)
+		log.Error("task failed", "done", status.Done, "error", err)
 	}
 	save()
 	return err
