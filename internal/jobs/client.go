@@ -42,11 +42,16 @@ type Options struct {
 	Heartbeat time.Duration
 	RetryBase time.Duration // backoff before an upload's first retry, doubled each time. Defaults to 5s.
 	RetryMax  time.Duration // backoff cap. Defaults to 5m.
-	// Timeout stops a job that runs longer (its attempt fails and is retried). Defaults to
-	// 30 minutes.
+	// Timeout stops an upload or periodic job that runs longer (its attempt fails and is
+	// retried). River has no heartbeat: it also bounds how long the job of a killed process
+	// stays running before River runs it again. Defaults to 30 minutes.
 	Timeout time.Duration
-	// RescueAfter is when River runs again a job whose process died while running it.
-	// Defaults to Timeout + 1 minute, and is never below Timeout.
+	// TaskTimeout is Timeout for re-index and re-embedding runs, which may take hours on a
+	// large knowledge base. Defaults to 6 hours.
+	TaskTimeout time.Duration
+	// RescueAfter is the least time a job of a dead process stays running before River runs
+	// it again; a job is never rescued before its timeout either. Defaults to Timeout + 1
+	// minute (a live job's own timeout ends it first).
 	RescueAfter time.Duration
 	// Poll is how often idle workers look for jobs besides River's notifications; also how
 	// soon a leader is elected. Defaults to 1s.
@@ -95,6 +100,9 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Minute
 	}
+	if opts.TaskTimeout <= 0 {
+		opts.TaskTimeout = 6 * time.Hour
+	}
 	if opts.RescueAfter <= 0 {
 		opts.RescueAfter = opts.Timeout + time.Minute
 	}
@@ -115,7 +123,7 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 	}
 	c := &Client{q: q, opts: opts, log: opts.Log.With("component", "jobs"), locks: pool}
 	cfg := &river.Config{
-		Logger:            opts.Log.With("component", "river"),
+		Logger:            slog.New(minLevel{opts.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		FetchPollInterval: opts.Poll,
 		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),
 	}
@@ -213,3 +221,22 @@ func (c *Client) scheduleIngest(ctx context.Context, tx pgx.Tx, id int64, maxAtt
 // state in the set): asking again while one is waiting adds nothing.
 var uniqueWaiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
+// minLevel drops records below level: River logs its routine (producer counts, starts and
+// stops) at info, which would drown the jobs' own lines.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
+}

@@ -73,6 +73,9 @@ type reindexWorker struct {
 	c *Client
 }
 
+// Timeout implements river.Worker: re-indexing a large knowledge base takes long.
+func (w *reindexWorker) Timeout(*river.Job[ReindexArgs]) time.Duration { return w.c.opts.TaskTimeout }
+
 // Work re-tokenizes the knowledge base, unless its dictionary changed again since the request
 // (that change's run does it).
 func (w *reindexWorker) Work(ctx context.Context, rj *river.Job[ReindexArgs]) error {
@@ -136,6 +139,10 @@ type reembedWorker struct {
 	river.WorkerDefaults[ReembedArgs]
 	c *Client
 }
+
+// Timeout implements river.Worker: re-embedding with a remote model takes long; a run
+// stopped by it resumes where it was.
+func (w *reembedWorker) Timeout(*river.Job[ReembedArgs]) time.Duration { return w.c.opts.TaskTimeout }
 
 // Work re-embeds the knowledge base with the job's target.
 func (w *reembedWorker) Work(ctx context.Context, rj *river.Job[ReembedArgs]) error {
