@@ -106,27 +106,30 @@ func setupUI(t *testing.T) *uiBundle {
 	cur := curation{Store: st, answers: answers}
 	loop := closedloop.NewService(closedloop.ServiceDeps{Store: st, Curation: cur, Search: engine, Log: quiet})
 	seedLoop(t, db, capture, tenant.ID, b.demo)
-	rctx, stopReindex := context.WithCancel(ctx)
-	t.Cleanup(stopReindex)
+	proc := filejob.New(filejob.Options{
+		Writer: st, Pruner: st, NoExternalTools: true,
+		EmbedderFor: func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return local, embedding.LocalModel, nil },
+	})
+	workers, err := jobs.New(db.Pool, st, jobs.Options{Processor: proc, Workers: 2, Poll: 20 * time.Millisecond, Log: quiet,
+		Reindex: func(ctx context.Context, k kb.KnowledgeBase, progress func(int, int)) error {
+			_, err := kbmaint.Reindex(ctx, st, k, 0, progress)
+			return err
+		}})
+	require.NoError(t, err)
 	h := api.New(api.Deps{
-		Log: quiet, Store: st, DB: db.Pool, Search: engine, Jobs: st, Answers: answers, Accounts: st,
+		Log: quiet, Store: st, DB: db.Pool, Search: engine, Jobs: workers, Answers: answers, Accounts: st,
 		AdminKey: adminKey, DefaultTenantID: tenant.ID, AdminUI: adminui.Handler(""),
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 256},
 		Curation:  cur, Loop: loop, Conversations: st, SearchMisses: capture,
-		Reindexer: reindexer{kbmaint.NewReindexer(rctx, st, quiet, kbmaint.ReindexerOptions{})},
+		Reindexer: reindexer{workers},
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
 
-	proc := filejob.New(filejob.Options{
-		Writer: st, Pruner: st, NoExternalTools: true,
-		EmbedderFor: func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return local, embedding.LocalModel, nil },
-	})
-	pool := jobs.NewPool(st, proc, jobs.Options{Workers: 2, Poll: 20 * time.Millisecond, Log: quiet})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { pool.Run(wctx); close(done) }()
+	go func() { _ = workers.Run(wctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	b.shots = os.Getenv("ZHIKU_SCREENSHOTS")
@@ -137,13 +140,13 @@ func setupUI(t *testing.T) *uiBundle {
 	return b
 }
 
-// reindexer is the server's background re-tokenizer, as cmd/zhiku wires it.
-type reindexer struct{ r *kbmaint.Reindexer }
+// reindexer queues re-indexes on River, as cmd/zhiku wires it.
+type reindexer struct{ j *jobs.Client }
 
-func (a reindexer) Reindex(k kb.KnowledgeBase) { a.r.Reindex(k) }
+func (a reindexer) Reindex(k kb.KnowledgeBase) { _ = a.j.Reindex(context.Background(), k) }
 
 func (a reindexer) ReindexStatus(kbID int64) (api.ReindexStatus, bool) {
-	s, ok := a.r.Status(kbID)
+	s, ok, _ := a.j.ReindexStatus(context.Background(), kbID)
 	return api.ReindexStatus(s), ok
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhiku/zhiku/api"
@@ -89,8 +90,10 @@ func setupUpload(t *testing.T, maxUpload int64) *uploadBundle {
 	emb := &flakyEmbedder{local: local, gate: make(chan struct{}), blocked: make(chan struct{}, 1)}
 	emb.allow.Store(-1)
 	engine := retrieval.New(db.Store, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return local, nil }, nil, retrieval.Options{})
+	queue, err := jobs.New(db.Pool, db.Store, jobs.Options{}) // queues only, as `serve --no-worker`
+	require.NoError(t, err)
 	h := api.New(api.Deps{
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db.Store, DB: db.Pool, Search: engine, Jobs: db.Store,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db.Store, DB: db.Pool, Search: engine, Jobs: queue,
 		AdminKey: adminKey, DefaultTenantID: tenant.ID, MaxUploadBytes: maxUpload,
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 256},
 	})
@@ -99,9 +102,9 @@ func setupUpload(t *testing.T, maxUpload int64) *uploadBundle {
 	return &uploadBundle{testBundle: &testBundle{db: db, srv: srv, tenant: tenant, handler: h}, kb: k, emb: emb}
 }
 
-// startWorkers runs a worker pool on the bundle's database until the returned stop is
-// called (or the test ends); stop cancels the pool's context, as a crashing or stopping
-// server would, and waits for its workers.
+// startWorkers runs River workers on the bundle's database until the returned stop is
+// called (or the test ends); stop cancels their context, as a stopping server would, and
+// waits for them.
 func (b *uploadBundle) startWorkers(t *testing.T) (stop func()) {
 	t.Helper()
 	proc := filejob.New(filejob.Options{
@@ -113,14 +116,16 @@ func (b *uploadBundle) startWorkers(t *testing.T) (stop func()) {
 		// One document per transaction, so a job can be caught between two documents.
 		Pipeline: ingest.Options{GroupChunks: 1},
 	})
-	pool := jobs.NewPool(b.db.Store, proc, jobs.Options{
-		Workers: 2, Lease: 5 * time.Second, Heartbeat: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
+	workers, err := jobs.New(b.db.Pool, b.db.Store, jobs.Options{
+		Processor: proc, Reindex: func(context.Context, kb.KnowledgeBase, func(int, int)) error { return nil },
+		Workers: 2, Heartbeat: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
 		RetryBase: 10 * time.Millisecond, IsTransient: llm.IsTransient,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { pool.Run(ctx); close(done) }()
+	go func() { assert.NoError(t, workers.Run(ctx)); close(done) }()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)

@@ -9,7 +9,7 @@
 //     kept apart), else starts a gap.
 //   - Service works the queue: list, show, assign, resolve (a curated FAQ whose similar
 //     questions are the gap's questions), dismiss, merge, split, draft; and the loop's
-//     stats and CSV exports (customer ids masked). RunRetention purges old logs.
+//     stats and CSV exports (customer ids masked). PurgeExpired purges old logs.
 //
 // It declares the interfaces it needs; cmd/zhiku wires the store, the embedder and the
 // chat model in. It never imports api, ingest, internal/store or internal/llm.

@@ -3,6 +3,7 @@ package closedloop
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -104,31 +105,19 @@ type Purger interface {
 	PurgeExchanges(ctx context.Context, olderThan time.Time) (int64, error)
 }
 
-// RunRetention deletes conversation logs older than retention once at start and then
-// every interval (an hour when 0) until ctx ends. cmd/zhiku runs it with
+// PurgeExpired deletes the conversation logs older than retention once; the workers run
+// it every hour as a River periodic job (one process does, whichever leads), with
 // ZHIKU_LOG_RETENTION_DAYS.
-func RunRetention(ctx context.Context, p Purger, retention, interval time.Duration, log *slog.Logger) {
-	if interval <= 0 {
-		interval = time.Hour
-	}
+func PurgeExpired(ctx context.Context, p Purger, retention time.Duration, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "retention")
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := p.PurgeExchanges(ctx, time.Now().Add(-retention))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("purging old conversations failed", "error", err)
-		case n > 0:
-			log.Info("purged old conversations", "exchanges", n, "retention_days", int(retention.Hours()/24))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	n, err := p.PurgeExchanges(ctx, time.Now().Add(-retention))
+	if err != nil {
+		return fmt.Errorf("closedloop: purge old conversations: %w", err)
 	}
+	if n > 0 {
+		log.With("component", "retention").Info("purged old conversations", "exchanges", n, "retention_days", int(retention.Hours()/24))
+	}
+	return nil
 }

@@ -25,7 +25,7 @@ func (a *app) migrateCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
 			}
-			fmt.Fprintf(a.out, "migrated: %d applied, schema version %d\n", len(res.Applied), res.Current)
+			fmt.Fprintf(a.out, "migrated: %d applied, schema version %d; River job tables: %d applied\n", len(res.Applied), res.Current, len(res.RiverApplied))
 			return nil
 		},
 	}

@@ -63,7 +63,7 @@ func newRootCmd(getenv func(string) string, out, errOut io.Writer) *cobra.Comman
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.kbCmd(), a.keyCmd(), a.ingestCmd(), a.parseCmd(), a.askCmd(), a.evalCmd(), a.benchCmd(), a.reembedCmd(), a.reindexCmd(), a.userCmd())
+	root.AddCommand(a.serveCmd(), a.workerCmd(), a.migrateCmd(), a.kbCmd(), a.keyCmd(), a.ingestCmd(), a.parseCmd(), a.askCmd(), a.evalCmd(), a.benchCmd(), a.reembedCmd(), a.reindexCmd(), a.userCmd())
 	return root
 }
 

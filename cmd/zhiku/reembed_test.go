@@ -187,11 +187,21 @@ func TestServerReindexesInBackgroundAfterDictionaryPatch(t *testing.T) {
 	require.NoError(t, err)
 
 	const key = "test-admin-key-reindex-0123456789"
-	a := &app{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	a := &app{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: cfg}
+	eng, err := a.buildEngines(db.Store)
+	require.NoError(t, err)
+	jc, err := a.jobs(db.Pool, db.Store, eng, true) // the re-index runs on River, as in `zhiku worker`
+	require.NoError(t, err)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- jc.Run(wctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 	srv := httptest.NewServer(api.New(api.Deps{
 		Log: a.log, Store: db.Store, DB: db.Pool, AdminKey: key, DefaultTenantID: def.ID,
 		Embedding: api.EmbeddingSpec{Embedder: "local", Model: localEmbeddingModel, Dimension: 256},
-		Reindexer: a.reindexer(ctx, db.Store),
+		Reindexer: reindexAdapter{jobs: jc, log: a.log},
 	}))
 	t.Cleanup(srv.Close)
 	call := func(method, body string) map[string]any {
@@ -220,4 +230,45 @@ func TestServerReindexesInBackgroundAfterDictionaryPatch(t *testing.T) {
 	var toks []string
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT tsvector_to_array(tsv) FROM chunks`).Scan(&toks))
 	require.Contains(t, toks, "小天才")
+}
+
+// `zhiku reembed --queue` hands the run to a worker; --status follows it to the end.
+func TestReembedQueuedRunsOnAWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	local := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error", "ZHIKU_EMBED_DIM": "256"}
+	fake := newFakeEmbeddings(t, 8)
+	remote := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error", "ZHIKU_EMBEDDER": "openai",
+		"ZHIKU_EMBED_BASE_URL": fake.URL + "/v1", "ZHIKU_EMBED_MODEL": "fake-embed-8", "ZHIKU_EMBED_DIM": "8"}
+	_, _, err := run(ctx, local, "kb", "create", "shop")
+	require.NoError(t, err)
+	records := filepath.Join(t.TempDir(), "records.jsonl")
+	require.NoError(t, os.WriteFile(records, []byte(`{"id":"r1","title":"发货","text":"付款后48小时内发货"}`+"\n"+
+		`{"id":"r2","title":"退货","text":"签收后七天内可无理由退货"}`+"\n"), 0o644))
+	_, _, err = run(ctx, local, "ingest", "--kb", "shop", "--kind", "records", records)
+	require.NoError(t, err)
+
+	out, _, err := run(ctx, remote, "reembed", "--kb", "shop", "--status")
+	require.NoError(t, err)
+	require.Contains(t, out, "no re-embedding was queued")
+	out, _, err = run(ctx, remote, "reembed", "--kb", "shop", "--queue")
+	require.NoError(t, err)
+	require.Contains(t, out, `queued re-embedding of "shop" to openai "fake-embed-8" (8 dims)`)
+	out, _, err = run(ctx, remote, "reembed", "--kb", "shop", "--status")
+	require.NoError(t, err)
+	require.Contains(t, out, "re-embedding queued, 0/0 chunks; now local")
+	require.Empty(t, fake.seen(), "nothing runs without a worker")
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, _, err := run(wctx, remote, "worker"); done <- err }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+	require.Eventually(t, func() bool {
+		out, _, err = run(ctx, remote, "reembed", "--kb", "shop", "--status")
+		require.NoError(t, err)
+		return strings.Contains(out, "re-embedding done") || strings.Contains(out, "failed")
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Contains(t, out, `re-embedding done, 2/2 chunks; now openai "fake-embed-8" (8 dims)`)
+	require.Len(t, fake.seen(), 2)
 }

@@ -12,31 +12,32 @@ import (
 
 	adminui "github.com/zhiku/zhiku/admin-ui"
 	"github.com/zhiku/zhiku/api"
-	"github.com/zhiku/zhiku/closedloop"
-	"github.com/zhiku/zhiku/ingest"
-	"github.com/zhiku/zhiku/ingest/filejob"
-	"github.com/zhiku/zhiku/internal/jobs"
-	"github.com/zhiku/zhiku/internal/llm"
 	"github.com/zhiku/zhiku/internal/segment"
 	"github.com/zhiku/zhiku/internal/store"
 )
 
 func (a *app) serveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "serve",
-		Short: "Run the HTTP API, the admin UI at /admin/ and MCP at /mcp",
-		Args:  cobra.NoArgs,
+	var noWorker bool
+	cmd := &cobra.Command{
+		Use:   "serve [--no-worker]",
+		Short: "Run the HTTP API, the admin UI at /admin/ and MCP at /mcp (and the background jobs)",
+		Long: "Serves the HTTP API, the admin UI at /admin/ and MCP at /mcp, and runs the background\n" +
+			"jobs (uploads, re-indexes, log retention) as `zhiku worker` does. With --no-worker it\n" +
+			"only queues them, for `zhiku worker` processes on the same database to run.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd.Context())
+			return a.serve(cmd.Context(), !noWorker)
 		},
 	}
+	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "serve only; leave the background jobs to `zhiku worker`")
+	return cmd
 }
 
 // serve runs until ctx ends (SIGINT/SIGTERM), then stops accepting connections and lets
-// in-flight requests finish within ZHIKU_SHUTDOWN_TIMEOUT. Upload jobs run on
-// ZHIKU_INGEST_WORKERS workers; at shutdown the jobs in flight go back to the queue, where
-// this server after a restart, or another one on the same database, resumes them.
-func (a *app) serve(ctx context.Context) error {
+// in-flight requests finish within ZHIKU_SHUTDOWN_TIMEOUT. Unless work is false, background
+// jobs run here too (see worker.go); at shutdown the jobs in flight go back to the queue,
+// where this server after a restart, or another process on the same database, resumes them.
+func (a *app) serve(ctx context.Context, work bool) error {
 	log := a.log.With("component", "serve")
 	log.Info("starting", "config", a.cfg)
 	pool, st, err := a.openStore(ctx)
@@ -91,7 +92,10 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	go closedloop.RunRetention(ctx, st, time.Duration(a.cfg.LogRetentionDays)*24*time.Hour, time.Hour, a.log)
+	jc, err := a.jobs(pool, st, eng, work)
+	if err != nil {
+		return err
+	}
 	cached := newCachedStore(st)
 	// A change to a knowledge base, written by any process or the CLI, reaches every
 	// server through PostgreSQL's notifications and drops what its answer cache holds.
@@ -113,9 +117,9 @@ func (a *app) serve(ctx context.Context) error {
 		Embedding:       embeddingSpec(a.cfg),
 		MaxBodyBytes:    a.cfg.MaxBodyBytes,
 		MaxUploadBytes:  a.cfg.MaxUploadBytes,
-		Jobs:            st,
+		Jobs:            jc,
 		AdminUI:         adminui.Handler(a.getenv("ZHIKU_ADMIN_UI_DIR")),
-		Reindexer:       a.reindexer(ctx, st),
+		Reindexer:       reindexAdapter{jobs: jc, log: a.log},
 		Answers:         answers,
 		Curation:        curation,
 		Loop:            loop,
@@ -135,15 +139,15 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}()
 
-	workers := jobs.NewPool(st, filejob.New(filejob.Options{
-		Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
-		Limits:   a.fileLimits(a.cfg.MaxUploadBytes),
-		Pipeline: ingest.Options{KeepVersions: a.cfg.KeepVersions},
-	}), jobs.Options{Workers: a.cfg.IngestWorkers, IsTransient: ingestRetryable, Log: a.log})
 	// The workers outlive ctx until the HTTP server has drained, then stop and requeue.
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	workersDone := make(chan struct{})
-	go func() { workers.Run(wctx); close(workersDone) }()
+	go func() {
+		if err := jc.Run(wctx); err != nil {
+			log.Error("background jobs stopped", "err", err)
+		}
+		close(workersDone)
+	}()
 	defer func() { stopWorkers(); <-workersDone }()
 
 	ln, err := net.Listen("tcp", a.cfg.Addr)
@@ -171,7 +175,7 @@ func (a *app) serve(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.Info("stopping ingest workers: jobs in flight go back to the queue")
+	log.Info("stopping background jobs: jobs in flight go back to the queue")
 	stopWorkers()
 	<-workersDone
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -180,10 +184,6 @@ func (a *app) serve(ctx context.Context) error {
 	log.Info("stopped")
 	return nil
 }
-
-// ingestRetryable: a job that failed of a model provider's transient failure, or of the
-// database going away (a restart), runs again later; documents it wrote are unchanged then.
-func ingestRetryable(err error) bool { return llm.IsTransient(err) || api.DatabaseUnavailable(err) }
 
 func displayAddr(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
@@ -130,28 +132,64 @@ type NewJob struct {
 // DefaultMaxAttempts bounds how often a job runs before it fails for good.
 const DefaultMaxAttempts = 5
 
-// Queue is the job table as workers use it; *store.Store implements it. Methods that take
-// a worker name only act while that worker still holds the job, and return kb.ErrNotFound
-// otherwise (the lease ran out and another worker took it, or the job was deleted).
+// Queue is the job table as the River workers use it; *store.Store implements it. The
+// table is the record the API shows; River decides when and where each job runs. Methods
+// that change a running job act only while it is running and return kb.ErrNotFound
+// otherwise (it finished, or its knowledge base was deleted).
 type Queue interface {
-	// ClaimJob marks the next runnable job running for worker until now+lease, counting an
-	// attempt: a queued job whose run_at has come, or a running one whose lease ran out.
-	// It returns kb.ErrNotFound when there is none.
-	ClaimJob(ctx context.Context, worker string, lease time.Duration) (Job, error)
+	// EnqueueJob stores a job and its file and calls schedule with the new job's id in the
+	// same transaction, so the job exists exactly when River has it.
+	EnqueueJob(ctx context.Context, n NewJob, schedule Schedule) (Job, error)
+	// ScheduleOrphans calls schedule for every unfinished job River does not know yet (queued
+	// by an older binary), in one transaction, and returns how many it scheduled.
+	ScheduleOrphans(ctx context.Context, schedule Schedule) (int, error)
+	GetJob(ctx context.Context, tenantID, id int64) (Job, error)
+	ListJobs(ctx context.Context, tenantID, kbID int64, limit int) ([]Job, error)
+	CancelJob(ctx context.Context, tenantID, id int64) (Job, error)
+
+	// StartJob marks the job running as attempt, or returns kb.ErrNotFound when it is
+	// finished (cancelled while queued, or an earlier run finished it) or gone.
+	StartJob(ctx context.Context, id int64, attempt int) (Job, error)
 	// JobFile returns a job's uploaded bytes.
 	JobFile(ctx context.Context, id int64) (File, error)
-	// HeartbeatJob renews the lease, saves progress and reports whether a cancel was asked.
-	HeartbeatJob(ctx context.Context, id int64, worker string, lease time.Duration, p Progress) (cancelRequested bool, err error)
+	// SaveProgress stores progress and reports whether a cancel was asked.
+	SaveProgress(ctx context.Context, id int64, p Progress) (cancelRequested bool, err error)
 	// RetryJob queues the job again for runAt, recording why this attempt failed.
-	RetryJob(ctx context.Context, id int64, worker string, runAt time.Time, attemptErr string, r Result) error
-	// RequeueJob hands a job back at once without counting the attempt (graceful stop),
-	// keeping what it did so far.
-	RequeueJob(ctx context.Context, id int64, worker string, r Result) error
+	RetryJob(ctx context.Context, id int64, runAt time.Time, attemptErr string, r Result) error
+	// RequeueJob shows the job queued again without counting the attempt (the process is
+	// stopping; River hands the job to the next worker), keeping what it did so far.
+	RequeueJob(ctx context.Context, id int64, r Result) error
 	// FinishJob records a final state and deletes the uploaded bytes.
-	FinishJob(ctx context.Context, id int64, worker string, state State, errMsg string, r Result) error
+	FinishJob(ctx context.Context, id int64, state State, errMsg string, r Result) error
 	// GetKB loads the job's knowledge base (id as a decimal string).
 	GetKB(ctx context.Context, tenantID int64, idOrName string) (kb.KnowledgeBase, error)
+
+	// SetTaskStatus records a knowledge base's maintenance run; TaskStatus reads it back,
+	// or kb.ErrNotFound when none ran.
+	SetTaskStatus(ctx context.Context, kbID int64, task string, s TaskStatus) error
+	TaskStatus(ctx context.Context, kbID int64, task string) (TaskStatus, error)
 }
+
+// Schedule hands job id to River inside tx and returns River's id for it.
+type Schedule func(ctx context.Context, tx pgx.Tx, id int64, maxAttempts int) (riverID int64, err error)
+
+// TaskStatus is a knowledge base's latest maintenance run (re-index, re-embed).
+type TaskStatus struct {
+	State      string    `json:"state"` // queued, running, done or failed
+	Done       int       `json:"done"`
+	Total      int       `json:"total"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Task states.
+const (
+	TaskQueued  = "queued"
+	TaskRunning = "running"
+	TaskDone    = "done"
+	TaskFailed  = "failed"
+)
 
 // Processor does a job's work: it reads the file and writes its documents, calling report
 // as it goes (from any goroutine). It returns what it did even when it fails part-way.

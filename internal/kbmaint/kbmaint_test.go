@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pgvector/pgvector-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhiku/zhiku/internal/embedding"
+	"github.com/zhiku/zhiku/internal/jobs"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/kbmaint"
 	"github.com/zhiku/zhiku/internal/segment"
@@ -128,7 +131,9 @@ func TestDictionaryWordsReachQueriesAtOnceAndChunksAfterReindex(t *testing.T) {
 	require.Equal(t, "r2", hits[0].ExternalID)
 }
 
-func TestReindexerRunsInBackgroundOncePerKB(t *testing.T) {
+// The server queues a re-index on River after a dictionary change; a worker runs it with the
+// knowledge base's latest dictionary and records its progress where every server reads it.
+func TestReindexRunsOnRiverWithTheLatestDictionary(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
@@ -136,32 +141,56 @@ func TestReindexerRunsInBackgroundOncePerKB(t *testing.T) {
 	for i := range 5 {
 		b.put(t, k, fmt.Sprint("w", i), "手表", "小天才电话手表第"+fmt.Sprint(i)+"代")
 	}
-	r := kbmaint.NewReindexer(ctx, b.st, slog.New(slog.DiscardHandler), kbmaint.ReindexerOptions{Batch: 2})
-	_, ok := r.Status(k.ID)
+	runs := atomic.Int32{}
+	c, err := jobs.New(b.db.Pool, b.st, jobs.Options{
+		Processor: nopProcessor{}, Poll: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
+		Reindex: func(ctx context.Context, k kb.KnowledgeBase, progress func(int, int)) error {
+			runs.Add(1)
+			_, err := kbmaint.Reindex(ctx, b.st, k, 2, progress)
+			return err
+		},
+	})
+	require.NoError(t, err)
+	_, ok, err := c.ReindexStatus(ctx, k.ID)
+	require.NoError(t, err)
 	require.False(t, ok)
 
 	settings, _ := json.Marshal(map[string]any{"dictionary": []string{"小天才"}})
 	k2, err := b.st.UpdateKB(ctx, b.tenant.ID, k.ID, kb.KBPatch{Settings: settings})
 	require.NoError(t, err)
-	r.Reindex(k) // a stale copy: the run reads the latest settings itself
-	r.Reindex(k2)
-	r.Wait()
-	st, ok := r.Status(k.ID)
+	require.NoError(t, c.Reindex(ctx, k)) // a stale copy: its run steps aside for the latest dictionary's
+	require.NoError(t, c.Reindex(ctx, k2))
+	require.NoError(t, c.Reindex(ctx, k2)) // asked twice while waiting: one run
+	st, ok, err := c.ReindexStatus(ctx, k.ID)
+	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, kbmaint.StateDone, st.State, st.Error)
+	require.Equal(t, jobs.TaskQueued, st.State)
+
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(wctx) }()
+	require.Eventually(t, func() bool {
+		st, _, err = c.ReindexStatus(ctx, k.ID)
+		require.NoError(t, err)
+		return st.State == jobs.TaskDone || st.State == jobs.TaskFailed
+	}, 20*time.Second, 20*time.Millisecond)
+	stop()
+	require.NoError(t, <-done)
+	require.Equal(t, jobs.TaskDone, st.State, st.Error)
 	require.Equal(t, 5, st.Done)
 	require.Equal(t, 5, st.Total)
 	require.False(t, st.FinishedAt.IsZero())
+	require.EqualValues(t, 1, runs.Load(), "the stale request and the repeat ran nothing")
 	for i := range 5 {
 		require.Contains(t, b.tokensOf(t, k.ID, fmt.Sprint("w", i)), "小天才")
 	}
+}
 
-	r.Reindex(kb.KnowledgeBase{ID: 999999, TenantID: b.tenant.ID})
-	r.Wait()
-	st, ok = r.Status(999999)
-	require.True(t, ok)
-	require.Equal(t, kbmaint.StateFailed, st.State)
-	require.Contains(t, st.Error, "999999")
+// nopProcessor stands in for file ingestion, which these tests do not upload.
+type nopProcessor struct{}
+
+func (nopProcessor) Process(context.Context, jobs.Job, kb.KnowledgeBase, jobs.File, func(jobs.Progress)) (jobs.Result, error) {
+	return jobs.Result{}, nil
 }
 
 func TestReembedKeepsSearchWorkingAndSwapsAtTheEnd(t *testing.T) {

@@ -46,9 +46,10 @@ func scanJob(row pgx.Row) (jobs.Job, error) {
 	return j, nil
 }
 
-// EnqueueJob stores a job and its file bytes in one transaction; workers in any process
-// may pick it up from then on. MaxAttempts defaults to jobs.DefaultMaxAttempts.
-func (s *Store) EnqueueJob(ctx context.Context, n jobs.NewJob) (jobs.Job, error) {
+// EnqueueJob stores a job and its file bytes and hands it to River (schedule) in one
+// transaction: workers in any process may pick it up from then on. MaxAttempts defaults
+// to jobs.DefaultMaxAttempts.
+func (s *Store) EnqueueJob(ctx context.Context, n jobs.NewJob, schedule jobs.Schedule) (jobs.Job, error) {
 	if n.MaxAttempts <= 0 {
 		n.MaxAttempts = jobs.DefaultMaxAttempts
 	}
@@ -71,10 +72,58 @@ func (s *Store) EnqueueJob(ctx context.Context, n jobs.NewJob) (jobs.Job, error)
 			id, n.File.Data, n.File.Password); err != nil {
 			return fmt.Errorf("store: enqueue job %d file: %w", id, interpret(err))
 		}
+		if err := tx.schedule(ctx, id, n.MaxAttempts, schedule); err != nil {
+			return err
+		}
 		out, err = tx.GetJob(ctx, n.TenantID, id)
 		return err
 	})
 	return out, err
+}
+
+// schedule hands job id to River within the store's transaction and records River's id.
+func (s *Store) schedule(ctx context.Context, id int64, maxAttempts int, schedule jobs.Schedule) error {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return fmt.Errorf("store: schedule job %d: not in a transaction", id)
+	}
+	riverID, err := schedule(ctx, tx, id, maxAttempts)
+	if err != nil {
+		return fmt.Errorf("store: schedule job %d: %w", id, err)
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE ingest_jobs SET river_job_id = $2 WHERE id = $1`, id, riverID); err != nil {
+		return fmt.Errorf("store: schedule job %d: %w", id, err)
+	}
+	return nil
+}
+
+// ScheduleOrphans implements jobs.Queue. Rows other workers are scheduling are skipped.
+func (s *Store) ScheduleOrphans(ctx context.Context, schedule jobs.Schedule) (int, error) {
+	n := 0
+	err := s.WithTx(ctx, func(tx *Store) error {
+		rows, err := tx.db.Query(ctx, `
+			SELECT id, max_attempts FROM ingest_jobs WHERE state IN ('queued', 'running') AND river_job_id IS NULL
+			ORDER BY id FOR UPDATE SKIP LOCKED`)
+		if err != nil {
+			return fmt.Errorf("store: orphan jobs: %w", err)
+		}
+		type orphan struct {
+			ID          int64
+			MaxAttempts int
+		}
+		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[orphan])
+		if err != nil {
+			return fmt.Errorf("store: orphan jobs: %w", err)
+		}
+		for _, o := range list {
+			if err := tx.schedule(ctx, o.ID, o.MaxAttempts, schedule); err != nil {
+				return err
+			}
+		}
+		n = len(list)
+		return nil
+	})
+	return n, err
 }
 
 // GetJob returns a job of the tenant, or kb.ErrNotFound (also for another tenant's job).
@@ -119,8 +168,9 @@ func (s *Store) ListJobs(ctx context.Context, tenantID, kbID int64, limit int) (
 // ErrJobFinished is returned (wrapping kb.ErrConflict) when cancelling a finished job.
 var ErrJobFinished = fmt.Errorf("%w: job has already finished / 任务已结束", kb.ErrConflict)
 
-// CancelJob cancels a queued job at once (its file is deleted) and asks a running one to
-// stop, which its worker notices at its next lease renewal. A finished job gives
+// CancelJob cancels a queued job at once (its file is deleted; River's job then ends
+// without work when it comes up) and asks a running one to stop, which its worker notices
+// at its next progress save. A finished job gives
 // ErrJobFinished; another tenant's, kb.ErrNotFound.
 func (s *Store) CancelJob(ctx context.Context, tenantID, id int64) (jobs.Job, error) {
 	var out jobs.Job
@@ -154,27 +204,18 @@ func (s *Store) CancelJob(ctx context.Context, tenantID, id int64) (jobs.Job, er
 	return out, err
 }
 
-// ClaimJob implements jobs.Queue: the oldest runnable job, skipping rows other workers
-// hold locked, so several processes share the queue without handing a job out twice.
-func (s *Store) ClaimJob(ctx context.Context, worker string, lease time.Duration) (jobs.Job, error) {
+// StartJob implements jobs.Queue.
+func (s *Store) StartJob(ctx context.Context, id int64, attempt int) (jobs.Job, error) {
 	j, err := scanJob(s.db.QueryRow(ctx, `
-		WITH next AS (
-			SELECT id FROM ingest_jobs
-			WHERE (state = 'queued' AND run_at <= now()) OR (state = 'running' AND lease_until < now())
-			ORDER BY run_at, id
-			LIMIT 1
-			FOR UPDATE SKIP LOCKED
-		), j AS (
-			UPDATE ingest_jobs u SET state = 'running', attempt = u.attempt + 1, worker = $1,
-				lease_until = now() + $2 * interval '1 millisecond',
+		WITH j AS (
+			UPDATE ingest_jobs u SET state = 'running', attempt = $2,
 				started_at = coalesce(u.started_at, now()), updated_at = now(),
 				progress = jsonb_set(u.progress, '{stage}', '"parsing"')
-			FROM next WHERE u.id = next.id
+			WHERE u.id = $1 AND u.state IN ('queued', 'running')
 			RETURNING u.*
-		)`+jobSelect+` FROM j JOIN knowledge_bases k ON k.id = j.kb_id`,
-		worker, lease.Milliseconds()))
+		)`+jobSelect+` FROM j JOIN knowledge_bases k ON k.id = j.kb_id`, id, attempt))
 	if err != nil {
-		return j, fmt.Errorf("store: claim job: %w", interpret(err))
+		return j, fmt.Errorf("store: start job %d: %w", id, interpret(err))
 	}
 	return j, nil
 }
@@ -189,51 +230,51 @@ func (s *Store) JobFile(ctx context.Context, id int64) (jobs.File, error) {
 	return f, nil
 }
 
-// HeartbeatJob implements jobs.Queue.
-func (s *Store) HeartbeatJob(ctx context.Context, id int64, worker string, lease time.Duration, p jobs.Progress) (bool, error) {
+// SaveProgress implements jobs.Queue.
+func (s *Store) SaveProgress(ctx context.Context, id int64, p jobs.Progress) (bool, error) {
 	progress, err := json.Marshal(p)
 	if err != nil {
-		return false, fmt.Errorf("store: job %d heartbeat: %w", id, err)
+		return false, fmt.Errorf("store: job %d progress: %w", id, err)
 	}
 	var cancel bool
 	err = s.db.QueryRow(ctx, `
-		UPDATE ingest_jobs SET lease_until = now() + $3 * interval '1 millisecond', progress = $4, updated_at = now()
-		WHERE id = $1 AND worker = $2 AND state = 'running'
-		RETURNING cancel_requested`, id, worker, lease.Milliseconds(), progress).Scan(&cancel)
+		UPDATE ingest_jobs SET progress = $2, updated_at = now()
+		WHERE id = $1 AND state = 'running'
+		RETURNING cancel_requested`, id, progress).Scan(&cancel)
 	if err != nil {
-		return false, fmt.Errorf("store: job %d heartbeat: %w", id, interpret(err))
+		return false, fmt.Errorf("store: job %d progress: %w", id, interpret(err))
 	}
 	return cancel, nil
 }
 
 // RetryJob implements jobs.Queue.
-func (s *Store) RetryJob(ctx context.Context, id int64, worker string, runAt time.Time, attemptErr string, r jobs.Result) error {
-	return s.releaseJob(ctx, id, worker, `
-		UPDATE ingest_jobs SET state = 'queued', run_at = $3, worker = '', lease_until = NULL,
-			attempt_errors = attempt_errors || $4::text, result = $5,
+func (s *Store) RetryJob(ctx context.Context, id int64, runAt time.Time, attemptErr string, r jobs.Result) error {
+	return s.releaseJob(ctx, id, `
+		UPDATE ingest_jobs SET state = 'queued', run_at = $2,
+			attempt_errors = attempt_errors || $3::text, result = $4,
 			progress = '{"stage":"queued"}', updated_at = now()
-		WHERE id = $1 AND worker = $2 AND state = 'running'`, runAt, attemptErr, r)
+		WHERE id = $1 AND state = 'running'`, runAt, attemptErr, r)
 }
 
 // RequeueJob implements jobs.Queue.
-func (s *Store) RequeueJob(ctx context.Context, id int64, worker string, r jobs.Result) error {
-	return s.releaseJob(ctx, id, worker, `
-		UPDATE ingest_jobs SET state = 'queued', run_at = now(), worker = '', lease_until = NULL,
-			attempt = greatest(attempt - 1, 0), result = $3,
+func (s *Store) RequeueJob(ctx context.Context, id int64, r jobs.Result) error {
+	return s.releaseJob(ctx, id, `
+		UPDATE ingest_jobs SET state = 'queued', run_at = now(),
+			attempt = greatest(attempt - 1, 0), result = $2,
 			progress = '{"stage":"queued"}', updated_at = now()
-		WHERE id = $1 AND worker = $2 AND state = 'running'`, r)
+		WHERE id = $1 AND state = 'running'`, r)
 }
 
 // FinishJob implements jobs.Queue: the final state and the file's deletion commit together.
-func (s *Store) FinishJob(ctx context.Context, id int64, worker string, state jobs.State, errMsg string, r jobs.Result) error {
+func (s *Store) FinishJob(ctx context.Context, id int64, state jobs.State, errMsg string, r jobs.Result) error {
 	if !state.Final() {
 		return fmt.Errorf("store: finish job %d: %w: state %q is not final", id, kb.ErrInvalid, state)
 	}
 	return s.WithTx(ctx, func(tx *Store) error {
-		if err := tx.releaseJob(ctx, id, worker, `
-			UPDATE ingest_jobs SET state = $3, error = $4, result = $5, worker = '', lease_until = NULL,
+		if err := tx.releaseJob(ctx, id, `
+			UPDATE ingest_jobs SET state = $2, error = $3, result = $4,
 				finished_at = now(), updated_at = now(), progress = jsonb_set(progress, '{stage}', '"done"')
-			WHERE id = $1 AND worker = $2 AND state = 'running'`, state, errMsg, r); err != nil {
+			WHERE id = $1 AND state = 'running'`, state, errMsg, r); err != nil {
 			return err
 		}
 		if _, err := tx.db.Exec(ctx, `DELETE FROM ingest_job_files WHERE job_id = $1`, id); err != nil {
@@ -243,10 +284,10 @@ func (s *Store) FinishJob(ctx context.Context, id int64, worker string, state jo
 	})
 }
 
-// releaseJob runs an update guarded by "this worker still holds the job"; no row updated
-// means it does not, reported as kb.ErrNotFound. A jobs.Result argument is sent as JSON.
-func (s *Store) releaseJob(ctx context.Context, id int64, worker, sql string, args ...any) error {
-	all := []any{id, worker}
+// releaseJob runs an update guarded by "the job is running"; no row updated means it is
+// not, reported as kb.ErrNotFound. A jobs.Result argument is sent as JSON.
+func (s *Store) releaseJob(ctx context.Context, id int64, sql string, args ...any) error {
+	all := []any{id}
 	for _, a := range args {
 		if r, ok := a.(jobs.Result); ok {
 			if r.Warnings == nil {
@@ -265,7 +306,47 @@ func (s *Store) releaseJob(ctx context.Context, id int64, worker, sql string, ar
 		return fmt.Errorf("store: job %d: %w", id, interpret(err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: job %d is no longer held by %s: %w", id, worker, kb.ErrNotFound)
+		return fmt.Errorf("store: job %d is not running: %w", id, kb.ErrNotFound)
 	}
 	return nil
+}
+
+// SetTaskStatus implements jobs.Queue.
+func (s *Store) SetTaskStatus(ctx context.Context, kbID int64, task string, t jobs.TaskStatus) error {
+	_, err := s.db.Exec(ctx, `
+		INSERT INTO kb_maintenance (kb_id, task, state, done, total, error, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (kb_id, task) DO UPDATE SET state = $3, done = $4, total = $5, error = $6,
+			started_at = $7, finished_at = $8, updated_at = now()`,
+		kbID, task, t.State, t.Done, t.Total, t.Error, nullTime(t.StartedAt), nullTime(t.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("store: %s status of knowledge base %d: %w", task, kbID, interpret(err))
+	}
+	return nil
+}
+
+// TaskStatus implements jobs.Queue.
+func (s *Store) TaskStatus(ctx context.Context, kbID int64, task string) (jobs.TaskStatus, error) {
+	var t jobs.TaskStatus
+	var started, finished *time.Time
+	err := s.db.QueryRow(ctx, `
+		SELECT state, done, total, error, started_at, finished_at FROM kb_maintenance
+		WHERE kb_id = $1 AND task = $2`, kbID, task).Scan(&t.State, &t.Done, &t.Total, &t.Error, &started, &finished)
+	if err != nil {
+		return t, fmt.Errorf("store: %s status of knowledge base %d: %w", task, kbID, interpret(err))
+	}
+	if started != nil {
+		t.StartedAt = *started
+	}
+	if finished != nil {
+		t.FinishedAt = *finished
+	}
+	return t, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

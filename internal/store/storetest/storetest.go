@@ -144,6 +144,7 @@ func buildTemplate() (string, error) {
 
 func migrationsHash() (string, error) {
 	h := sha256.New()
+	fmt.Fprintf(h, "river %s\x00", migrations.RiverVersion)
 	err := fs.WalkDir(migrations.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -9,13 +9,17 @@ import (
 
 func TestBackoffDoublesWithJitterAndCaps(t *testing.T) {
 	t.Parallel()
-	p := NewPool(nil, nil, Options{RetryBase: time.Second, RetryMax: 10 * time.Second})
+	c := &Client{opts: Options{RetryBase: time.Second, RetryMax: 10 * time.Second}}
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 9: 10 * time.Second} {
-		for range 20 {
-			d := p.backoff(attempt)
+		seen := map[time.Duration]bool{}
+		for id := range int64(20) {
+			d := c.backoff(id, attempt)
 			require.GreaterOrEqual(t, d, want*8/10, "attempt %d", attempt)
 			require.LessOrEqual(t, d, want*12/10, "attempt %d", attempt)
+			require.Equal(t, d, c.backoff(id, attempt), "the record and River agree on the time")
+			seen[d] = true
 		}
+		require.Greater(t, len(seen), 10, "jobs that failed together spread out")
 	}
 }
 
