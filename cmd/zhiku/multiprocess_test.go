@@ -34,14 +34,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// proc is one running zhiku process; its output goes to a file the test prints on failure.
-type proc struct {
+// child is one running zhiku process; its output goes to a file the test prints on failure.
+type child struct {
 	cmd *exec.Cmd
 	log string
 }
 
-// startProc runs `zhiku args...` as a child process with env as its whole environment.
-func startProc(t *testing.T, env map[string]string, args ...string) *proc {
+// startChild runs `zhiku args...` as a child process with env as its whole environment.
+func startChild(t *testing.T, env map[string]string, args ...string) *child {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), strings.Join(args, "_")+".log")
 	f, err := os.Create(logPath)
@@ -53,7 +53,7 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	require.NoError(t, cmd.Start())
-	p := &proc{cmd: cmd, log: logPath}
+	p := &child{cmd: cmd, log: logPath}
 	t.Cleanup(func() {
 		p.stop(t)
 		f.Close()
@@ -66,7 +66,7 @@ func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and waits (the process drains and hands its jobs back).
-func (p *proc) stop(t *testing.T) {
+func (p *child) stop(t *testing.T) {
 	if p.cmd.ProcessState != nil {
 		return
 	}
@@ -143,7 +143,7 @@ func TestServersWithoutWorkersAndOneWorker(t *testing.T) {
 		for k, v := range env {
 			senv[k] = v
 		}
-		startProc(t, senv, "serve", "--no-worker")
+		startChild(t, senv, "serve", "--no-worker")
 		servers[i] = server{base: fmt.Sprintf("http://127.0.0.1:%d", port), key: key}
 	}
 	for _, s := range servers {
@@ -174,7 +174,7 @@ func TestServersWithoutWorkersAndOneWorker(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Equal(t, "queued", out["job"].(map[string]any)["state"], "no server ran it")
 
-	worker := startProc(t, env, "worker")
+	worker := startChild(t, env, "worker")
 	ids := []int64{first,
 		b.upload(t, "e201.jsonl", "records", []byte(`{"id":"e201","title":"故障代码 E201","text":"E201 表示水箱缺水。请加水后按启动键。"}`+"\n")),
 		a.upload(t, "e305.jsonl", "records", []byte(`{"id":"e305","title":"故障代码 E305","text":"E305 表示滤网堵塞。请取出滤网用清水冲洗。"}`+"\n")),
