@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,4 +119,117 @@ func TestKBSettingsChooseBM25Parameters(t *testing.T) {
 			require.InDelta(t, want[i].Score, *h.Scores.BM25, 1e-9, q)
 		}
 	}
+}
+
+// titledRecs are sentences of two pages, each titled with its page, as in wikiqa_en: every
+// sentence's index text starts with its title.
+const titledRecs = `{"id":"g1","title":"Glacier cave","text":"Ice formations in the Titlis glacier cave."}
+{"id":"g2","title":"Glacier cave","text":"A glacier cave is a cave formed within the ice of a glacier, usually by water running through or under it."}
+{"id":"g3","title":"Glacier cave","text":"Glacier caves are sometimes called ice caves."}
+{"id":"r1","title":"Radial engine","text":"Radial engine biplane."}
+{"id":"r2","title":"Radial engine","text":"The radial engine is a reciprocating internal combustion engine in which the cylinders point outward from a central crankshaft; aircraft used it widely."}
+{"id":"r3","title":"Radial engine","text":"Click for the full animation."}
+{"id":"j1","title":"Jet engine","text":"A jet engine is a reaction engine that discharges a fast moving jet."}
+{"id":"f1","text":"Caves formed by water in limestone are common."}
+`
+
+// A chunk's title (its heading path, here a record's title) is a field of its own: the
+// engine scores BM25F, a title term weighing TitleWeight (default 2) text terms and the
+// text normalised by its own length, so a short sentence is not lifted above the one that
+// answers just because its page's title fills it.
+func TestTitleIsAFieldOfItsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, titledRecs)
+	ctx := context.Background()
+	seg, err := segment.Shared()
+	require.NoError(t, err)
+	type doc struct{ title, text []string }
+	docs := map[string]doc{}
+	df := map[string]int{}
+	total := 0
+	for _, line := range strings.Split(strings.TrimSpace(titledRecs), "\n") {
+		var r struct{ ID, Title, Text string }
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		d := doc{title: seg.Tokens(r.Title, nil), text: seg.Tokens(r.Text, nil)}
+		docs[r.ID] = d
+		total += len(d.title) + len(d.text)
+		seen := map[string]bool{}
+		for _, tok := range append(slices.Clone(d.title), d.text...) {
+			if !seen[tok] {
+				seen[tok] = true
+				df[tok]++
+			}
+		}
+	}
+	n, avg := float64(len(docs)), float64(total)/float64(len(docs))
+	bm25f := func(id string, terms []string, w float64) float64 {
+		d := docs[id]
+		norm := 1 - 0.75 + 0.75*float64(len(d.text))/avg
+		sum := 0.0
+		for _, term := range terms {
+			x := w*float64(count(d.title, term)) + float64(count(d.text, term))/norm
+			if x == 0 {
+				continue
+			}
+			idf := math.Log(1 + (n-float64(df[term])+0.5)/(float64(df[term])+0.5))
+			sum += idf * x * 2.2 / (x + 1.2)
+		}
+		return sum
+	}
+
+	idx, err := bm25.New(bm25.Params{})
+	require.NoError(t, err)
+	require.NoError(t, b.db.Store.ChunkTexts(ctx, b.kb.ID, idx.Add))
+	// r3 holds the query's words only in its title; r2 also in its text.
+	rank := func(ids []string) map[string]int {
+		m := map[string]int{}
+		for i, id := range ids {
+			m[id] = i
+		}
+		return m
+	}
+	var plain []string
+	for _, r := range idx.Search("what is a radial engine", 3) {
+		plain = append(plain, r.ID)
+	}
+	require.Less(t, rank(plain)["r3"], rank(plain)["r2"], "plain BM25: the title fills the short sentence")
+
+	weight := 0.5
+	settings, _ := json.Marshal(map[string]any{"retrieval": map[string]any{"bm25": map[string]any{"title_weight": weight}}})
+	halved, err := b.db.Store.UpdateKB(ctx, b.kb.TenantID, b.kb.ID, kb.KBPatch{Settings: settings})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		k kb.KnowledgeBase
+		w float64
+	}{{b.kb, 2}, {halved, weight}} {
+		for _, q := range []string{"what is a radial engine", "how are glacier caves formed", "jet engine", "caves formed by water"} {
+			terms := seg.QueryTokens(q, nil)
+			hits, err := b.engine(nil).Search(ctx, retrieval.Request{KB: c.k, Query: q, TopK: 10, Mode: kb.ModeText})
+			require.NoError(t, err, q)
+			require.NotEmpty(t, hits, q)
+			for i, h := range hits {
+				require.InDelta(t, bm25f(h.ExternalID, terms, c.w), *h.Scores.BM25, 1e-9, "%s: %s", q, h.ExternalID)
+				if i > 0 {
+					require.GreaterOrEqual(t, *hits[i-1].Scores.BM25, *h.Scores.BM25, q)
+				}
+			}
+		}
+	}
+	hits, err := b.engine(nil).Search(ctx, retrieval.Request{KB: b.kb, Query: "what is a radial engine", TopK: 3, Mode: kb.ModeText})
+	require.NoError(t, err)
+	var got []string
+	for _, h := range hits {
+		got = append(got, h.ExternalID)
+	}
+	require.Less(t, rank(got)["r2"], rank(got)["r3"], "BM25F: the sentence whose text says it")
+}
+
+func count(toks []string, t string) int {
+	n := 0
+	for _, x := range toks {
+		if x == t {
+			n++
+		}
+	}
+	return n
 }

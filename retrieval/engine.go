@@ -99,6 +99,11 @@ type Options struct {
 	Fusion string
 	// K1 and B are the Okapi BM25 parameters of the text leg. Default 1.2 and 0.75.
 	K1, B float64
+	// TitleWeight weighs a query term's occurrence in a chunk's title (its heading path: a
+	// record's title, a section's headings) against one in its text, when hits are scored
+	// (BM25F: see bm25f). Default 2 (wikiqa_en: recall@10 +0.04, MRR@10 +0.05 over plain
+	// BM25; the other dev sets have no titles).
+	TitleWeight float64
 }
 
 // Fusion methods.
@@ -150,7 +155,13 @@ func (o *Options) defaults() {
 	if o.B <= 0 || o.B > 1 {
 		o.B = 0.75
 	}
+	if o.TitleWeight <= 0 || o.TitleWeight > maxTitleWeight {
+		o.TitleWeight = 2
+	}
 }
+
+// maxTitleWeight bounds [Options.TitleWeight] and the knowledge-base setting.
+const maxTitleWeight = 10
 
 // Engine runs searches. It is safe for concurrent use.
 type Engine struct {
@@ -244,6 +255,10 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	if v := set.BM25.B; v != nil && *v >= 0 && *v <= 1 {
 		b = *v
 	}
+	titleWeight := e.opts.TitleWeight
+	if v := set.BM25.TitleWeight; v != nil && *v >= 0 && *v <= maxTitleWeight {
+		titleWeight = *v
+	}
 	if strings.TrimSpace(segment.Normalize(r.Query)) == "" {
 		return nil, ErrEmptyQuery
 	}
@@ -333,6 +348,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	hits := make([]kb.Hit, 0, len(pool))
 	keys := make(map[int64]float64, len(pool)) // the order of score fusion
+	titles := e.titleTokenizer(r.KB)
 	for _, f := range pool {
 		c, ok := cands[f.id]
 		if !ok {
@@ -341,7 +357,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		h := c.Hit
 		h.Scores.Fused = f.score
 		h.MatchedTerms = matched(terms, c.TF)
-		if bm := bm25(terms, weights, c, k1, b, chunkStats.AvgLen); bm > 0 {
+		if bm := bm25f(terms, weights, c, titles(c), titleWeight, k1, b, chunkStats.AvgLen); bm > 0 {
 			h.Scores.BM25 = &bm
 		}
 		t := 0.0
@@ -655,6 +671,65 @@ func bm25(terms []string, idf map[string]float64, c kb.Candidate, k1, b, avgLen 
 		sum += idf[t] * tf * (k1 + 1) / (tf + norm)
 	}
 	return sum
+}
+
+// bm25f is candidate c's BM25F score over two fields, its title (whose tokens are
+// titleToks; its index text starts with them) and its text:
+//
+//	Σ idf · t·(k1+1) / (t + k1),  t = w·tf_title + tf_text / (1 − b + b·len_text/avgLen)
+//
+// A title is a short label that a page's sections share ("Glacier cave", "手册 > 故障排除"):
+// a term in it says which page a chunk is on, a term in the text what the chunk says, so
+// the title is weighed on its own and does not lengthen a short chunk. avgLen is the
+// average length of whole chunks, titles included. Without a title it is Okapi BM25.
+func bm25f(terms []string, idf map[string]float64, c kb.Candidate, titleToks []string, w, k1, b, avgLen float64) float64 {
+	if len(titleToks) == 0 {
+		return bm25(terms, idf, c, k1, b, avgLen)
+	}
+	if avgLen <= 0 {
+		avgLen = 1
+	}
+	inTitle := make(map[string]int, len(titleToks))
+	for _, t := range titleToks {
+		inTitle[t]++
+	}
+	textLen := max(0, c.Length-len(titleToks))
+	norm := 1 - b + b*float64(textLen)/avgLen
+	sum := 0.0
+	for i, t := range terms {
+		if i >= len(c.TF) || c.TF[i] == 0 {
+			continue
+		}
+		title := min(inTitle[t], c.TF[i])
+		x := w*float64(title) + float64(c.TF[i]-title)/norm
+		sum += idf[t] * x * (k1 + 1) / (x + k1)
+	}
+	return sum
+}
+
+// titleTokenizer returns a search's tokenizer of its hits' title fields: a chunk's heading
+// path, which ingestion puts before its text in the index text (kbmaint.IndexText), except
+// for FAQ entries, which index their questions and answer without their category path.
+// Hits of one page share its title: each title is tokenized once.
+func (e *Engine) titleTokenizer(k kb.KnowledgeBase) func(kb.Candidate) []string {
+	seg, err := segment.Shared()
+	if err != nil {
+		return func(kb.Candidate) []string { return nil } // never: the query was segmented
+	}
+	d := e.dict(k)
+	memo := map[string][]string{}
+	return func(c kb.Candidate) []string {
+		if c.Kind == kb.KindFAQ || len(c.SectionPath) == 0 {
+			return nil
+		}
+		title := strings.Join(c.SectionPath, " > ")
+		toks, ok := memo[title]
+		if !ok {
+			toks = seg.Tokens(title, d)
+			memo[title] = toks
+		}
+		return toks
+	}
 }
 
 // kbWeights returns the fusion weights a knowledge base's settings give, nil when they give

@@ -41,6 +41,15 @@ func TestBM25OfACandidate(t *testing.T) {
 	// 4 · 2·2.2 / (2 + 1.2·(0.25 + 0.75·20/10))
 	require.InDelta(t, 4*2*2.2/(2+1.2*(0.25+0.75*2)), bm25([]string{"e104", "电机"}, idf, c, 1.2, 0.75, 10), 1e-12)
 	require.Equal(t, []string{"e104"}, matched([]string{"e104", "电机"}, c.TF))
+
+	// BM25F: without a title it is BM25; "e104" once in the title (weight 2) and once in
+	// the 18-token text, normalised by the text's length only.
+	terms := []string{"e104", "电机"}
+	require.Equal(t, bm25(terms, idf, c, 1.2, 0.75, 10), bm25f(terms, idf, c, nil, 2, 1.2, 0.75, 10))
+	x := 2 + 1/(0.25+0.75*18.0/10)
+	require.InDelta(t, 4*x*2.2/(x+1.2), bm25f(terms, idf, c, []string{"e104", "故障"}, 2, 1.2, 0.75, 10), 1e-12)
+	// Both occurrences in the title: none left for the text.
+	require.InDelta(t, 4*4*2.2/(4+1.2), bm25f(terms, idf, c, []string{"e104", "e104"}, 2, 1.2, 0.75, 10), 1e-12)
 }
 
 func TestScoreBlendsLegs(t *testing.T) {

@@ -207,6 +207,8 @@ type RetrievalSettings struct {
 	BM25         struct {
 		K1 *float64 `json:"k1"`
 		B  *float64 `json:"b"`
+		// TitleWeight weighs a query term in a chunk's title against one in its text.
+		TitleWeight *float64 `json:"title_weight"`
 	} `json:"bm25"`
 }
 
