@@ -22,14 +22,14 @@ func (a *app) serveCmd() *cobra.Command {
 		Use:   "serve [--no-worker]",
 		Short: "Run the HTTP API, the admin UI at /admin/ and MCP at /mcp (and the background jobs)",
 		Long: "Serves the HTTP API, the admin UI at /admin/ and MCP at /mcp, and runs the background\n" +
-			"jobs (uploads, re-indexes, log retention) as `zhiku worker` does. With --no-worker it\n" +
-			"only queues them, for `zhiku worker` processes on the same database to run.",
+			"jobs (uploads, re-indexes, queued re-embedding, log retention) as `zhiku worker` does.\n" +
+			"With --no-worker it only queues them, for `zhiku worker` processes on the same database.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd.Context(), !noWorker)
 		},
 	}
-	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "serve only; leave the background jobs to `zhiku worker`")
+	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "serve only; leave the background jobs to zhiku worker processes")
 	return cmd
 }
 
