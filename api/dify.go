@@ -141,7 +141,9 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"records": records})
 }
 
-// difyPrincipal authenticates the key, answering Dify's 1002 when it matches nothing.
+// difyPrincipal authenticates the key, answering Dify's 1002 when it matches nothing or
+// has expired, and 429 with Retry-After when it is over its rate. Dify's error_msg is one
+// string, so it carries both languages.
 func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) {
 	p, err := s.resolveKey(c.Request.Context(), key)
 	if errors.Is(err, kb.ErrNotFound) {
@@ -154,6 +156,15 @@ func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) 
 		return p, false
 	}
 	c.Set(ctxPrincipal, p)
+	if ae, retryAfter := s.admitKey(p); ae != nil {
+		if retryAfter != "" {
+			c.Header("Retry-After", retryAfter)
+			difyError(c, ae.Status, ae.Status, ae.Message+" / "+ae.MessageZh)
+			return p, false
+		}
+		difyError(c, http.StatusForbidden, 1002, "authorization failed: "+ae.Message+" / "+ae.MessageZh)
+		return p, false
+	}
 	return p, true
 }
 
