@@ -128,7 +128,7 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 		batchSize:     cfg.BatchSize,
 		concurrency:   cfg.Concurrency,
 		timeout:       cfg.Timeout,
-		retry:         newRetrier("embeddings", cfg.Model, cfg.RetryConfig, logger),
+		retry:         newRetrier("embeddings", cfg.Model, cfg.RetryConfig, logger).hiding(cfg.APIKey),
 		logger:        logger,
 	}
 	e.dim.Store(int64(cfg.Dimension))
