@@ -94,8 +94,12 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 		return
 	}
 	topK := req.RetrievalSetting.TopK
-	if topK <= 0 {
-		topK = 5
+	if topK < 0 {
+		difyError(c, http.StatusBadRequest, 400, "retrieval_setting.top_k must be positive / top_k 必须为正数")
+		return
+	}
+	if topK == 0 {
+		topK = 5 // absent
 	}
 	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
 		KB: k, Query: req.Query, TopK: min(topK, 100), Filter: filter,

@@ -728,6 +728,13 @@ func TestTenantRoleMatrix(t *testing.T) {
 	}
 	sort.Strings(missing)
 	require.Empty(t, missing, "routes without a row in the tenant and role matrix (add one to mxRows)")
+	// Every route that changes something is audited, or says here why not.
+	for _, r := range rows {
+		method, _, _ := strings.Cut(r.route, " ")
+		if method != "GET" && r.audit == "" && r.variant == "" {
+			require.Contains(t, unaudited, r.route, "%s changes state but writes no audit entry", r.route)
+		}
+	}
 
 	for _, r := range rows {
 		t.Run(r.name(), func(t *testing.T) {
@@ -763,6 +770,19 @@ func TestTenantRoleMatrix(t *testing.T) {
 		})
 	}
 	t.Logf("tenant and role matrix: %d routes, %d rows (with variants) × %d callers = %d cells", len(registered), len(rows), len(callers), len(rows)*len(callers))
+}
+
+// unaudited are the non-GET routes that write no audit entry, with why.
+var unaudited = map[string]string{
+	"POST /admin/api/logout":              "ends the caller's own session; no data changes",
+	"POST /v1/knowledge-bases/:kb/search": "a read",
+	"POST /v1/answer":                     "a read; the exchange goes to the answer log",
+	"POST /v1/assist":                     "a read; suggestions for an agent",
+	"POST /v1/chat/completions":           "a read; the exchange goes to the answer log",
+	"POST /retrieval":                     "a read (Dify)",
+	"POST /mcp":                           "MCP tool calls are reads",
+	"DELETE /mcp":                         "ends the caller's own MCP session",
+	"POST /v1/feedback":                   "a customer's verdict, kept with its answer in the answer log",
 }
 
 // checkAudit: a successful operator action leaves one entry naming the caller, in its
