@@ -157,8 +157,6 @@ func TestSearchFiltersThresholdAndBadInput(t *testing.T) {
 	for body, code := range map[string]int{
 		`{"query":"x","mode":"fuzzy"}`:                    422,
 		`{"query":"x","top_k":1000}`:                      422,
-		`{"query":"x","top_k":0}`:                         422,
-		`{"query":"x","top_k":-1}`:                        422,
 		`{"query":"x","score_threshold":2}`:               422,
 		`{"query":""}`:                                    422,
 		`{"query":"x","filters":{"price":{"between":1}}}`: 422,
