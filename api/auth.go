@@ -13,7 +13,8 @@ import (
 )
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal (resolveKey), or
-// else the admin UI's session cookie (authenticateSession), or answers 401.
+// else the admin UI's session cookie (authenticateSession), or answers 401. A key past its
+// expiry is a 401 saying so, a key over its rate a 429 with Retry-After (admitKey).
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := bearer(c.GetHeader("Authorization"))
 	if id, err := c.Cookie(sessionCookie); !ok && err == nil && id != "" && s.deps.Accounts != nil {
@@ -33,7 +34,14 @@ func (s *Server) authenticate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Set(ctxPrincipal, p)
+	c.Set(ctxPrincipal, p) // before admitKey, so the access log names the refused key
+	if ae, retryAfter := s.admitKey(p); ae != nil {
+		if retryAfter != "" {
+			c.Header("Retry-After", retryAfter)
+		}
+		fail(c, ae)
+		return
+	}
 	c.Next()
 }
 

@@ -94,8 +94,12 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 		return
 	}
 	topK := req.RetrievalSetting.TopK
-	if topK <= 0 {
-		topK = 5
+	if topK < 0 {
+		difyError(c, http.StatusBadRequest, 400, "retrieval_setting.top_k must be positive / top_k 必须为正数")
+		return
+	}
+	if topK == 0 {
+		topK = 5 // absent
 	}
 	hits, err := s.deps.Search.Search(c.Request.Context(), retrieval.Request{
 		KB: k, Query: req.Query, TopK: min(topK, 100), Filter: filter,
@@ -141,7 +145,9 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"records": records})
 }
 
-// difyPrincipal authenticates the key, answering Dify's 1002 when it matches nothing.
+// difyPrincipal authenticates the key, answering Dify's 1002 when it matches nothing or
+// has expired, and 429 with Retry-After when it is over its rate. Dify's error_msg is one
+// string, so it carries both languages.
 func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) {
 	p, err := s.resolveKey(c.Request.Context(), key)
 	if errors.Is(err, kb.ErrNotFound) {
@@ -154,6 +160,15 @@ func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) 
 		return p, false
 	}
 	c.Set(ctxPrincipal, p)
+	if ae, retryAfter := s.admitKey(p); ae != nil {
+		if retryAfter != "" {
+			c.Header("Retry-After", retryAfter)
+			difyError(c, ae.Status, ae.Status, ae.Message+" / "+ae.MessageZh)
+			return p, false
+		}
+		difyError(c, http.StatusForbidden, 1002, "authorization failed: "+ae.Message+" / "+ae.MessageZh)
+		return p, false
+	}
 	return p, true
 }
 

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,7 +36,13 @@ type createKeyRequest struct {
 	Name           string   `json:"name"`
 	Role           kb.Role  `json:"role"`
 	KnowledgeBases []string `json:"knowledge_bases"` // names or ids; empty: all
+	ExpiresAt      string   `json:"expires_at"`      // RFC 3339; absent: never
+	RateLimit      *float64 `json:"rate_limit"`      // requests per second; absent: ZHIKU_RATE_LIMIT, 0: unlimited
 }
+
+// maxKeyRate is the highest rate a key may be given: the api_keys table's CHECK
+// (migrations/00019_key_expiry_rate.sql).
+const maxKeyRate = 1_000_000
 
 func (s *Server) listKeys(c *gin.Context) {
 	p, _ := principal(c)
@@ -63,6 +71,25 @@ func (s *Server) createKey(c *gin.Context) {
 		fail(c, invalid("name is longer than 200 characters", "名称超过 200 个字符"))
 		return
 	}
+	var expires *time.Time
+	if req.ExpiresAt != "" {
+		at, err := time.Parse(time.RFC3339, req.ExpiresAt)
+		if err != nil {
+			fail(c, invalid("expires_at must be an RFC 3339 time such as 2030-01-31T00:00:00Z, got "+strconv.Quote(req.ExpiresAt),
+				"expires_at 须为 RFC 3339 时间，例如 2030-01-31T00:00:00Z"))
+			return
+		}
+		if !at.After(time.Now()) {
+			fail(c, invalid("expires_at must be in the future", "expires_at 必须是将来的时间"))
+			return
+		}
+		expires = &at
+	}
+	if req.RateLimit != nil && (*req.RateLimit < 0 || *req.RateLimit > maxKeyRate) {
+		fail(c, invalid(fmt.Sprintf("rate_limit must be 0 (unlimited) to %d requests per second", maxKeyRate),
+			fmt.Sprintf("rate_limit 必须在 0（不限）到 %d 次每秒之间", maxKeyRate)))
+		return
+	}
 	p, _ := principal(c)
 	ids, err := s.kbIDs(c.Request.Context(), p, req.KnowledgeBases)
 	if err != nil {
@@ -73,12 +100,13 @@ func (s *Server) createKey(c *gin.Context) {
 	sum := sha256.Sum256([]byte(key))
 	k, err := s.deps.Accounts.CreateAPIKey(c.Request.Context(), kb.APIKey{
 		TenantID: p.TenantID, Name: req.Name, Prefix: key[:11], Role: req.Role, KBIDs: ids,
+		ExpiresAt: expires, RateLimit: req.RateLimit,
 	}, sum[:])
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	s.audit(c, "key.create", k.Prefix, map[string]any{"id": k.ID, "role": k.Role, "kb_ids": k.KBIDs, "name": k.Name})
+	s.audit(c, "key.create", k.Prefix, map[string]any{"id": k.ID, "role": k.Role, "kb_ids": k.KBIDs, "name": k.Name, "expires_at": k.ExpiresAt, "rate_limit": k.RateLimit})
 	c.JSON(http.StatusCreated, gin.H{"key": key, "api_key": k})
 }
 

@@ -116,7 +116,11 @@ func (s *Server) mcpSearch(ctx context.Context, req *mcp.CallToolRequest, in mcp
 	if err := checkText("query", in.Query, maxQuestionChars); err != nil {
 		return nil, out, s.toolError(err)
 	}
-	if in.TopK <= 0 {
+	if in.TopK < 0 {
+		return nil, out, s.toolError(invalid(fmt.Sprintf("top_k must be 1 to %d (0 or absent: %d)", mcpMaxTopK, mcpDefaultTopK),
+			fmt.Sprintf("top_k 须在 1 到 %d 之间（0 或不填：%d）", mcpMaxTopK, mcpDefaultTopK)))
+	}
+	if in.TopK == 0 {
 		in.TopK = mcpDefaultTopK
 	}
 	k, err := s.lookupKB(ctx, p, in.KnowledgeBase)

@@ -108,6 +108,10 @@ func TestMCP(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, res.IsError)
 		require.Contains(t, toolText(t, res), "question is required")
+		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "search_knowledge", Arguments: map[string]any{"knowledge_base": "kb1", "query": "退货", "top_k": -1}})
+		require.NoError(t, err)
+		require.True(t, res.IsError, "a negative top_k is refused, not replaced by the default")
+		require.Contains(t, toolText(t, res), "top_k must be 1 to 50")
 	})
 
 	t.Run("another tenant's key sees no kb1", func(t *testing.T) {

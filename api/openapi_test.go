@@ -50,7 +50,7 @@ func serverWithAllRoutes(t *testing.T) *Server {
 		MaxBodyBytes: 1 << 20, MaxUploadBytes: 1 << 20, Jobs: stubJobs{}, AdminUI: http.NotFoundHandler(),
 		Registry: prometheus.NewRegistry(), Reindexer: stubReindexer{}, Answers: stubAnswerer{}, Curation: stubCuration{},
 		Loop:     closedloop.NewService(closedloop.ServiceDeps{}),
-		Accounts: stubAccounts{}, SearchMisses: stubMisses{}, Conversations: stubConvs{},
+		Accounts: stubAccounts{}, SearchMisses: stubMisses{}, Conversations: stubConvs{}, RateLimit: 1,
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

@@ -234,6 +234,9 @@ func TestDifyExternalKnowledgeAPI(t *testing.T) {
 	}
 	require.Subset(t, []string{"r3", "r5"}, keys(got))
 
+	r = post("Bearer "+adminKey, `{"knowledge_id":"kb1","query":"退货","retrieval_setting":{"top_k":-1}}`)
+	require.Equal(t, 400, r.Code, "a negative top_k is refused, not replaced by the default")
+	require.Contains(t, r.Body["error_msg"], "top_k")
 	r = post("Bearer "+adminKey, `{"knowledge_id":"kb1","query":"完全无关的查询内容zzz","retrieval_setting":{"top_k":2,"score_threshold":0.99}}`)
 	require.Equal(t, 200, r.Code)
 	require.Equal(t, `{"records":[]}`, strings.TrimSpace(r.Raw), "no matches → empty list, never null")

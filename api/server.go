@@ -76,6 +76,9 @@ type Deps struct {
 	// SearchMisses hears of searches (the search API, Dify) that found nothing: the
 	// closed loop files them as gaps. nil: not recorded.
 	SearchMisses SearchMissRecorder
+	// RateLimit (ZHIKU_RATE_LIMIT) is the requests per second of each API key without a
+	// rate of its own, in this process (ratelimit.go); 0: unlimited.
+	RateLimit float64
 }
 
 // SearchMissRecorder records a search that found nothing above its threshold; it must
@@ -91,6 +94,7 @@ type Server struct {
 	metrics *httpMetrics
 	engine  *gin.Engine
 	logins  *loginLimiter // failed admin UI sign-ins (session.go)
+	limits  *keyLimiter   // requests per API key (ratelimit.go)
 }
 
 // New builds the HTTP handler.
@@ -109,7 +113,7 @@ func New(d Deps) *Server {
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{deps: d, log: d.Log.With("component", "api"), metrics: newHTTPMetrics(d.Registry)}
+	s := &Server{deps: d, log: d.Log.With("component", "api"), metrics: newHTTPMetrics(d.Registry), limits: newKeyLimiter(d.RateLimit)}
 	s.engine = s.routes()
 	return s
 }

@@ -138,6 +138,9 @@ func (s *Server) signIn(ctx context.Context, req loginRequest) (kb.Session, kb.P
 		if err != nil {
 			return kb.Session{}, p, err
 		}
+		if p.ExpiresAt != nil && !time.Now().Before(*p.ExpiresAt) {
+			return kb.Session{}, p, keyExpired(*p.ExpiresAt)
+		}
 		sess := kb.Session{TenantID: p.TenantID, KeyID: p.KeyID}
 		if p.KeyID == 0 { // the bootstrap admin key
 			sum := sha256.Sum256([]byte(s.deps.AdminKey))

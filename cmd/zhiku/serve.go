@@ -126,6 +126,7 @@ func (a *app) serve(ctx context.Context, work bool) error {
 		Conversations:   curation, // the answer log's listing; GetExchange waits for this process's pending exchanges
 		SearchMisses:    capture,
 		Accounts:        st, // admin UI sign-in, users, keys, audit log (api/session.go)
+		RateLimit:       a.cfg.RateLimit,
 	})
 
 	// A process that stopped during a bulk write left that knowledge base's vector index

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -50,6 +51,9 @@ type Config struct {
 	HNSWM           int           // ZHIKU_HNSW_M: links per node of HNSW indexes built from now on; defaults to 16
 	HNSWEfConstruct int           // ZHIKU_HNSW_EF_CONSTRUCTION: candidates while building them; defaults to 64
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
+	// RateLimit (ZHIKU_RATE_LIMIT): requests per second each API key may send, on average,
+	// for keys that set no rate of their own; 0 (the default) is unlimited. 0..MaxRateLimit.
+	RateLimit float64
 	// LogRetentionDays (ZHIKU_LOG_RETENTION_DAYS): how many days conversation logs (the
 	// answer log, its feedback, and the customer ids of gap occurrences) are kept before the
 	// periodic purge deletes them; defaults to 90, 1..3650.
@@ -83,6 +87,10 @@ const (
 	// base can record.
 	MaxEmbedDim = 16000
 )
+
+// MaxRateLimit bounds ZHIKU_RATE_LIMIT as the api_keys table bounds a key's own rate
+// (migrations/00019_key_expiry_rate.sql).
+const MaxRateLimit = 1_000_000
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests) and
 // validates it. The error names every bad variable.
@@ -120,6 +128,18 @@ func Load(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return n
+	}
+	number := func(name string, def float64) float64 {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", name, v))
+			return def
+		}
+		return f
 	}
 	duration := func(name string, def time.Duration) time.Duration {
 		v := strings.TrimSpace(getenv(name))
@@ -161,6 +181,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
 		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
 		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
+		RateLimit:       number("ZHIKU_RATE_LIMIT", 0),
 
 		LogRetentionDays: int(integer("ZHIKU_LOG_RETENTION_DAYS", DefaultLogRetentionDays)),
 	}
@@ -260,6 +281,9 @@ func (c Config) Validate() error {
 	within("ZHIKU_HNSW_M", int64(c.HNSWM), 4, 100)
 	if c.HNSWEfConstruct < 2*c.HNSWM || c.HNSWEfConstruct > 1000 {
 		bad("ZHIKU_HNSW_EF_CONSTRUCTION: want 2×ZHIKU_HNSW_M (%d)..1000, got %d", 2*c.HNSWM, c.HNSWEfConstruct)
+	}
+	if c.RateLimit < 0 || c.RateLimit > MaxRateLimit {
+		bad("ZHIKU_RATE_LIMIT: want 0 (unlimited)..%d requests per second per key, got %g", MaxRateLimit, c.RateLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ZHIKU_SHUTDOWN_TIMEOUT: must be positive, got %s", c.ShutdownTimeout)

@@ -37,6 +37,20 @@ func TestIngestWorkers(t *testing.T) {
 	}
 }
 
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Zero(t, c.RateLimit, "unlimited unless set")
+	c, err = Load(env(map[string]string{"ZHIKU_RATE_LIMIT": "2.5"}))
+	require.NoError(t, err)
+	require.Equal(t, 2.5, c.RateLimit)
+	for _, bad := range []string{"-1", "fast", "NaN", "Inf", "1000001"} {
+		_, err := Load(env(map[string]string{"ZHIKU_RATE_LIMIT": bad}))
+		require.ErrorContains(t, err, "ZHIKU_RATE_LIMIT", bad)
+	}
+}
+
 func TestLoadNamesBadVariables(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {

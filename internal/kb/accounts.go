@@ -47,6 +47,8 @@ type APIKey struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	ExpiresAt  *time.Time `json:"expires_at"` // nil: never
+	RateLimit  *float64   `json:"rate_limit"` // requests per second; nil: the server's default, 0: unlimited
 }
 
 // AuditRecord is a stored audit log line, as the audit view lists it.

@@ -109,6 +109,12 @@ type Principal struct {
 	TenantID int64
 	Role     Role
 	KBIDs    []int64
+	// ExpiresAt is when the key stops working (nil: never); the API checks it on every
+	// request, so a cached principal cannot outlive its key.
+	ExpiresAt *time.Time
+	// RateLimit is the key's own requests per second (nil: the server's default; 0:
+	// unlimited).
+	RateLimit *float64
 }
 
 // CanAccessKB reports whether the principal may touch knowledge base id at all.

@@ -96,8 +96,8 @@ func NewChat(cfg ChatConfig) (*Chat, error) {
 		temperature: cfg.Temperature,
 		maxTokens:   max(cfg.MaxTokens, 0),
 		timeout:     cfg.Timeout,
-		retry:       newRetrier("chat", cfg.Model, cfg.RetryConfig, logger),
-		streamRetry: newRetrier("chat stream", cfg.Model, cfg.RetryConfig, logger),
+		retry:       newRetrier("chat", cfg.Model, cfg.RetryConfig, logger).hiding(cfg.APIKey),
+		streamRetry: newRetrier("chat stream", cfg.Model, cfg.RetryConfig, logger).hiding(cfg.APIKey),
 	}, nil
 }
 
@@ -201,7 +201,7 @@ func (c *Chat) Stream(ctx context.Context, msgs []Message, onDelta func(string) 
 			if errors.Is(context.Cause(sctx), errStreamIdle) {
 				err = fmt.Errorf("%w: %w", errStreamIdle, err)
 			}
-			e := classify("chat stream", c.model, err)
+			e := c.streamRetry.classify(err)
 			e.Attempts = 1
 			return text.String(), e
 		}

@@ -161,9 +161,9 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 		batchSize:     cfg.BatchSize,
 		concurrency:   cfg.Concurrency,
 		timeout:       cfg.Timeout,
-		retry:         newRetrier("embeddings", cfg.Model, cfg.RetryConfig, logger),
+		retry:         newRetrier("embeddings", cfg.Model, cfg.RetryConfig, logger).hiding(cfg.APIKey),
 		queryTimeout:  cfg.QueryTimeout,
-		queryRetry:    newRetrier("embeddings", cfg.Model, queryRetry, logger),
+		queryRetry:    newRetrier("embeddings", cfg.Model, queryRetry, logger).hiding(cfg.APIKey),
 		queryCooldown: &cooldown{d: cfg.QueryCooldown},
 		logger:        logger,
 	}

@@ -90,7 +90,7 @@ func NewReranker(cfg RerankConfig) (*Reranker, error) {
 		model:    cfg.Model,
 		topN:     max(cfg.TopN, 0),
 		timeout:  cfg.Timeout,
-		retry:    newRetrier("rerank", cfg.Model, cfg.RetryConfig, loggerOr(cfg.Logger)),
+		retry:    newRetrier("rerank", cfg.Model, cfg.RetryConfig, loggerOr(cfg.Logger)).hiding(cfg.APIKey),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ type retrier struct {
 	maxRetries int
 	base, max  time.Duration
 	logger     *slog.Logger
+	secret     string // the API key, cut out of provider messages (hiding)
 	// sleep waits d or until ctx ends; tests replace it to record the waits.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -69,6 +71,23 @@ func newRetrier(op, model string, c RetryConfig, logger *slog.Logger) *retrier {
 	return r
 }
 
+// hiding makes the retrier cut key out of every provider message it logs or returns: a
+// provider that refuses a key may quote it ("Incorrect API key provided: sk-…"), and the
+// message reaches logs, job errors and API responses.
+func (r *retrier) hiding(key string) *retrier {
+	r.secret = key
+	return r
+}
+
+// classify is the package's classify with the key cut out of the message.
+func (r *retrier) classify(err error) *Error {
+	e := classify(r.op, r.model, err)
+	if r.secret != "" {
+		e.Message = strings.ReplaceAll(e.Message, r.secret, "[redacted]")
+	}
+	return e
+}
+
 // do calls attempt until it succeeds, fails permanently, runs out of retries or ctx ends.
 // Each attempt gets a context carrying a fresh retryHint for the transport to fill in.
 func (r *retrier) do(ctx context.Context, attempt func(ctx context.Context) error) error {
@@ -82,7 +101,7 @@ func (r *retrier) do(ctx context.Context, attempt func(ctx context.Context) erro
 			// The caller gave up (or a sibling batch failed): report that, not the symptom.
 			return fmt.Errorf("llm: %s: %w", r.op, context.Cause(ctx))
 		}
-		e := classify(r.op, r.model, err)
+		e := r.classify(err)
 		e.Attempts = n + 1
 		if !e.Transient || n >= r.maxRetries {
 			return e

@@ -10,20 +10,20 @@ import (
 
 // CreateAPIKey stores a key (its SHA-256 in hash) described by k and returns it as listed.
 func (s *Store) CreateAPIKey(ctx context.Context, k kb.APIKey, hash []byte) (kb.APIKey, error) {
-	id, err := s.CreateKey(ctx, CreateKeyParams{TenantID: k.TenantID, Name: k.Name, Prefix: k.Prefix, KeyHash: hash, Role: k.Role, KBIDs: k.KBIDs})
+	id, err := s.CreateKey(ctx, CreateKeyParams{TenantID: k.TenantID, Name: k.Name, Prefix: k.Prefix, KeyHash: hash, Role: k.Role, KBIDs: k.KBIDs, ExpiresAt: k.ExpiresAt, RateLimit: k.RateLimit})
 	if err != nil {
 		return k, err
 	}
 	return s.getKey(ctx, k.TenantID, id)
 }
 
-const keyCols = `id, tenant_id, name, prefix, role, kb_ids, created_at, last_used_at, revoked_at`
+const keyCols = `id, tenant_id, name, prefix, role, kb_ids, created_at, last_used_at, revoked_at, expires_at, rate_limit`
 
 func (s *Store) getKey(ctx context.Context, tenantID, id int64) (kb.APIKey, error) {
 	var k kb.APIKey
 	var role string
 	err := s.db.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id).
-		Scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &role, &k.KBIDs, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+		Scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &role, &k.KBIDs, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt, &k.ExpiresAt, &k.RateLimit)
 	k.Role = kb.Role(role)
 	if err != nil {
 		return k, fmt.Errorf("store: key %d: %w", id, interpret(err))
@@ -42,7 +42,7 @@ func (s *Store) ListKeys(ctx context.Context, tenantID int64) ([]kb.APIKey, erro
 	for rows.Next() {
 		var k kb.APIKey
 		var role string
-		if err := rows.Scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &role, &k.KBIDs, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt); err != nil {
+		if err := rows.Scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &role, &k.KBIDs, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt, &k.ExpiresAt, &k.RateLimit); err != nil {
 			return nil, fmt.Errorf("store: scan key: %w", err)
 		}
 		k.Role = kb.Role(role)

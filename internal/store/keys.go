@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -15,30 +16,36 @@ type CreateKeyParams struct {
 	KeyHash  []byte
 	Role     kb.Role
 	KBIDs    []int64 // nil: all of the tenant's knowledge bases
+	// ExpiresAt is when the key stops working; nil: never.
+	ExpiresAt *time.Time
+	// RateLimit is the key's requests per second; nil: the server's default, 0: unlimited.
+	RateLimit *float64
 }
 
 // CreateKey stores a key's hash and returns its id.
 func (s *Store) CreateKey(ctx context.Context, p CreateKeyParams) (int64, error) {
 	var id int64
 	err := s.db.QueryRow(ctx, `
-		INSERT INTO api_keys (tenant_id, name, prefix, key_hash, role, kb_ids)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		p.TenantID, p.Name, p.Prefix, p.KeyHash, string(p.Role), p.KBIDs).Scan(&id)
+		INSERT INTO api_keys (tenant_id, name, prefix, key_hash, role, kb_ids, expires_at, rate_limit)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		p.TenantID, p.Name, p.Prefix, p.KeyHash, string(p.Role), p.KBIDs, p.ExpiresAt, p.RateLimit).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: create key: %w", interpret(err))
 	}
 	return id, nil
 }
 
-// PrincipalByKeyHash resolves a live (not revoked) key to its principal, or kb.ErrNotFound.
+// PrincipalByKeyHash resolves a key that is not revoked to its principal, or kb.ErrNotFound.
+// An expired key is resolved too, with its ExpiresAt: the caller refuses it, and can say
+// why (the API checks expiry on every request, cached principals included).
 func (s *Store) PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.Principal, error) {
 	var p kb.Principal
 	var role string
 	err := s.db.QueryRow(ctx, `
-		UPDATE api_keys SET last_used_at = now()
+		UPDATE api_keys SET last_used_at = CASE WHEN expires_at IS NULL OR expires_at > now() THEN now() ELSE last_used_at END
 		WHERE key_hash = $1 AND revoked_at IS NULL
-		RETURNING id, CASE WHEN name = '' THEN prefix ELSE name END, tenant_id, role, kb_ids`, hash).
-		Scan(&p.KeyID, &p.Name, &p.TenantID, &role, &p.KBIDs)
+		RETURNING id, CASE WHEN name = '' THEN prefix ELSE name END, tenant_id, role, kb_ids, expires_at, rate_limit`, hash).
+		Scan(&p.KeyID, &p.Name, &p.TenantID, &role, &p.KBIDs, &p.ExpiresAt, &p.RateLimit)
 	if err != nil {
 		return p, fmt.Errorf("store: look up key: %w", interpret(err))
 	}

@@ -30,10 +30,10 @@ func (s *Store) CreateSession(ctx context.Context, ss kb.Session) error {
 }
 
 // SessionPrincipal resolves a live session to whoever signed in, read afresh from the
-// user or the key: a disabled user, a revoked key or an expired session is kb.ErrNotFound.
-// Each use slides the expiry to now+idle, never past created_at+maxAge. For a session of
-// the bootstrap admin key the principal is empty and sess.AdminKeyHash set: the caller
-// compares it with the current key.
+// user or the key: a disabled user, a revoked or expired key or an expired session is
+// kb.ErrNotFound. Each use slides the expiry to now+idle, never past created_at+maxAge.
+// For a session of the bootstrap admin key the principal is empty and sess.AdminKeyHash
+// set: the caller compares it with the current key.
 func (s *Store) SessionPrincipal(ctx context.Context, idHash []byte, idle, maxAge time.Duration) (kb.Principal, kb.Session, error) {
 	var p kb.Principal
 	var sess kb.Session
@@ -49,7 +49,7 @@ func (s *Store) SessionPrincipal(ctx context.Context, idHash []byte, idle, maxAg
 		       COALESCE(u.role, k.role), COALESCE(u.kb_ids, k.kb_ids)
 		FROM live l
 		LEFT JOIN users u ON u.id = l.user_id AND u.disabled_at IS NULL
-		LEFT JOIN api_keys k ON k.id = l.key_id AND k.revoked_at IS NULL`,
+		LEFT JOIN api_keys k ON k.id = l.key_id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
 		idHash, idle.String(), maxAge.String()).
 		Scan(&sess.TenantID, &userID, &keyID, &sess.AdminKeyHash, &sess.ExpiresAt, &name, &role, &p.KBIDs)
 	if err != nil {
