@@ -147,3 +147,15 @@ type ConversationFilter struct {
 	KBIDs        []int64 // nil: every knowledge base of the tenant
 	Since, Until time.Time
 }
+
+// TopQuestion is one question as the dashboard ranks the most asked (or most often
+// unanswered) ones of a knowledge base: the phrasings that normalise alike (case, width,
+// spaces and punctuation aside) counted together, shown in their commonest phrasing.
+type TopQuestion struct {
+	KBID          int64  `json:"kb_id"`
+	KnowledgeBase string `json:"knowledge_base"`
+	Question      string `json:"question"`
+	Count         int    `json:"count"`      // times asked in the window
+	Answered      int    `json:"answered"`   // of which answered
+	Unanswered    int    `json:"unanswered"` // of which not answered
+}

@@ -87,6 +87,47 @@ func (s *Store) LoopStats(ctx context.Context, tenantID int64, kbIDs []int64, da
 	return out, nil
 }
 
+// questionKey is the SQL form of a question that top lists group by: NFKC (full-width
+// letters, digits and punctuation become half-width), lower case, without spaces and
+// punctuation, so "E104 是什么故障？" and "e104是什么故障" count as one question.
+const questionKey = `lower(regexp_replace(normalize(x.question, NFKC), '[[:space:][:punct:]。、，！？：；“”‘’（）《》「」【】…·～—]+', '', 'g'))`
+
+// TopQuestions ranks the questions asked in the tenant's knowledge bases (kbIDs nil: all)
+// over the last days UTC days (today included, as LoopStats counts them): the limit most
+// asked, per knowledge base, or with unanswered the limit most often left unanswered.
+func (s *Store) TopQuestions(ctx context.Context, tenantID int64, kbIDs []int64, days, limit int, unanswered bool) ([]kb.TopQuestion, error) {
+	order := "count(*)"
+	if unanswered {
+		order = "count(*) FILTER (WHERE NOT x.answered)"
+	}
+	rows, err := s.db.Query(ctx, `
+		WITH k AS (SELECT id, name FROM knowledge_bases WHERE tenant_id = $1 AND ($2::bigint[] IS NULL OR id = ANY($2))),
+		x AS (
+		    SELECT e.kb_id, e.question, e.answered FROM exchanges e
+		    WHERE e.kb_id IN (SELECT id FROM k) AND e.question <> ''
+		      AND e.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') - ($3::int - 1) * interval '1 day') AT TIME ZONE 'UTC'),
+		g AS (
+		    SELECT x.kb_id, `+questionKey+` AS key, mode() WITHIN GROUP (ORDER BY x.question) AS question,
+		           count(*) AS asked, count(*) FILTER (WHERE x.answered) AS answered, `+order+` AS rank
+		    FROM x GROUP BY 1, 2)
+		SELECT g.kb_id, k.name, g.question, g.asked, g.answered, g.asked - g.answered
+		FROM g JOIN k ON k.id = g.kb_id
+		WHERE g.key <> '' AND g.rank > 0
+		ORDER BY g.rank DESC, g.asked DESC, g.question, g.kb_id LIMIT $4`, tenantID, kbIDs, days, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: top questions: %w", interpret(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.TopQuestion, error) {
+		var q kb.TopQuestion
+		err := r.Scan(&q.KBID, &q.KnowledgeBase, &q.Question, &q.Count, &q.Answered, &q.Unanswered)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: top questions: %w", err)
+	}
+	return out, nil
+}
+
 // ratio is n/d rounded to 3 places, 0 when d is 0.
 func ratio(n, d int) float64 {
 	if d == 0 {
