@@ -205,21 +205,34 @@ func (c *Capture) Close(ctx context.Context) error {
 	}
 }
 
+// handle files one event. An attempt that ran out of time is tried again (up to three in
+// all): the first event of a process waits for the segmenter's dictionaries to load, which
+// on a busy machine can outlast one attempt, and an occurrence dropped then is lost.
 func (c *Capture) handle(ctx context.Context, ev event) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	var err error
-	switch {
-	case ev.exchange != nil:
-		err = c.exchange(ctx, *ev.exchange)
-	case ev.feedback != nil:
-		err = c.thumbsDown(ctx, *ev.feedback)
-	case ev.miss != nil:
-		err = c.searchMiss(ctx, *ev.miss)
+	for attempt := 0; attempt < 3; attempt++ {
+		err = c.handleOnce(ctx, ev)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
 	}
 	if err != nil {
 		c.log.Error("capturing a gap occurrence failed", "error", err)
 	}
+}
+
+func (c *Capture) handleOnce(ctx context.Context, ev event) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	switch {
+	case ev.exchange != nil:
+		return c.exchange(ctx, *ev.exchange)
+	case ev.feedback != nil:
+		return c.thumbsDown(ctx, *ev.feedback)
+	case ev.miss != nil:
+		return c.searchMiss(ctx, *ev.miss)
+	}
+	return nil
 }
 
 // Reason says why an exchange is a gap occurrence, or "" when it is not one.
