@@ -21,6 +21,9 @@ type ConversationStore interface {
 	GetExchange(ctx context.Context, tenantID int64, answerID string) (kb.Exchange, error)
 	// ExchangePassages gives the logged results their chunks' text.
 	ExchangePassages(ctx context.Context, kbID int64, results []kb.ExchangeResult) ([]kb.ConversationPassage, error)
+	// TopQuestions ranks the questions of the last days days, per knowledge base: the most
+	// asked, or with unanswered the most often left unanswered (GET /v1/stats).
+	TopQuestions(ctx context.Context, tenantID int64, kbIDs []int64, days, limit int, unanswered bool) ([]kb.TopQuestion, error)
 }
 
 // conversationRoutes registers the answer log's listing, when Deps.Conversations is set.

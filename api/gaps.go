@@ -352,7 +352,10 @@ func (s *Server) splitGap(c *gin.Context) {
 	c.JSON(http.StatusCreated, g)
 }
 
-// stats: GET /v1/stats?knowledge_base=&days=7.
+// stats: GET /v1/stats?knowledge_base=&days=7&top=10. Besides the figures per knowledge
+// base and day, it ranks the window's most asked questions and the ones most often left
+// unanswered (top of each; 0 leaves them out), from the answer log when this server reads
+// it (Deps.Conversations).
 func (s *Server) stats(c *gin.Context) {
 	p, _ := principal(c)
 	kbIDs, ok := s.scopeKBs(c)
@@ -363,7 +366,16 @@ func (s *Server) stats(c *gin.Context) {
 	if !ok {
 		return
 	}
-	st, err := s.deps.Loop.Stats(c.Request.Context(), p.TenantID, kbIDs, days)
+	top, ok := queryInt(c, "top", 10)
+	if !ok {
+		return
+	}
+	if top > 100 {
+		fail(c, invalid("top must be 0..100", "top 须在 0 到 100 之间"))
+		return
+	}
+	ctx := c.Request.Context()
+	st, err := s.deps.Loop.Stats(ctx, p.TenantID, kbIDs, days)
 	if err != nil {
 		fail(c, err)
 		return
@@ -371,5 +383,26 @@ func (s *Server) stats(c *gin.Context) {
 	if st == nil {
 		st = []kb.DayStats{}
 	}
-	c.JSON(http.StatusOK, gin.H{"days": days, "stats": st})
+	if days == 0 {
+		days = 7 // Stats' default
+	}
+	asked, unanswered := []kb.TopQuestion{}, []kb.TopQuestion{}
+	if s.deps.Conversations != nil && top > 0 {
+		if asked, err = s.deps.Conversations.TopQuestions(ctx, p.TenantID, kbIDs, days, top, false); err == nil {
+			unanswered, err = s.deps.Conversations.TopQuestions(ctx, p.TenantID, kbIDs, days, top, true)
+		}
+		if err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"days": days, "stats": st, "top_questions": nonNil(asked), "top_unanswered": nonNil(unanswered)})
+}
+
+// nonNil makes a nil list an empty one, so JSON says [] rather than null.
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }

@@ -34,8 +34,9 @@ func loopServer(t *testing.T) (*testBundle, *closedloop.Capture) {
 	t.Cleanup(func() { _ = capture.Close(context.Background()) })
 	h := api.New(api.Deps{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db.Store, DB: db.Pool, AdminKey: adminKey, DefaultTenantID: tenant.ID,
-		Embedding: api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 768},
-		Loop:      closedloop.NewService(closedloop.ServiceDeps{Store: db.Store, Curation: db.Store}),
+		Embedding:     api.EmbeddingSpec{Embedder: "local", Model: embedding.LocalModel, Dimension: 768},
+		Loop:          closedloop.NewService(closedloop.ServiceDeps{Store: db.Store, Curation: db.Store}),
+		Conversations: db.Store,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -63,7 +64,7 @@ func TestGapsAPI(t *testing.T) {
 	require.Equal(t, 200, r.Code, r.Raw)
 	require.EqualValues(t, 2, r.Body["total"])
 	top := r.Body["gaps"].([]any)[0].(map[string]any)
-	require.Equal(t, "怎么退货", top["question"])
+	require.Equal(t, "怎么退货", top["question"], r.Raw)
 	require.EqualValues(t, 2, top["count"])
 	id := int64(top["id"].(float64))
 	path := fmt.Sprintf("/v1/gaps/%d", id)
@@ -103,6 +104,22 @@ func TestGapsAPI(t *testing.T) {
 	require.EqualValues(t, 1, day["gaps_resolved"])
 	require.EqualValues(t, 1, day["open_gaps"])
 	require.Equal(t, 422, b.do(t, adminKey, "GET", "/v1/stats?days=365", "").Code)
+	// The window's questions ranked: each asked once, none answered.
+	asked := r.Body["top_questions"].([]any)
+	require.Len(t, asked, 3)
+	require.Equal(t, "shop", asked[0].(map[string]any)["knowledge_base"])
+	require.EqualValues(t, 1, asked[0].(map[string]any)["count"])
+	require.Len(t, r.Body["top_unanswered"], 3)
+	r = b.do(t, adminKey, "GET", "/v1/stats?top=1", "")
+	require.Equal(t, 200, r.Code, r.Raw)
+	require.EqualValues(t, 7, r.Body["days"])
+	require.Len(t, r.Body["top_questions"], 1)
+	r = b.do(t, adminKey, "GET", "/v1/stats?top=0", "")
+	require.Equal(t, []any{}, r.Body["top_questions"])
+	require.Equal(t, 422, b.do(t, adminKey, "GET", "/v1/stats?top=101", "").Code)
+	r = b.do(t, other, "GET", "/v1/stats", "")
+	require.Equal(t, 200, r.Code, r.Raw)
+	require.Equal(t, []any{}, r.Body["top_questions"], "another tenant's questions are not counted")
 
 	r = b.do(t, adminKey, "GET", "/v1/conversations/export?knowledge_base=shop", "")
 	require.Equal(t, 200, r.Code, r.Raw)
