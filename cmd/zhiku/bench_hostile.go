@@ -77,6 +77,10 @@ type hostileOutcome struct {
 	Units    int    `json:"units"`
 	Pages    int    `json:"pages"`
 	Warnings int    `json:"warnings"`
+	// PeakRSS is the reader's own high-water RSS, or a tool's it ran (pdftotext) if higher,
+	// in bytes. The parent cannot take it from wait4: a child's figure starts from its
+	// parent's RSS at the fork.
+	PeakRSS int64 `json:"peak_rss"`
 }
 
 // hostileReadOne is the child: it reads one file as the upload job's processor does.
@@ -90,7 +94,26 @@ func (a *app) hostileReadOne(ctx context.Context, o hostileOpts) error {
 	if err != nil {
 		out = hostileOutcome{Error: err.Error()}
 	}
+	out.PeakRSS = peakRSS()
 	return json.NewEncoder(a.out).Encode(out)
+}
+
+// peakRSS is this process's high-water RSS (VmHWM), or its children's if higher, in bytes;
+// 0 where /proc is missing.
+func peakRSS() int64 {
+	var kib int64
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kib)
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
+		kib = max(kib, ru.Maxrss)
+	}
+	return kib << 10
 }
 
 // hostileFile is one generated file and what reading it should end in.
@@ -201,7 +224,7 @@ func runHostile(ctx context.Context, exe, path, kind string, limit time.Duration
 	err := cmd.Run()
 	r := hostileRun{took: time.Since(start), stderr: firstLine(strings.TrimSpace(stderr.String()), 200)}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		r.maxRSS = ru.Maxrss << 10 // KiB on Linux
+		r.maxRSS = ru.Maxrss << 10 // KiB on Linux; an upper bound (see hostileOutcome.PeakRSS)
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	switch {
@@ -212,6 +235,9 @@ func runHostile(ctx context.Context, exe, path, kind string, limit time.Duration
 	default:
 		if jerr := json.Unmarshal(stdout.Bytes(), &r.out); jerr != nil {
 			r.crash = "no outcome printed"
+		}
+		if r.out.PeakRSS > 0 {
+			r.maxRSS = r.out.PeakRSS
 		}
 	}
 	return r
