@@ -36,9 +36,21 @@ func pgBin() string {
 
 var (
 	pgTemplateOnce sync.Once
-	pgTemplateDir  string
+	pgTemplateDir  string // removed by TestMain
 	pgTemplateErr  error
 )
+
+// TestMain removes what the fault tests made once for the whole run: the template
+// cluster and the built binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, dir := range []string{pgTemplateDir, binaryDir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
 
 // pgCluster is one private PostgreSQL server.
 type pgCluster struct {
@@ -82,6 +94,7 @@ func pgTemplate() (string, error) {
 			pgTemplateErr = err
 			return
 		}
+		pgTemplateDir = dir
 		if err := chownToPostgres(dir); err != nil {
 			pgTemplateErr = err
 			return
@@ -90,9 +103,7 @@ func pgTemplate() (string, error) {
 			"--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput()
 		if err != nil {
 			pgTemplateErr = fmt.Errorf("initdb: %v: %s", err, out)
-			return
 		}
-		pgTemplateDir = dir
 	})
 	return pgTemplateDir, pgTemplateErr
 }
@@ -155,6 +166,7 @@ func (c *pgCluster) createDB(t *testing.T, name string) string {
 // The built binary, for the tests that signal a real process.
 var (
 	binaryOnce sync.Once
+	binaryDir  string // removed by TestMain
 	binaryPath string
 	binaryErr  error
 )
@@ -167,7 +179,7 @@ func zhikuBinary(t *testing.T) string {
 			binaryErr = err
 			return
 		}
-		binaryPath = filepath.Join(dir, "zhiku")
+		binaryDir, binaryPath = dir, filepath.Join(dir, "zhiku")
 		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
 		if err != nil {
 			binaryErr = fmt.Errorf("go build: %v: %s", err, out)

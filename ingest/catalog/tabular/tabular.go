@@ -30,6 +30,10 @@ const (
 	// TestHostileFiles); real catalogs have dozens.
 	DefaultMaxColumns    = 1000
 	DefaultMaxUnzipBytes = 256 << 20
+	// DefaultMaxCellBytes bounds one cell: reading a file costs about twelve times its
+	// largest text, so one 94 MB cell (under the upload limit) took 1.1 GB (zhiku bench
+	// hostile); real descriptions and answers are kilobytes.
+	DefaultMaxCellBytes = 1 << 20
 )
 
 // ErrTooManyRows is returned when a file holds more data rows than Options.MaxRows. It wraps
@@ -48,6 +52,8 @@ type Options struct {
 	// MaxColumns caps the columns of any sheet (kb.ErrTooLarge beyond). Defaults to
 	// DefaultMaxColumns.
 	MaxColumns int
+	// MaxCellBytes caps one cell (kb.ErrTooLarge beyond). Defaults to DefaultMaxCellBytes.
+	MaxCellBytes int
 }
 
 func (o Options) maxRows() int {
@@ -155,8 +161,47 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 				filepath.Base(name), len(sh.Header), maxCols, len(sh.Header), maxCols, kb.ErrTooLarge)
 		}
 	}
+	if err := checkCells(t, filepath.Base(name), opts.MaxCellBytes); err != nil {
+		return nil, err
+	}
 	makeStorable(t)
 	return t, nil
+}
+
+// checkCells refuses a table with a header or cell larger than max bytes (0: the default),
+// naming the first.
+func checkCells(t *Table, name string, max int) error {
+	if max <= 0 {
+		max = DefaultMaxCellBytes
+	}
+	tooLarge := func(sheet string, row int, col string, n int) error {
+		where := fmt.Sprintf("row %d, column %q", row, col)
+		if sheet != "" {
+			where = fmt.Sprintf("sheet %q %s", sheet, where)
+		}
+		return fmt.Errorf("tabular: %s: %s holds %d bytes, the limit is %d per cell / 第 %d 行“%s”列的内容有 %d 字节，超过单元格上限 %d: %w",
+			name, where, n, max, row, col, n, max, kb.ErrTooLarge)
+	}
+	for _, sh := range t.Sheets {
+		for j, h := range sh.Header {
+			if len(h) > max {
+				return tooLarge(sh.Name, sh.HeaderRow, fmt.Sprintf("column %d", j+1), len(h))
+			}
+		}
+		for _, r := range sh.Rows {
+			for j, c := range r.Cells {
+				if len(c) <= max {
+					continue
+				}
+				col := fmt.Sprintf("column %d", j+1)
+				if j < len(sh.Header) {
+					col = sh.Header[j]
+				}
+				return tooLarge(sh.Name, r.Num, col, len(c))
+			}
+		}
+	}
+	return nil
 }
 
 // makeStorable removes NUL bytes (a JSON "\u0000", found by FuzzReadJSON) and invalid UTF-8
