@@ -42,14 +42,14 @@ var (
 
 // TestMain removes what the fault tests made once for the whole run: the template
 // cluster and the built binary.
-func TestMain(m *testing.M) {
-	code := m.Run()
+// cleanupFaultTests removes the fault tests' template cluster and built binary after the
+// run (TestMain, in multiprocess_test.go, calls it).
+func cleanupFaultTests() {
 	for _, dir := range []string{pgTemplateDir, binaryDir} {
 		if dir != "" {
 			_ = os.RemoveAll(dir)
 		}
 	}
-	os.Exit(code)
 }
 
 // pgCluster is one private PostgreSQL server.

@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanupFaultTests()
+	os.Exit(code)
 }
 
 // child is one running zhiku process; its output goes to a file the test prints on failure.
