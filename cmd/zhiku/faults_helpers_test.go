@@ -40,8 +40,6 @@ var (
 	pgTemplateErr  error
 )
 
-// TestMain removes what the fault tests made once for the whole run: the template
-// cluster and the built binary.
 // cleanupFaultTests removes the fault tests' template cluster and built binary after the
 // run (TestMain, in multiprocess_test.go, calls it).
 func cleanupFaultTests() {
