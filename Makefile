@@ -31,7 +31,7 @@ lint:
 test: db lint
 	@bash scripts/browser.sh
 	@bash scripts/drop-test-dbs.sh
-	$(GO) test -count=1 -timeout 8m ./...
+	$(GO) test -count=1 -timeout 12m ./...
 
 ## bench: Go benchmarks (parsing, chunking, embedding, ingestion, curated matching), retrieval
 ## latency, QPS, HNSW build and recall at 10k and 100k generated chunks, and the answer API's
