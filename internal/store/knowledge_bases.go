@@ -29,6 +29,9 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 	}
 	var out kb.KnowledgeBase
 	err := s.WithTx(ctx, func(tx *Store) error {
+		if err := tx.lockPartitions(ctx); err != nil {
+			return err
+		}
 		var err error
 		out, err = scanKB(tx.db.QueryRow(ctx, `
 			INSERT INTO knowledge_bases (tenant_id, name, description, language, embedder, embedding_model, embedding_dim)
@@ -44,6 +47,17 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, tx.hnsw)
 	})
 	return out, err
+}
+
+// lockPartitions serializes, across processes, the transactions that add or remove a
+// partition of chunks: two creations at once each hold a lock the other's ATTACH needs
+// (the new row in knowledge_bases, chunks itself) and PostgreSQL aborts one as a deadlock.
+// Creating and deleting knowledge bases is rare; searches and writes take no such lock.
+func (s *Store) lockPartitions(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('zhiku/chunk-partitions', 0))`); err != nil {
+		return fmt.Errorf("store: lock chunk partitions: %w", err)
+	}
+	return nil
 }
 
 // PartitionName is the name of knowledge base id's partition of chunks.
@@ -181,12 +195,21 @@ func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) 
 
 // DeleteKB removes a knowledge base with its documents and chunks, then its partition.
 func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if err := tx.lockPartitions(ctx); err != nil {
+			return err
+		}
+		tag, err := tx.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		if err != nil {
+			return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
+		return err
 	}
 	s.dropChunkPartition(ctx, id)
 	return nil
