@@ -289,8 +289,14 @@ func matrixServer(t *testing.T) *mxFixture {
 
 type noReindex struct{}
 
-func (noReindex) Reindex(kb.KnowledgeBase)                              {}
-func (noReindex) ReindexStatus(int64) (ReindexStatus, bool)             { return ReindexStatus{}, false }
+func (noReindex) Reindex(kb.KnowledgeBase)                  {}
+func (noReindex) ReindexStatus(int64) (ReindexStatus, bool) { return ReindexStatus{}, false }
+func (noReindex) ReindexDocument(context.Context, kb.KnowledgeBase, int64) (ReindexStatus, error) {
+	return ReindexStatus{State: "queued"}, nil
+}
+func (noReindex) DocumentReindexStatus(context.Context, int64, int64) (ReindexStatus, bool, error) {
+	return ReindexStatus{}, false, nil
+}
 func (noMisses) RecordSearchMiss(int64, int64, string, string, float64) {}
 
 type noMisses struct{}
@@ -549,6 +555,12 @@ func mxRows() []mxRow {
 		}},
 		{route: "GET /v1/knowledge-bases/:kb/documents/:doc/versions", perm: kb.PermReadKB, target: tgtA1, ok: 200, show: showA1, build: func(f *mxFixture, _ *mxCaller, kbl string) mxReq {
 			return mxReq{method: "GET", path: kbPath(f, kbl, "/documents/"+doc(f)+"/versions")}
+		}},
+		{route: "POST /v1/knowledge-bases/:kb/documents/:doc/reindex", perm: kb.PermCurate, target: tgtA1, ok: 202, audit: "document.reindex", build: func(f *mxFixture, _ *mxCaller, kbl string) mxReq {
+			return mxReq{method: "POST", path: kbPath(f, kbl, "/documents/"+doc(f)+"/reindex")}
+		}},
+		{route: "GET /v1/knowledge-bases/:kb/documents/:doc/reindex", perm: kb.PermReadKB, target: tgtA1, ok: 200, build: func(f *mxFixture, _ *mxCaller, kbl string) mxReq {
+			return mxReq{method: "GET", path: kbPath(f, kbl, "/documents/"+doc(f)+"/reindex")}
 		}},
 		{route: "POST /v1/knowledge-bases/:kb/documents/:doc/approve", perm: kb.PermCurate, target: tgtA1, ok: 200, show: showA1, audit: "document.approve", build: func(f *mxFixture, _ *mxCaller, kbl string) mxReq {
 			return mxReq{method: "POST", path: kbPath(f, kbl, fmt.Sprintf("/documents/%d/approve", f.freshReviewDoc("A1")))}

@@ -31,12 +31,15 @@ type (
 	stubPinger    struct{ Pinger }
 	stubSearcher  struct{ Searcher }
 	stubJobs      struct{ JobStore }
-	stubReindexer struct{ Reindexer }
-	stubAnswerer  struct{ Answerer }
-	stubCuration  struct{ CurationStore }
-	stubAccounts  struct{ Accounts }
-	stubMisses    struct{ SearchMissRecorder }
-	stubConvs     struct{ ConversationStore }
+	stubReindexer struct {
+		Reindexer
+		DocumentReindexer
+	}
+	stubAnswerer struct{ Answerer }
+	stubCuration struct{ CurationStore }
+	stubAccounts struct{ Accounts }
+	stubMisses   struct{ SearchMissRecorder }
+	stubConvs    struct{ ConversationStore }
 )
 
 // serverWithAllRoutes builds a server with every dependency set, so every route group is

@@ -64,7 +64,7 @@ type Deps struct {
 	Jobs            JobStore             // ingestion jobs; nil leaves out the upload and job routes
 	AdminUI         http.Handler         // served under /admin/ when not nil
 	Registry        *prometheus.Registry // defaults to a new registry with Go and process collectors
-	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`)
+	Reindexer       Reindexer            // re-tokenizes after dictionary changes; nil: never (run `zhiku reindex`). A DocumentReindexer also re-indexes one document
 	Answers         Answerer             // nil leaves out the answer routes
 	Accounts        Accounts             // admin UI sign-in, users, keys, audit log; nil leaves them out
 	Curation        CurationStore        // FAQs and feedback; nil leaves out the FAQ and feedback routes
@@ -155,6 +155,10 @@ func (s *Server) routes() *gin.Engine {
 
 	if s.deps.Reindexer != nil {
 		v1.POST("/knowledge-bases/:kb/reindex", s.require(kb.PermWriteKB), s.reindexKB)
+		if _, ok := s.deps.Reindexer.(DocumentReindexer); ok {
+			v1.POST("/knowledge-bases/:kb/documents/:doc/reindex", s.require(kb.PermCurate), s.reindexDocument)
+			v1.GET("/knowledge-bases/:kb/documents/:doc/reindex", s.require(kb.PermReadKB), s.documentReindexStatus)
+		}
 	}
 	if s.deps.Jobs != nil {
 		// Uploads get their own body limit (MaxUploadBytes) instead of the JSON one.

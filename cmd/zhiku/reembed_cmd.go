@@ -17,9 +17,11 @@ import (
 
 // The compiler checks that the store satisfies the maintenance runners' interfaces.
 var (
-	_ kbmaint.ReembedStore = (*store.Store)(nil)
-	_ kbmaint.ReindexStore = (*store.Store)(nil)
-	_ api.Reindexer        = reindexAdapter{}
+	_ kbmaint.ReembedStore  = (*store.Store)(nil)
+	_ kbmaint.ReindexStore  = (*store.Store)(nil)
+	_ api.Reindexer         = reindexAdapter{}
+	_ api.DocumentReindexer = reindexAdapter{}
+	_ kbmaint.DocumentStore = (*store.Store)(nil)
 )
 
 func (a *app) reembedCmd() *cobra.Command {
@@ -185,4 +187,14 @@ func (a reindexAdapter) ReindexStatus(kbID int64) (api.ReindexStatus, bool) {
 		a.log.Error("reading a re-index status failed", "kb_id", kbID, "error", err)
 	}
 	return api.ReindexStatus(s), ok
+}
+
+func (a reindexAdapter) ReindexDocument(ctx context.Context, k kb.KnowledgeBase, docID int64) (api.ReindexStatus, error) {
+	s, err := a.jobs.ReindexDocument(ctx, k, docID)
+	return api.ReindexStatus(s), err
+}
+
+func (a reindexAdapter) DocumentReindexStatus(ctx context.Context, kbID, docID int64) (api.ReindexStatus, bool, error) {
+	s, ok, err := a.jobs.DocumentReindexStatus(ctx, kbID, docID)
+	return api.ReindexStatus(s), ok, err
 }

@@ -72,6 +72,14 @@ func (a *app) jobs(pool *pgxpool.Pool, st *store.Store, eng *engines, work bool)
 			_, err := kbmaint.Reindex(ctx, st, k, 0, progress)
 			return err
 		}
+		opts.ReindexDocument = func(ctx context.Context, k kb.KnowledgeBase, docID int64, progress func(done, total int)) error {
+			emb, _, err := eng.embedders.forKB(k)
+			if err != nil {
+				return jobs.Permanent(err) // this worker's configuration cannot embed with the knowledge base's model
+			}
+			_, err = kbmaint.ReindexDocument(ctx, st, k, docID, emb, progress)
+			return err
+		}
 		opts.Reembed = func(ctx context.Context, k kb.KnowledgeBase, t jobs.EmbeddingTarget, progress func(done, total int)) error {
 			target := store.EmbeddingTarget{Embedder: t.Embedder, Model: t.Model, Dim: t.Dim}
 			emb, _, err := eng.embedders.forKB(kb.KnowledgeBase{Name: k.Name, Embedder: t.Embedder, EmbeddingModel: t.Model, EmbeddingDim: t.Dim})

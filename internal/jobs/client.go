@@ -33,6 +33,9 @@ type Options struct {
 	// Reembed moves a knowledge base's chunks to the target embedding model. Nil fails
 	// re-embedding jobs.
 	Reembed func(ctx context.Context, k kb.KnowledgeBase, target EmbeddingTarget, progress func(done, total int)) error
+	// ReindexDocument re-tokenizes and re-embeds one document's chunks, swapping them in
+	// at once. Nil fails such jobs.
+	ReindexDocument DocumentTaskFunc
 	// Periodic chores (log retention), run once per interval across every worker process.
 	Periodic []Periodic
 
@@ -121,6 +124,11 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 			return errors.New("this worker cannot re-embed / 此工作进程不能重新向量化")
 		}
 	}
+	if opts.ReindexDocument == nil {
+		opts.ReindexDocument = func(context.Context, kb.KnowledgeBase, int64, func(int, int)) error {
+			return errors.New("this worker cannot re-index documents / 此工作进程不能重建单个文档的索引")
+		}
+	}
 	c := &Client{q: q, opts: opts, log: opts.Log.With("component", "jobs"), locks: pool}
 	cfg := &river.Config{
 		Logger:            slog.New(minLevel{opts.Log.Handler(), slog.LevelWarn}).With("component", "river"),
@@ -135,6 +143,7 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 		river.AddWorker(workers, &ingestWorker{c: c})
 		river.AddWorker(workers, &reindexWorker{c: c})
 		river.AddWorker(workers, &reembedWorker{c: c})
+		river.AddWorker(workers, &reindexDocumentWorker{c: c})
 		river.AddWorker(workers, &periodicWorker{c: c})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{

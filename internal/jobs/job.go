@@ -168,6 +168,9 @@ type Queue interface {
 	// or kb.ErrNotFound when none ran.
 	SetTaskStatus(ctx context.Context, kbID int64, task string, s TaskStatus) error
 	TaskStatus(ctx context.Context, kbID int64, task string) (TaskStatus, error)
+	// SetDocumentTaskStatus and DocumentTaskStatus are the same for a run over one document.
+	SetDocumentTaskStatus(ctx context.Context, kbID, docID int64, task string, s TaskStatus) error
+	DocumentTaskStatus(ctx context.Context, kbID, docID int64, task string) (TaskStatus, error)
 }
 
 // Schedule hands job id to River inside tx and returns River's id for it.

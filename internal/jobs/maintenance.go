@@ -158,7 +158,7 @@ func (w *reembedWorker) Work(ctx context.Context, rj *river.Job[ReembedArgs]) er
 func Permanent(err error) error { return river.JobCancel(err) }
 
 // Advisory lock classes: one run of a task per knowledge base at a time, across processes.
-var lockClass = map[string]int32{TaskReindex: 0x7265696e, TaskReembed: 0x7265656d} // "rein", "reem"
+var lockClass = map[string]int32{TaskReindex: 0x7265696e, TaskReembed: 0x7265656d, TaskReindexDocument: 0x72656964} // "rein", "reem", "reid"
 
 // runKBTask runs one maintenance task over a knowledge base while holding the task's
 // advisory lock for it, recording its progress in kb_maintenance. A run that finds the lock
@@ -166,6 +166,17 @@ var lockClass = map[string]int32{TaskReindex: 0x7265696e, TaskReembed: 0x7265656
 // the knowledge base as it is now ends without work.
 func (c *Client) runKBTask(ctx context.Context, riverID int64, task string, tenantID, kbID int64,
 	wanted func(kb.KnowledgeBase) bool, run TaskFunc) error {
+	return c.runTask(ctx, riverID, task, tenantID, kbID, 0, wanted, run)
+}
+
+// runTask is runKBTask over one document of the knowledge base when docID is not 0: the
+// lock and the kb_maintenance row are the document's.
+func (c *Client) runTask(ctx context.Context, riverID int64, task string, tenantID, kbID, docID int64,
+	wanted func(kb.KnowledgeBase) bool, run TaskFunc) error {
+	lockKey := int32(kbID)
+	if docID != 0 {
+		lockKey = int32(docID)
+	}
 	conn, err := c.locks.Acquire(ctx)
 	if err != nil {
 		return err
@@ -173,14 +184,14 @@ func (c *Client) runKBTask(ctx context.Context, riverID int64, task string, tena
 	defer conn.Release()
 	var locked bool
 	// Ids past 2^31 share a lock with a smaller one: such runs wait for each other, no more.
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockClass[task], int32(kbID)).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockClass[task], lockKey).Scan(&locked); err != nil {
 		return err
 	}
 	if !locked {
 		return river.JobSnooze(time.Second)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockClass[task], int32(kbID))
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockClass[task], lockKey)
 	}()
 
 	k, err := c.q.GetKB(ctx, tenantID, strconv.FormatInt(kbID, 10))
@@ -194,10 +205,19 @@ func (c *Client) runKBTask(ctx context.Context, riverID int64, task string, tena
 		return nil
 	}
 	log := c.log.With("task", task, "kb_id", k.ID, "kb", k.Name, "river_job_id", riverID)
+	if docID != 0 {
+		log = log.With("doc_id", docID)
+	}
 	bg := context.WithoutCancel(ctx)
 	status := TaskStatus{State: TaskRunning, StartedAt: time.Now()}
 	save := func() {
-		if err := c.q.SetTaskStatus(bg, k.ID, task, status); err != nil {
+		var err error
+		if docID != 0 {
+			err = c.q.SetDocumentTaskStatus(bg, k.ID, docID, task, status)
+		} else {
+			err = c.q.SetTaskStatus(bg, k.ID, task, status)
+		}
+		if err != nil {
 			log.Warn("save task status", "error", err)
 		}
 	}
@@ -222,6 +242,74 @@ func (c *Client) runKBTask(ctx context.Context, riverID int64, task string, tena
 	}
 	save()
 	return err
+}
+
+// TaskReindexDocument names the re-index of one document in kb_maintenance.
+const TaskReindexDocument = "reindex_document"
+
+// DocumentTaskFunc does one maintenance run over document docID of knowledge base k.
+type DocumentTaskFunc func(ctx context.Context, k kb.KnowledgeBase, docID int64, progress func(done, total int)) error
+
+// ReindexDocumentArgs is River's job to re-tokenize and re-embed one document's chunks
+// with its knowledge base's current dictionary and model.
+type ReindexDocumentArgs struct {
+	TenantID int64 `json:"tenant_id"`
+	KBID     int64 `json:"kb_id"`
+	DocID    int64 `json:"doc_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ReindexDocumentArgs) Kind() string { return "zhiku_reindex_document" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: asking again while a run for the
+// document waits or runs adds nothing.
+func (ReindexDocumentArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueMaintenance, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWaiting}}
+}
+
+// ReindexDocument asks a worker to re-index document docID of k and returns the run's
+// status as recorded (queued, or the one already running).
+func (c *Client) ReindexDocument(ctx context.Context, k kb.KnowledgeBase, docID int64) (TaskStatus, error) {
+	res, err := c.river.Insert(ctx, ReindexDocumentArgs{TenantID: k.TenantID, KBID: k.ID, DocID: docID}, nil)
+	if err != nil {
+		return TaskStatus{}, fmt.Errorf("jobs: queue re-index of document %d: %w", docID, err)
+	}
+	if res.UniqueSkippedAsDuplicate {
+		if cur, ok, err := c.DocumentReindexStatus(ctx, k.ID, docID); err == nil && ok {
+			return cur, nil
+		}
+	}
+	queued := TaskStatus{State: TaskQueued}
+	return queued, c.q.SetDocumentTaskStatus(ctx, k.ID, docID, TaskReindexDocument, queued)
+}
+
+// DocumentReindexStatus returns document docID's latest re-index, if one was asked for.
+func (c *Client) DocumentReindexStatus(ctx context.Context, kbID, docID int64) (TaskStatus, bool, error) {
+	s, err := c.q.DocumentTaskStatus(ctx, kbID, docID, TaskReindexDocument)
+	if errors.Is(err, kb.ErrNotFound) {
+		return s, false, nil
+	}
+	return s, err == nil, err
+}
+
+type reindexDocumentWorker struct {
+	river.WorkerDefaults[ReindexDocumentArgs]
+	c *Client
+}
+
+// Timeout implements river.Worker: one document embeds in seconds or minutes.
+func (w *reindexDocumentWorker) Timeout(*river.Job[ReindexDocumentArgs]) time.Duration {
+	return w.c.opts.Timeout
+}
+
+// Work re-indexes the document.
+func (w *reindexDocumentWorker) Work(ctx context.Context, rj *river.Job[ReindexDocumentArgs]) error {
+	a := rj.Args
+	return w.c.runTask(ctx, rj.ID, TaskReindexDocument, a.TenantID, a.KBID, a.DocID, func(kb.KnowledgeBase) bool { return true },
+		func(ctx context.Context, k kb.KnowledgeBase, progress func(done, total int)) error {
+			return w.c.opts.ReindexDocument(ctx, k, a.DocID, progress)
+		})
 }
 
 // PeriodicArgs is River's job for one run of a periodic chore.

@@ -313,25 +313,35 @@ func (s *Store) releaseJob(ctx context.Context, id int64, sql string, args ...an
 
 // SetTaskStatus implements jobs.Queue.
 func (s *Store) SetTaskStatus(ctx context.Context, kbID int64, task string, t jobs.TaskStatus) error {
+	return s.setTaskStatus(ctx, kbID, 0, task, t)
+}
+
+// TaskStatus implements jobs.Queue.
+func (s *Store) TaskStatus(ctx context.Context, kbID int64, task string) (jobs.TaskStatus, error) {
+	return s.taskStatus(ctx, kbID, 0, task)
+}
+
+// setTaskStatus writes a maintenance run's row: of the knowledge base (docID 0) or of one
+// of its documents.
+func (s *Store) setTaskStatus(ctx context.Context, kbID, docID int64, task string, t jobs.TaskStatus) error {
 	_, err := s.db.Exec(ctx, `
-		INSERT INTO kb_maintenance (kb_id, task, state, done, total, error, started_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (kb_id, task) DO UPDATE SET state = $3, done = $4, total = $5, error = $6,
-			started_at = $7, finished_at = $8, updated_at = now()`,
-		kbID, task, t.State, t.Done, t.Total, t.Error, nullTime(t.StartedAt), nullTime(t.FinishedAt))
+		INSERT INTO kb_maintenance (kb_id, doc_id, task, state, done, total, error, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (kb_id, task, doc_id) DO UPDATE SET state = $4, done = $5, total = $6, error = $7,
+			started_at = $8, finished_at = $9, updated_at = now()`,
+		kbID, docID, task, t.State, t.Done, t.Total, t.Error, nullTime(t.StartedAt), nullTime(t.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("store: %s status of knowledge base %d: %w", task, kbID, interpret(err))
 	}
 	return nil
 }
 
-// TaskStatus implements jobs.Queue.
-func (s *Store) TaskStatus(ctx context.Context, kbID int64, task string) (jobs.TaskStatus, error) {
+func (s *Store) taskStatus(ctx context.Context, kbID, docID int64, task string) (jobs.TaskStatus, error) {
 	var t jobs.TaskStatus
 	var started, finished *time.Time
 	err := s.db.QueryRow(ctx, `
 		SELECT state, done, total, error, started_at, finished_at FROM kb_maintenance
-		WHERE kb_id = $1 AND task = $2`, kbID, task).Scan(&t.State, &t.Done, &t.Total, &t.Error, &started, &finished)
+		WHERE kb_id = $1 AND task = $2 AND doc_id = $3`, kbID, task, docID).Scan(&t.State, &t.Done, &t.Total, &t.Error, &started, &finished)
 	if err != nil {
 		return t, fmt.Errorf("store: %s status of knowledge base %d: %w", task, kbID, interpret(err))
 	}
