@@ -2,8 +2,10 @@
 // cookie (HttpOnly) with a CSRF token sent back on every change.
 import { t, getLang, setLang } from './i18n.js';
 import { screens } from './screens.js';
+import { early, parse } from './early.js';
 
-export const state = { session: null, kbs: [] };
+export const state = { session: null, kbs: [], kbsFresh: false };
+
 
 // h builds an element: h('a', {href, onclick}, 'text', child). Text is never parsed as HTML.
 export function h(tag, attrs, ...kids) {
@@ -42,7 +44,9 @@ export async function api(method, path, body, { raw = false, quiet = false } = {
   else if (body !== undefined) { headers['Content-Type'] = 'application/json'; payload = JSON.stringify(body); }
   let res;
   try {
-    res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
+    const waiting = method === 'GET' ? early.get(path) : undefined; // started by early.js
+    early.delete(path);
+    res = await (waiting || fetch(path, { method, headers, body: payload, credentials: 'same-origin' }));
   } catch {
     throw Object.assign(new ApiError(0, { error: { message: t('err.network'), message_zh: t('err.network') } }));
   }
@@ -82,14 +86,29 @@ export const has = (route) => !!state.session?.routes?.includes(route);
 
 export function go(hash) { if (location.hash !== hash) location.hash = hash; else render(); }
 
-export const fmtTime = (s) => s ? new Date(s).toLocaleString(getLang() === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }) : '—';
+// Formatters are built once per language: building one costs far more than using it, and
+// a list formats hundreds of times.
+const formatters = {};
+export function fmt(kind) {
+  const lang = getLang();
+  const key = `${lang}:${kind}`;
+  if (!formatters[key]) {
+    const locale = lang === 'zh' ? 'zh-CN' : 'en-GB';
+    formatters[key] = kind === 'time' ? new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' })
+      : kind === 'money' ? new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 0, maximumFractionDigits: 2 })
+        : new Intl.NumberFormat(locale);
+  }
+  return formatters[key];
+}
+export const fmtTime = (s) => s ? fmt('time').format(new Date(s)) : '—';
 
 async function loadSession() {
   // Both at once: a page load waits for one round trip, not two.
   const [session, kbs] = await Promise.allSettled([api('GET', '/v1/session', undefined, { quiet: true }), api('GET', '/v1/knowledge-bases', undefined, { quiet: true })]);
-  if (session.status !== 'fulfilled' || kbs.status !== 'fulfilled') { state.session = null; return; }
+  if (session.status !== 'fulfilled' || kbs.status !== 'fulfilled') { state.session = null; early.clear(); return; }
   state.session = session.value;
   state.kbs = kbs.value.knowledge_bases || [];
+  state.kbsFresh = true; // the knowledge-base list screen need not ask again at once
 }
 
 export async function refreshKBs() {
@@ -97,11 +116,6 @@ export async function refreshKBs() {
   state.kbs = r.knowledge_bases || [];
 }
 
-// parse splits "#/kb/NAME/docs" into its parts.
-function parse() {
-  const parts = (location.hash.replace(/^#\/?/, '') || '').split('/').map(decodeURIComponent);
-  return parts.filter((p, i) => p !== '' || i === 0);
-}
 
 function defaultRoute() {
   if (!can('search') && state.kbs.length) return `#/kb/${encodeURIComponent(state.kbs[0].name)}/docs`;
@@ -176,11 +190,15 @@ export async function render() {
   } catch (err) {
     if (seq !== renderSeq) return;
     view.replaceChildren(errorBox(err));
+  } finally {
+    early.clear();
+    state.kbsFresh = false;
   }
   document.title = `${document.querySelector('#view h1')?.textContent || ''} · 知库 Zhiku`;
 }
 
 export async function signedIn(session) {
+  early.clear();
   state.session = session;
   await refreshKBs();
   go(defaultRoute());

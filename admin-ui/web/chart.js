@@ -84,13 +84,18 @@ export function lines(labels, series, { fmt = (v) => `${Math.round(v * 100)}%`, 
   return svg;
 }
 
-// hbars ranks items [{label, value, title}] as horizontal bars, in the order given. They
-// are HTML, not SVG, so long Chinese questions wrap and stay readable on a phone.
-export function hbars(items, { color = '#cf222e', fmt = (v) => String(v) } = {}) {
-  const top = Math.max(1, ...items.map((i) => i.value));
+// hbars ranks items [{label, value, title, parts}] as horizontal bars, in the order given;
+// parts [{value, color, label}] split a bar into stacked pieces (asked: answered, not
+// answered). They are HTML, not SVG, so long Chinese questions wrap and stay readable on a
+// phone.
+export function hbars(items, { color = '#cf222e', fmt = (v) => String(v), max } = {}) {
+  const top = Math.max(1, max || 0, ...items.map((i) => i.value));
+  const piece = (share, c, title) => h('span', { class: 'fill', title, style: { width: `${100 * share}%`, background: c } });
   return h('ol', { class: 'hbars', role: 'img', 'aria-label': items.map((i) => `${i.label} ${fmt(i.value)}`).join('; ') }, items.map((it) => h('li', { title: it.title || it.label },
     h('span', { class: 'label' }, it.label),
-    h('span', { class: 'track' }, h('span', { class: 'fill', style: { width: `${Math.max(2, (100 * it.value) / top)}%`, background: color } }), h('span', { class: 'value' }, fmt(it.value))))));
+    h('span', { class: 'track' }, h('span', { class: 'hbar', style: { width: `${Math.max(2, (80 * it.value) / top)}%` } },
+      it.parts ? it.parts.filter((p) => p.value > 0).map((p) => piece(p.value / Math.max(1, it.value), p.color, `${p.label}: ${fmt(p.value)}`)) : piece(1, color, fmt(it.value))),
+    h('span', { class: 'value' }, fmt(it.value))))));
 }
 
 // legend names the series' colours.

@@ -4,11 +4,11 @@ import { t } from './i18n.js';
 import { h, api, state, has, go, toast, errorBox, empty, fmtTime } from './app.js';
 import { card, field, table, form, notAvailable, scoreRow } from './screens.js';
 import { stacked, lines, hbars, legend } from './chart.js';
+import { qs, gapsPath, statsPath, conversationsPath, gapFilters, conversationFilters, GAPS_PAGE as PAGE } from './early.js';
 
 const enc = encodeURIComponent;
 const pct = (v) => `${Math.round(v * 100)}%`;
 const kbName = (id) => state.kbs.find((k) => k.id === id)?.name || `#${id}`;
-const qs = (o) => Object.entries(o).filter(([, v]) => v !== '' && v != null).map(([k, v]) => `${k}=${enc(v)}`).join('&');
 const toastErr = (e) => toast(e.text ? e.text() : String(e.message || e));
 const DISMISS_REASONS = ['out_of_scope', 'spam', 'duplicate', 'answered_elsewhere', 'other'];
 const REASONS = ['unanswered', 'low_confidence', 'handoff', 'thumbs_down', 'search_miss'];
@@ -29,10 +29,10 @@ function gapStatus(g) {
   return h('span', { class: `badge ${cls}`, 'data-status': g.status }, t('gaps.status.' + g.status));
 }
 
+
 // ---------- gaps ----------
 // The filters outlive a redraw (resolving a gap redraws the list), not a reload.
-const gf = { kb: '', status: 'open', channel: '', sort: 'impact', offset: 0 };
-const PAGE = 50;
+const gf = gapFilters();
 
 export async function gaps({ route }) {
   if (!has('GET /v1/gaps')) return notAvailable(t('gaps.title'), '/v1/gaps');
@@ -63,7 +63,7 @@ export async function gaps({ route }) {
 
   const load = async () => {
     exportLink.href = `/v1/gaps/export?${filterQuery()}`;
-    const data = await api('GET', `/v1/gaps?${filterQuery()}&limit=${PAGE}&offset=${gf.offset}`);
+    const data = await api('GET', gapsPath(gf));
     const list = data.gaps || [];
     selected.clear(); syncMerge();
     const rows = list.map((g) => {
@@ -245,10 +245,8 @@ export async function dashboard({ route }) {
   if (!has('GET /v1/stats')) return notAvailable(t('dash.title'), '/v1/stats');
   const days = route[1] === '30' ? 30 : 7;
   const kb = route[2] || '';
-  const [data, top] = await Promise.all([
-    api('GET', `/v1/stats?${qs({ days, knowledge_base: kb })}`),
-    has('GET /v1/gaps') ? api('GET', `/v1/gaps?${qs({ status: 'open', sort: 'count', limit: 10, knowledge_base: kb })}`).catch(() => null) : null,
-  ]);
+  // One request: the day figures and both rankings (top questions, top unanswered).
+  const data = await api('GET', statsPath(days, kb));
   const ds = sumDays(data.stats || []);
   const labels = ds.map((d) => d.day.slice(5).replace('-', '/'));
   const tot = ds.reduce((a, d) => { for (const k of Object.keys(d)) if (k !== 'day') a[k] = (a[k] || 0) + d[k]; return a; }, {});
@@ -281,7 +279,6 @@ export async function dashboard({ route }) {
   ];
   const openLine = [{ label: t('dash.s.openEnd'), values: ds.map((d) => d.open_gaps), color: '#8250df' }];
   const openMax = Math.max(1, ...ds.map((d) => d.open_gaps));
-  const topList = top?.gaps || [];
   const noQuestions = !tot.questions && !tot.gaps_opened && !last.open_gaps;
   return h('div', {}, h('h1', {}, t('dash.title')), switcher, noQuestions ? card(empty(t('dash.noData'), t('dash.noDataBody'))) : [tiles,
     h('div', { class: 'grid2' },
@@ -289,10 +286,27 @@ export async function dashboard({ route }) {
       chart(t('dash.rates'), 'chart-rates', lines(labels, rateSeries), legend(rateSeries)),
       chart(t('dash.gaps'), 'chart-gaps', stacked(labels, gapSeries), legend(gapSeries)),
       chart(t('dash.openGapsLine'), 'chart-open', lines(labels, openLine, { max: Math.ceil(openMax * 1.2), fmt: (v) => String(Math.round(v)) }), legend(openLine)),
-      card(h('h2', {}, t('dash.topUnanswered')), h('p', { class: 'muted' }, t('dash.topUnansweredNote')), h('div', { id: 'chart-top' },
-        topList.length ? hbars(topList.map((g) => ({ label: g.question, value: g.count, title: `${g.question} (${kbName(g.kb_id)})` })), { fmt: (v) => t('dash.times', v) })
-          : h('p', { class: 'muted' }, t('gaps.empty')))),
+      topCard(t('dash.topQuestions'), t('dash.topQuestionsNote', days), 'chart-top-questions', data.top_questions, false),
+      topCard(t('dash.topUnanswered'), t('dash.topUnansweredNote', days), 'chart-top-unanswered', data.top_unanswered, true),
       card(h('h2', {}, t('dash.sources')), h('div', { id: 'chart-sources' }, sourcesBar(tot))))]);
+}
+
+// topCard ranks questions of /v1/stats (top_questions or top_unanswered) as bars split
+// into answered (green) and not answered (red) times; the unanswered ranking shows the
+// unanswered part first, as it is ranked by it. When the questions come from several
+// knowledge bases, each names its own.
+function topCard(title, note, id, list, unanswered) {
+  const several = new Set((list || []).map((q) => q.kb_id)).size > 1;
+  const items = (list || []).map((q) => {
+    const parts = [{ label: t('dash.s.answered'), value: q.answered, color: '#1a7f37' }, { label: t('dash.s.unanswered'), value: q.unanswered, color: '#cf222e' }];
+    const label = several ? `${q.question} · ${q.knowledge_base}` : q.question;
+    return { label, value: unanswered ? q.unanswered : q.count, parts: unanswered ? [parts[1]] : parts,
+      title: `${q.question} (${q.knowledge_base}): ${t('dash.askedAnswered', q.count, q.answered, q.unanswered)}` };
+  });
+  const series = unanswered ? [{ label: t('dash.s.unanswered'), color: '#cf222e' }] : [{ label: t('dash.s.answered'), color: '#1a7f37' }, { label: t('dash.s.unanswered'), color: '#cf222e' }];
+  return card(h('h2', {}, title), h('p', { class: 'muted' }, note), items.length ? legend(series) : null, h('div', { id, 'data-count': items.length },
+    items.length ? hbars(items, { fmt: (v) => t('dash.times', v) })
+      : empty(unanswered ? t('dash.topUnansweredEmpty') : t('dash.topQuestionsEmpty'), unanswered ? t('dash.topUnansweredEmptyBody') : '')));
 }
 
 // sourcesBar splits the answered questions by where their answer came from.
@@ -310,7 +324,7 @@ function sourcesBar(tot) {
 }
 
 // ---------- conversations ----------
-const cf = { q: '', kb: '', channel: '', customer: '', answered: '', since: '', until: '' };
+const cf = conversationFilters();
 
 export async function conversations() {
   if (!has('GET /v1/conversations')) {
@@ -322,11 +336,10 @@ export async function conversations() {
   let offset = 0;
   const tbody = h('tbody');
   const more = h('button', { type: 'button', id: 'conv-more' }, t('common.more'));
-  const query = () => qs({ q: cf.q, knowledge_base: cf.kb, channel: cf.channel, customer: cf.customer, answered: cf.answered, since: cf.since, until: cf.until });
   const load = async (reset) => {
     if (reset) { offset = 0; tbody.replaceChildren(); }
     exportLink.href = `/v1/conversations/export?${qs({ knowledge_base: cf.kb, since: cf.since, until: cf.until })}`;
-    const data = await api('GET', `/v1/conversations?${query()}&limit=50&offset=${offset}`);
+    const data = await api('GET', conversationsPath(cf, offset));
     const list = data.conversations || [];
     tbody.append(...list.map((c) => h('tr', { 'data-answer': c.answer_id, class: 'clickable', tabindex: 0,
       onclick: () => openConversation(c.answer_id, detail), onkeydown: (e) => { if (e.key === 'Enter') openConversation(c.answer_id, detail); } },

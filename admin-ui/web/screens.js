@@ -1,11 +1,11 @@
 // The screens. Each takes {kb, route} and returns the node to show; it loads its data
 // from the public API first, so a screen appears whole.
 import { t } from './i18n.js';
-import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, refreshKBs, signedIn, ApiError } from './app.js';
+import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, fmt, refreshKBs, signedIn, ApiError } from './app.js';
 import { gaps, dashboard, conversations } from './loop.js';
+import { kbPath, docsPath, jobsPath, productsPath, faqsPath, auditPath } from './early.js';
 
 const enc = encodeURIComponent;
-const kbPath = (kb, rest = '') => `/v1/knowledge-bases/${enc(kb.name)}${rest}`;
 
 // card is a boxed section; a plain object first gives its attributes (an id).
 function card(...kids) {
@@ -78,7 +78,7 @@ async function login() {
 
 // ---------- knowledge bases ----------
 async function kbs() {
-  await refreshKBs();
+  if (!state.kbsFresh) await refreshKBs(); // a page load fetched them a moment ago
   const rows = state.kbs.map((k) => h('tr', {},
     h('td', {}, h('a', { href: `#/kb/${enc(k.name)}/docs` }, k.name)),
     h('td', {}, k.description), h('td', {}, k.language), h('td', { class: 'hide-sm' }, `${k.embedder} · ${k.embedding_model} · ${k.embedding_dim}`),
@@ -213,8 +213,8 @@ async function docs({ kb, route }) {
   // refresh redraws the documents and recent jobs; uploads call it as each one finishes.
   const refresh = async () => {
     const [list, jobs] = await Promise.all([
-      api('GET', kbPath(kb, `/documents?limit=200${{ all: '', review: '&status=review', failed: '&status=failed', rejected: '&status=rejected', catalog: '&kind=catalog' }[tab] ?? ''}`)),
-      has('GET /v1/jobs') ? api('GET', `/v1/jobs?kb=${enc(kb.name)}&limit=10`).catch(() => ({ jobs: [] })) : null,
+      api('GET', docsPath(kb, tab)),
+      has('GET /v1/jobs') ? api('GET', jobsPath(kb)).catch(() => ({ jobs: [] })) : null,
     ]);
     listBox.replaceChildren(docTable(kb, tab, list.documents || [], detail, refresh));
     if (jobs) {
@@ -247,10 +247,10 @@ async function catalog(kb, detail) {
   const q = h('input', { type: 'search', id: 'product-q', placeholder: t('cat.search'), 'aria-label': t('cat.search') });
   const box = h('div', { id: 'product-list' });
   let offset = 0;
-  const money = (v) => v == null ? '—' : `¥${Number(v).toLocaleString('zh-CN', { minimumFractionDigits: 0, maximumFractionDigits: 2 })}`;
+  const money = (v) => v == null ? '—' : `¥${fmt('money').format(Number(v))}`;
   const attrs = (a) => Object.entries(a || {}).filter(([k]) => k !== 'sheet').map(([k, v]) => h('span', { class: 'badge attr' }, `${k}: ${Array.isArray(v) ? v.join('、') : v}`));
   const load = async () => {
-    const data = await api('GET', kbPath(kb, `/products?limit=${PAGE}&offset=${offset}&q=${enc(q.value.trim())}`));
+    const data = await api('GET', productsPath(kb, offset, q.value.trim()));
     const ps = data.products || [];
     if (!ps.length) {
       box.replaceChildren(q.value.trim() ? empty(t('cat.noMatch', q.value.trim()), t('cat.noMatchBody')) : empty(t('cat.empty'), t('cat.emptyBody')));
@@ -308,10 +308,11 @@ function docTable(kb, tab, docsList, detail, refresh) {
 // chunks (page and heading path, as search sees them), 50 at a time.
 async function showDoc(kb, d, box) {
   const PAGE = 50;
-  const [full, versions, first] = await Promise.all([
+  const [full, versions, first, reindex] = await Promise.all([
     api('GET', kbPath(kb, `/documents/${d.id}`)),
     has('GET /v1/knowledge-bases/:kb/documents/:doc/versions') ? api('GET', kbPath(kb, `/documents/${d.id}/versions`)).catch(() => null) : null,
     has('GET /v1/knowledge-bases/:kb/documents/:doc/chunks') ? api('GET', kbPath(kb, `/documents/${d.id}/chunks?limit=${PAGE}`)).catch(() => null) : null,
+    has('GET /v1/knowledge-bases/:kb/documents/:doc/reindex') ? api('GET', kbPath(kb, `/documents/${d.id}/reindex`)).catch(() => null) : null,
   ]);
   const meta = Object.entries(full.metadata || {}).filter(([, v]) => v !== '' && v != null);
   const kv = [[t('doc.externalId'), full.external_id], [t('docs.col.status'), h('span', {}, statusBadge(full.status), full.status_detail ? h('span', { class: 'muted' }, ' ', full.status_detail) : null)],
@@ -321,6 +322,7 @@ async function showDoc(kb, d, box) {
   const parts = [h('div', { class: 'row spread' }, h('h2', { tabindex: -1, id: 'doc-title' }, full.title || full.external_id),
     h('button', { type: 'button', id: 'doc-close', onclick: () => box.replaceChildren() }, t('common.close'))),
   h('dl', { class: 'kv' }, kv.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+  reindex ? docReindex(kb, full, reindex.reindex) : null,
   meta.length ? h('details', {}, h('summary', {}, t('doc.metadata', meta.length)), h('dl', { class: 'kv' },
     meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))]))) : null];
   if (versions) {
@@ -358,6 +360,46 @@ async function showDoc(kb, d, box) {
   box.replaceChildren(card({ id: 'doc-detail' }, ...parts));
   box.scrollIntoView({ block: 'nearest' });
   box.querySelector('#doc-title')?.focus({ preventScroll: true });
+}
+
+// docReindex re-tokenizes and re-embeds one document (a background job): a button, the
+// run's progress, and its result in words. The new index replaces the old one at once,
+// so search never sees the document half done.
+function docReindex(kb, doc, initial) {
+  const canRun = can('doc:curate') && has('POST /v1/knowledge-bases/:kb/documents/:doc/reindex');
+  if (!canRun && !initial) return null;
+  const bar = h('progress', { max: 1, value: 0, id: 'doc-reindex-bar' });
+  const status = h('p', { id: 'doc-reindex-state', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button', id: 'doc-reindex-run', hidden: !canRun }, t('docReindex.run'));
+  const path = kbPath(kb, `/documents/${doc.id}/reindex`);
+  const draw = (r) => {
+    const st = r?.state || 'none';
+    status.dataset.state = st;
+    bar.hidden = st !== 'queued' && st !== 'running';
+    if (r) { bar.max = Math.max(1, r.total); bar.value = st === 'queued' ? 0 : r.done; }
+    status.replaceChildren(...[
+      st === 'none' ? t('docReindex.never') : t('docReindex.state.' + st, r.done, r.total),
+      r?.error ? h('span', { class: 'error' }, r.error) : null,
+      r?.finished_at ? h('span', { class: 'muted' }, ' · ', fmtTime(r.finished_at)) : null].filter(Boolean));
+    btn.disabled = st === 'queued' || st === 'running';
+    return st;
+  };
+  const follow = async () => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300));
+      if (!btn.isConnected) return; // the detail was closed
+      const st = draw((await api('GET', path)).reindex);
+      if (st !== 'queued' && st !== 'running') return;
+    }
+  };
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try { draw((await api('POST', path)).reindex); await follow(); } catch (e) { status.replaceChildren(errorBox(e)); btn.disabled = false; }
+  });
+  const st = draw(initial);
+  if (st === 'queued' || st === 'running') follow().catch(() => {});
+  return h('div', { class: 'doc-reindex', id: 'doc-reindex' }, h('h3', {}, t('docReindex.title')), h('p', { class: 'muted' }, t('docReindex.intro')),
+    h('div', { class: 'row' }, btn, bar), status);
 }
 
 const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`;
@@ -442,7 +484,7 @@ async function watchJob(job, bar, msg) {
 async function faqs({ kb }) {
   const route = 'GET /v1/knowledge-bases/:kb/faqs';
   if (!has(route)) return notAvailable(t('faqs.title', kb.name), '/v1/knowledge-bases/{kb}/faqs');
-  const data = await api('GET', kbPath(kb, '/faqs?limit=500'));
+  const data = await api('GET', faqsPath(kb));
   const all = data.faqs || data.items || [];
   const editor = h('div');
   const filter = h('input', { type: 'search', placeholder: t('faqs.filter'), 'aria-label': t('faqs.filter'), id: 'faq-filter' });
@@ -474,7 +516,7 @@ async function faqs({ kb }) {
   const listCard = card();
   const drawAll = () => { draw(); listCard.replaceChildren(all.length ? tableWrap : empty(t('faqs.empty'), t('faqs.emptyBody'))); };
   // reload refetches the list in place, keeping an import's report on screen.
-  const reload = async () => { const d = await api('GET', kbPath(kb, '/faqs?limit=500')); all.splice(0, all.length, ...(d.faqs || [])); drawAll(); };
+  const reload = async () => { const d = await api('GET', faqsPath(kb)); all.splice(0, all.length, ...(d.faqs || [])); drawAll(); };
   filter.addEventListener('input', draw);
   drawAll();
   const importBox = h('div', { id: 'faq-import' });
@@ -692,7 +734,7 @@ async function audit({ route }) {
   const more = h('button', { type: 'button' }, t('common.more'));
   let before = 0;
   const load = async () => {
-    const data = await api('GET', `/v1/audit?limit=100&action=${enc(prefix)}${before ? `&before=${before}` : ''}`);
+    const data = await api('GET', auditPath(prefix, before));
     const es = data.entries || [];
     tbody.append(...es.map((e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
       h('td', { class: 'hide-sm muted' }, JSON.stringify(e.details || {})))));

@@ -16,6 +16,10 @@ const docColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.
 	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at,
 	(SELECT count(*) FROM chunks c WHERE c.kb_id = d.kb_id AND c.document_id = d.id)`
 
+// docListColumns is docColumns with the chunk count of a joined n(document_id, n).
+const docListColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
+	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, coalesce(n.n, 0)`
+
 // docReturning is docColumns for an INSERT's RETURNING clause: a new version has no
 // chunks yet, and the caller knows how many it writes.
 const docReturning = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
@@ -240,9 +244,20 @@ func (s *Store) ListDocuments(ctx context.Context, kbID int64, kind, status stri
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: count documents: %w", err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.kb_id = $1 AND d.is_current
-		AND ($2 = '' OR d.kind = $2) AND ($3 = '' OR d.status = $3)
-		ORDER BY d.updated_at DESC, d.id DESC LIMIT $4 OFFSET $5`, p.KBID, p.Kind, p.Status, p.Limit, p.Offset)
+	// The page's chunk counts in one grouped scan of the knowledge base's partition, not a
+	// subquery per document (each one set up a scan of every partition: 22 ms for the 81
+	// documents of the demo data, the most of the documents screen's query time).
+	rows, err := s.db.Query(ctx, `
+		WITH page AS (
+		    SELECT * FROM documents d WHERE d.kb_id = $1 AND d.is_current
+		      AND ($2 = '' OR d.kind = $2) AND ($3 = '' OR d.status = $3)
+		    ORDER BY d.updated_at DESC, d.id DESC LIMIT $4 OFFSET $5),
+		n AS (
+		    SELECT c.document_id, count(*) AS n FROM chunks c
+		    WHERE c.kb_id = $1 AND c.document_id IN (SELECT id FROM page) GROUP BY 1)
+		SELECT `+docListColumns+`
+		FROM page d LEFT JOIN n ON n.document_id = d.id
+		ORDER BY d.updated_at DESC, d.id DESC`, p.KBID, p.Kind, p.Status, p.Limit, p.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list documents: %w", err)
 	}

@@ -1,0 +1,76 @@
+package adminui_test
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	adminui "github.com/zhiku/zhiku/admin-ui"
+)
+
+// The page is always checked (ETag, a 304 when unchanged); the files it names sit under a
+// versioned path a browser keeps a year; all are gzipped for browsers that take it.
+func TestHandlerCachingAndCompression(t *testing.T) {
+	srv := httptest.NewServer(http.StripPrefix("/admin", adminui.Handler("")))
+	t.Cleanup(srv.Close)
+	get := func(path string, hdr ...string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept-Encoding", "identity")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultTransport.RoundTrip(req) // no transparent gzip
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var r io.Reader = res.Body
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			z, err := gzip.NewReader(res.Body)
+			require.NoError(t, err)
+			r = z
+		}
+		b, err := io.ReadAll(r)
+		require.NoError(t, err)
+		return res, string(b)
+	}
+
+	res, page := get("/admin/")
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "no-cache", res.Header.Get("Cache-Control"))
+	require.Contains(t, res.Header.Get("Content-Security-Policy"), "default-src 'self'")
+	require.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"))
+	etag := res.Header.Get("ETag")
+	require.NotEmpty(t, etag)
+	res, _ = get("/admin/", "If-None-Match", etag)
+	require.Equal(t, http.StatusNotModified, res.StatusCode)
+	res, deep := get("/admin/kb/demo/docs")
+	require.Equal(t, 200, res.StatusCode, "a client-side route gets the page")
+	require.Equal(t, page, deep)
+
+	m := regexp.MustCompile(`src="(/admin/v/[0-9a-f]{12}/app\.js)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, "the page loads the app from its versioned path: %s", page)
+	res, js := get(m[1])
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "public, max-age=31536000, immutable", res.Header.Get("Cache-Control"))
+	require.Contains(t, res.Header.Get("Content-Type"), "javascript")
+	require.Contains(t, js, "import ")
+	require.Contains(t, page, strings.Replace(m[1], "app.js", "app.css", 1), "the stylesheet too")
+
+	res, zipped := get(m[1], "Accept-Encoding", "gzip, deflate, br")
+	require.Equal(t, "gzip", res.Header.Get("Content-Encoding"))
+	require.Equal(t, js, zipped)
+	require.NotEqual(t, etag, res.Header.Get("ETag"))
+
+	res, _ = get("/admin/v/000000000000/app.js")
+	require.Equal(t, 200, res.StatusCode, "a page of an older version still gets the files")
+	require.Equal(t, "no-cache", res.Header.Get("Cache-Control"), "but not for long")
+	res, _ = get("/admin/app.js")
+	require.Equal(t, "no-cache", res.Header.Get("Cache-Control"))
+}
