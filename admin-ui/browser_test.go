@@ -645,6 +645,10 @@ func TestBrowser(t *testing.T) {
 		get(t, ctx, "changed catalog ready", ready(3))
 
 		// A document's detail: its chunks with page and heading path, and its versions.
+		// The list redraws as each upload's job ends; a click may land on a row just
+		// replaced ("Could not find node"): the list is current once the changed catalog
+		// shows version 2, then the click holds.
+		get(t, ctx, "list redrawn", chromedp.Poll[bool](`[...document.querySelectorAll('#doc-list tr[data-doc]')].some((r) => r.textContent.includes('XR-500 扫地机器人') && r.textContent.includes('catalog.csv') && r.children[5]?.textContent === '2')`))
 		run(t, ctx, "manual detail",
 			chromedp.Click(chromedp.CSS(`tr[data-doc*="xr500"] button[data-details]`)),
 			chromedp.WaitVisible(chromedp.CSS("#doc-chunks li .where .badge")))
