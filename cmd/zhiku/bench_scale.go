@@ -35,6 +35,7 @@ import (
 type scaleOpts struct {
 	chunks, batch, loaders    int
 	queries, recallQueries    int
+	chunkQueries              int
 	workers                   int
 	qpsFor                    time.Duration
 	answerClients, importDocs int
@@ -68,8 +69,8 @@ func (a *app) benchScaleCmd() *cobra.Command {
 			if o.chunks < 1000 {
 				return fmt.Errorf("--chunks must be ≥ 1000")
 			}
-			if o.queries < 10 || o.recallQueries < 1 || o.recallQueries > o.queries {
-				return fmt.Errorf("--queries must be ≥ 10, --recall-queries 1..--queries")
+			if o.queries < 10 || o.recallQueries < 1 || o.recallQueries > o.queries || o.chunkQueries < 1 || o.chunkQueries > o.queries {
+				return fmt.Errorf("--queries must be ≥ 10, --recall-queries and --chunk-queries 1..--queries")
 			}
 			if o.batch < 100 || o.loaders < 1 || o.workers < 1 || o.answerClients < 1 {
 				return fmt.Errorf("--batch must be ≥ 100; --loaders, --workers and --answer-clients ≥ 1")
@@ -93,7 +94,8 @@ func (a *app) benchScaleCmd() *cobra.Command {
 	f.IntVar(&o.batch, "batch", 5000, "chunks per COPY transaction")
 	f.IntVar(&o.loaders, "loaders", 2, "concurrent COPY connections")
 	f.IntVar(&o.queries, "queries", 300, "short questions timed one by one per mode")
-	f.IntVar(&o.recallQueries, "recall-queries", 100, "questions of the recall measurements (each costs an exact scan per filter)")
+	f.IntVar(&o.recallQueries, "recall-queries", 50, "questions of the recall measurements (each costs an exact scan per filter: seconds at 1M chunks)")
+	f.IntVar(&o.chunkQueries, "chunk-queries", 25, "chunks used as queries in the recall control row (each costs an exact scan)")
 	f.IntVar(&o.workers, "workers", 4, "concurrent clients of the QPS runs")
 	f.DurationVar(&o.qpsFor, "qps-duration", 5*time.Second, "how long each QPS run lasts")
 	f.IntVar(&o.answerClients, "answer-clients", 8, "concurrent clients of the answer runs")
@@ -233,8 +235,8 @@ func (a *app) benchScale(ctx context.Context, o scaleOpts) error {
 
 	// Recall.
 	say("recall against exact scans")
-	chunkTexts := make([]string, o.recallQueries)
-	for i, at := range targets[:o.recallQueries] {
+	chunkTexts := make([]string, o.chunkQueries)
+	for i, at := range targets[:o.chunkQueries] {
 		chunkTexts[i] = passages[at].text
 	}
 	recalls, err := scaleRecall(ctx, st, k, emb, queries[:o.recallQueries], chunkTexts, &ld, o)
@@ -872,7 +874,7 @@ func printScale(out io.Writer, o scaleOpts, ld scaleLoad, mem pgMemory, modes []
 	for _, s := range o.filterShares {
 		shares = append(shares, fmt.Sprintf("filter %d%%: %d rows, exact %.0f ms/query", s, ld.filterRows[s], ld.exactMS[s]))
 	}
-	errs = append(errs, table(out, fmt.Sprintf("HNSW recall@10 against an exact scan (index scans off), %d questions; %s%s:", o.recallQueries, strings.Join(shares, "; "), halfNote),
+	errs = append(errs, table(out, fmt.Sprintf("HNSW recall@10 against an exact scan (index scans off), %d questions (%d chunks as queries); %s%s:", o.recallQueries, o.chunkQueries, strings.Join(shares, "; "), halfNote),
 		"index\tfilter\titerative_scan\tef_search\trecall@10\tresults\tp50_ms\tp99_ms", func(w io.Writer) {
 			for _, x := range recalls {
 				f, it := "none", "-"

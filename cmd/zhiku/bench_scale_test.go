@@ -18,7 +18,7 @@ func TestBenchScaleTiny(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
 	ctx := context.Background()
 	start := time.Now()
-	out, errOut, err := run(ctx, env, "bench", "scale", "--chunks", "2000", "--batch", "500", "--queries", "20", "--recall-queries", "5",
+	out, errOut, err := run(ctx, env, "bench", "scale", "--chunks", "2000", "--batch", "500", "--queries", "20", "--recall-queries", "5", "--chunk-queries", "5",
 		"--ef-search", "40,100", "--qps-duration", "200ms", "--answer-duration", "300ms", "--import-docs", "200", "--answer-clients", "2", "--build-mem", "64")
 	require.NoError(t, err, errOut)
 	t.Logf("bench scale at 2,000 chunks took %s:\n%s", time.Since(start).Round(time.Millisecond), out)
