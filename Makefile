@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench eval fuzz soak clean
+.PHONY: all build db run test lint bench bench-scale eval fuzz soak clean
 
 all: build
 
@@ -45,6 +45,16 @@ bench: db build
 	$(BIN) bench retrieval --sizes $(BENCH_SIZES) \
 	  $(if $(wildcard ../shared/devsets/lcqmc_zh/corpus.jsonl),--devset ../shared/devsets/lcqmc_zh)
 	$(BIN) bench answer --docs 10000 --duration 10s
+
+## bench-scale: one knowledge base of SCALE_CHUNKS generated chunks (default 1M: about half an
+## hour and 25 GB of disk; not part of make test): load and HNSW build time, table and index
+## sizes, PostgreSQL memory, search p50/p99 and QPS per mode, HNSW recall@10 (filtered, with and
+## without iterative scans, halfvec), answer p99 with and without a concurrent bulk import
+SCALE_CHUNKS ?= 1000000
+
+bench-scale: db build
+	$(BIN) migrate
+	$(BIN) bench scale --chunks $(SCALE_CHUNKS)
 
 ## eval: retrieval quality (text, vector, hybrid, BM25) on every dev set in ../shared/devsets,
 ## loading each into a knowledge base of its name once (DEVSETS=dir for others)

@@ -92,7 +92,7 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().StringSliceVar(&rebuild, "rebuild", nil, "after the timed runs, rebuild the index with each M:EF_CONSTRUCTION (e.g. 24:100,32:128) on the same chunks and measure build time, size and the recall curve")
 	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
 	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
-	cmd.AddCommand(ret, a.benchAnswerCmd(), a.benchSoakCmd(), a.benchHostileCmd())
+	cmd.AddCommand(ret, a.benchAnswerCmd(), a.benchSoakCmd(), a.benchHostileCmd(), a.benchScaleCmd())
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,41 +33,68 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
 			return err
 		}
-		if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_chunks (
-			external_id text, title text, content text, embedding vector, tsv text, ntokens int, metadata jsonb) ON COMMIT DROP`); err != nil {
+		if err := tx.bulkInsert(ctx, k, model, items); err != nil {
 			return err
 		}
-		rows := make([][]any, len(items))
-		for i, it := range items {
-			meta := it.Metadata
-			if meta == nil {
-				meta = map[string]any{}
-			}
-			meta["kind"] = kb.KindRecords
-			rows[i] = []any{it.ExternalID, it.Title, it.Content, pgvector.NewVector(it.Embedding), TSVector(it.Tokens), len(it.Tokens), meta}
-		}
-		if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_chunks"},
-			[]string{"external_id", "title", "content", "embedding", "tsv", "ntokens", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("store: bulk copy: %w", err)
-		}
-		_, err := tx.db.Exec(ctx, `
-			WITH docs AS (
-				INSERT INTO documents (kb_id, external_id, title, kind, status, content_hash, metadata)
-				SELECT $1, external_id, title, 'records', 'ready', md5(content), metadata FROM bulk_chunks
-				RETURNING id, external_id)
-			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, metadata, content_hash, embedding, embedding_model, tsv, ntokens)
-			SELECT $1, d.id, 0, b.content, ARRAY[b.title], b.metadata, md5(b.content), b.embedding, $2, b.tsv::tsvector, b.ntokens
-			FROM bulk_chunks b JOIN docs d USING (external_id)`, k.ID, model)
-		if err != nil {
-			return fmt.Errorf("store: bulk insert: %w", interpret(err))
-		}
+		var err error
 		build, err = tx.buildVectorIndex(ctx, k.ID, k.EmbeddingDim, p)
 		return err
 	})
 	if err == nil {
-		err = s.settleBulk(ctx, k.ID)
+		err = s.SettleBulk(ctx, k.ID)
 	}
 	return build, err
+}
+
+// BulkAppend writes single-chunk documents with COPY in one transaction, as BulkLoad does,
+// but leaves the indexes alone: a load of millions of chunks calls it batch after batch
+// (from several connections at once if it likes) with the HNSW index dropped
+// (DropVectorIndex), then builds the index once (RebuildVectorIndex) and settles the
+// partition (SettleBulk). External ids must be unique within a batch.
+func (s *Store) BulkAppend(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk) error {
+	return s.WithTx(ctx, func(tx *Store) error { return tx.bulkInsert(ctx, k, model, items) })
+}
+
+// bulkInsert is the COPY of BulkLoad and BulkAppend, inside the caller's transaction.
+func (tx *Store) bulkInsert(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk) error {
+	if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_chunks (
+		external_id text, title text, content text, embedding vector, tsv text, ntokens int, metadata jsonb) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	rows := make([][]any, len(items))
+	for i, it := range items {
+		meta := it.Metadata
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		meta["kind"] = kb.KindRecords
+		rows[i] = []any{it.ExternalID, it.Title, it.Content, pgvector.NewVector(it.Embedding), TSVector(it.Tokens), len(it.Tokens), meta}
+	}
+	if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_chunks"},
+		[]string{"external_id", "title", "content", "embedding", "tsv", "ntokens", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("store: bulk copy: %w", err)
+	}
+	_, err := tx.db.Exec(ctx, `
+		WITH docs AS (
+			INSERT INTO documents (kb_id, external_id, title, kind, status, content_hash, metadata)
+			SELECT $1, external_id, title, 'records', 'ready', md5(content), metadata FROM bulk_chunks
+			RETURNING id, external_id)
+		INSERT INTO chunks (kb_id, document_id, ord, content, section_path, metadata, content_hash, embedding, embedding_model, tsv, ntokens)
+		SELECT $1, d.id, 0, b.content, ARRAY[b.title], b.metadata, md5(b.content), b.embedding, $2, b.tsv::tsvector, b.ntokens
+		FROM bulk_chunks b JOIN docs d USING (external_id)`, k.ID, model)
+	if err != nil {
+		return fmt.Errorf("store: bulk insert: %w", interpret(err))
+	}
+	return nil
+}
+
+// DropVectorIndex drops knowledge base kbID's HNSW index, if it has one, before a bulk
+// load; searches of the knowledge base are exact until RebuildVectorIndex.
+func (s *Store) DropVectorIndex(ctx context.Context, kbID int64) error {
+	if _, err := s.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(kbID)); err != nil {
+		return fmt.Errorf("store: drop vector index of knowledge base %d: %w", kbID, err)
+	}
+	return nil
 }
 
 // RebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
@@ -90,7 +118,7 @@ func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HN
 // with the memory to build the graph in memory (several times faster when it fits; a
 // 100k-chunk graph is about 400 MB), and returns how long the build took.
 func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) (time.Duration, error) {
-	if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+	if err := tx.setBuildMem(ctx, p); err != nil {
 		return 0, err
 	}
 	start := time.Now()
@@ -98,11 +126,23 @@ func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HN
 	return time.Since(start), err
 }
 
-// settleBulk follows a bulk write into knowledge base kbID's partition. Rows added in bulk
+// defaultBuildMemMB is the maintenance_work_mem of an index build in one transaction.
+const defaultBuildMemMB = 1024
+
+func (tx *Store) setBuildMem(ctx context.Context, p HNSWParams) error {
+	mb := p.BuildMemMB
+	if mb <= 0 {
+		mb = defaultBuildMemMB
+	}
+	_, err := tx.db.Exec(ctx, `SELECT set_config('maintenance_work_mem', $1, true)`, strconv.Itoa(mb)+"MB")
+	return err
+}
+
+// SettleBulk follows a bulk write into knowledge base kbID's partition. Rows added in bulk
 // wait in the GIN indexes' pending lists, which every text search would scan linearly
 // until autovacuum merged them: merge them now, and refresh the statistics that the term
 // weights and the planner read.
-func (s *Store) settleBulk(ctx context.Context, kbID int64) error {
+func (s *Store) SettleBulk(ctx context.Context, kbID int64) error {
 	if _, err := s.db.Exec(ctx, `SELECT gin_clean_pending_list(i.indexrelid::regclass) FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
 		WHERE i.indrelid = to_regclass($1) AND a.amname = 'gin'`, PartitionName(kbID)); err != nil {
@@ -182,4 +222,130 @@ func (s *Store) VectorSearchEf(ctx context.Context, k kb.KnowledgeBase, vec []fl
 		return err
 	})
 	return out, err
+}
+
+// SearchTuning changes how VectorSearchTuned searches, for benchmarks that compare index
+// types and settings on the same knowledge base. The zero value is VectorSearch.
+type SearchTuning struct {
+	EfSearch int // hnsw.ef_search for this search; 0: the session's
+	// IterativeScan is hnsw.iterative_scan for this search: "off", "relaxed_order" (what
+	// Zhiku's sessions use) or "strict_order"; "": the session's.
+	IterativeScan string
+	// Halfvec orders by the half-precision expression of a halfvec index
+	// (BuildHalfvecIndex), with the query vector cast to halfvec too.
+	Halfvec bool
+	// Exact searches without any index (index scans off): the true nearest neighbours,
+	// filter applied, to measure an index's recall against.
+	Exact bool
+}
+
+// VectorSearchTuned is VectorSearch with the filter f and the settings t, each for this
+// one search.
+func (s *Store) VectorSearchTuned(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, t SearchTuning) ([]kb.Ranked, error) {
+	sql, args, err := vectorSQL(k, vec, limit, f)
+	if err != nil {
+		return nil, err
+	}
+	if t.Halfvec {
+		full := VectorExpr("c", k.EmbeddingDim)
+		half := HalfvecExpr("c", k.EmbeddingDim)
+		d := strconv.Itoa(k.EmbeddingDim)
+		sql = strings.ReplaceAll(sql, full+" <=> $2", half+" <=> ($2::vector("+d+"))::halfvec("+d+")")
+	}
+	var out []kb.Ranked
+	err = s.WithTx(ctx, func(tx *Store) error {
+		if t.EfSearch > 0 {
+			if _, err := tx.db.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(t.EfSearch)); err != nil {
+				return err
+			}
+		}
+		if t.IterativeScan != "" {
+			if _, err := tx.db.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', $1, true)`, t.IterativeScan); err != nil {
+				return err
+			}
+		}
+		set := `SET LOCAL enable_sort = off` // as VectorSearch: the index, not an exact sort
+		if t.Exact {
+			set = `SET LOCAL enable_indexscan = off`
+		}
+		if _, err := tx.db.Exec(ctx, set); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.ranked(ctx, sql, args)
+		return err
+	})
+	return out, err
+}
+
+// HalfvecIndexName is the name of knowledge base id's half-precision HNSW index, which only
+// benchmarks build (BuildHalfvecIndex).
+func HalfvecIndexName(kbID int64) string { return "chunks_halfvec_kb_" + strconv.FormatInt(kbID, 10) }
+
+// HalfvecExpr is VectorExpr in half precision (pgvector's halfvec: 2 bytes a dimension,
+// indexable up to 4,000 dimensions).
+func HalfvecExpr(alias string, dim int) string {
+	col := "embedding"
+	if alias != "" {
+		col = alias + ".embedding"
+	}
+	return "(" + col + "::halfvec(" + strconv.Itoa(dim) + "))"
+}
+
+// BuildHalfvecIndex builds, next to the knowledge base's HNSW index, one on the half-precision
+// cast of its vectors (the table keeps full precision), and returns the build time;
+// VectorSearchTuned with Halfvec searches it. For benchmarks: it doubles the index memory
+// of the knowledge base until DropHalfvecIndex.
+func (s *Store) BuildHalfvecIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (time.Duration, error) {
+	if p.M <= 0 {
+		p.M = DefaultHNSW.M
+	}
+	if p.EfConstruction <= 0 {
+		p.EfConstruction = DefaultHNSW.EfConstruction
+	}
+	var build time.Duration
+	err := s.WithTx(ctx, func(tx *Store) error {
+		if err := tx.setBuildMem(ctx, p); err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err := tx.db.Exec(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw (%s halfvec_cosine_ops) WITH (m = %d, ef_construction = %d)`,
+			HalfvecIndexName(k.ID), PartitionName(k.ID), HalfvecExpr("", k.EmbeddingDim), p.M, p.EfConstruction))
+		build = time.Since(start)
+		if err != nil {
+			return fmt.Errorf("store: create halfvec index for knowledge base %d: %w", k.ID, err)
+		}
+		return nil
+	})
+	return build, err
+}
+
+// DropHalfvecIndex drops the index BuildHalfvecIndex built, if any.
+func (s *Store) DropHalfvecIndex(ctx context.Context, kbID int64) error {
+	_, err := s.db.Exec(ctx, `DROP INDEX IF EXISTS `+HalfvecIndexName(kbID))
+	return err
+}
+
+// PartitionSizes are the on-disk sizes of a knowledge base's partition of chunks, in bytes.
+type PartitionSizes struct {
+	Heap, Toast int64 // the table's rows, and the out-of-line values (vectors, long texts)
+	Vector      int64 // the HNSW index
+	Halfvec     int64 // the half-precision HNSW index, when built
+	Other       int64 // every other index (full text, keys)
+}
+
+// PartitionSize measures knowledge base kbID's partition.
+func (s *Store) PartitionSize(ctx context.Context, kbID int64) (PartitionSizes, error) {
+	var p PartitionSizes
+	err := s.db.QueryRow(ctx, `
+		SELECT pg_relation_size(c.oid), coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0),
+		       coalesce(pg_relation_size(to_regclass($2)), 0), coalesce(pg_relation_size(to_regclass($3)), 0),
+		       pg_indexes_size(c.oid)
+		FROM pg_class c WHERE c.oid = to_regclass($1)`, PartitionName(kbID), VectorIndexName(kbID), HalfvecIndexName(kbID)).
+		Scan(&p.Heap, &p.Toast, &p.Vector, &p.Halfvec, &p.Other)
+	if err != nil {
+		return p, fmt.Errorf("store: size of knowledge base %d: %w", kbID, interpret(err))
+	}
+	p.Other -= p.Vector + p.Halfvec
+	return p, nil
 }

@@ -102,6 +102,10 @@ func VectorExpr(alias string, dim int) string {
 type HNSWParams struct {
 	M              int // defaults to DefaultHNSW.M
 	EfConstruction int // defaults to DefaultHNSW.EfConstruction
+	// BuildMemMB is the maintenance_work_mem of a build in one transaction (BulkLoad,
+	// RebuildVectorIndex), in MB; defaults to defaultBuildMemMB. A graph larger than it is
+	// finished on disk, several times slower (a 768-dimension graph is about 4 kB a chunk).
+	BuildMemMB int
 }
 
 // DefaultHNSW is what knowledge bases are indexed with unless Options.HNSW says otherwise:

@@ -317,7 +317,7 @@ func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx 
 		_, err = s.ensureVectorIndex(bctx, kbID, dim, false)
 	}
 	if err == nil {
-		err = s.settleBulk(bctx, kbID)
+		err = s.SettleBulk(bctx, kbID)
 	}
 	if err != nil {
 		err = fmt.Errorf("store: rebuild vector index of knowledge base %d: %w", kbID, err)
