@@ -165,7 +165,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("store: write documents of knowledge base %d: %w", kbID, interpret(err))
 		}
-		return nil
+		return tx.notifyChanged(ctx, kbID)
 	})
 	if err != nil {
 		return nil, err
@@ -263,8 +263,10 @@ func (s *Store) DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.
 		if _, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = $2`, kbID, d.ExternalID); err != nil {
 			return err
 		}
-		_, err := tx.db.Exec(ctx, promoteShadowed, kbID)
-		return err
+		if _, err := tx.db.Exec(ctx, promoteShadowed, kbID); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, kbID)
 	})
 	if err != nil {
 		return d, fmt.Errorf("store: delete document %q: %w", ref, err)
@@ -316,8 +318,10 @@ func (s *Store) ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) err
 			WHERE kb_id = $3 AND document_id = $1`, p.DocID, p.To, p.KBID); err != nil {
 			return err
 		}
-		_, err = tx.db.Exec(ctx, promoteShadowed, p.KBID)
-		return err
+		if _, err = tx.db.Exec(ctx, promoteShadowed, p.KBID); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, p.KBID)
 	})
 }
 

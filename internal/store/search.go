@@ -25,6 +25,14 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		return nil, err
 	}
 	batch := &pgx.Batch{}
+	if s.citus {
+		sql = citusVectorSQL(sql, k.EmbeddingDim)
+		// The shard runs the statement on a worker, whose session has none of the pool's
+		// settings: Citus passes SET LOCAL on (citus.propagate_set_commands, set by OpenPool).
+		for _, set := range s.citusSearchSettings() {
+			batch.Queue(set)
+		}
+	}
 	batch.Queue(`SET LOCAL enable_sort = off`)
 	q := batch.Queue(sql, args...)
 	batch.Queue(`SET LOCAL enable_sort = on`)
@@ -273,7 +281,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
 		       ARRAY(SELECT `+tfSQL("u.q")+`::int FROM unnest($3::text[], $4::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i),
 		       coalesce(c.ntokens, length(c.tsv)), `+cos+`
-		FROM chunks c JOIN documents d ON d.id = c.document_id
+		FROM chunks c JOIN documents d ON d.id = c.document_id`+s.citusDocumentJoin()+`
 		WHERE c.kb_id = $1 AND c.id = ANY($2)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load hits: %w", err)

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/migrations"
+)
+
+// Citus mode (Options.Citus, docs/citus.md): what the store does differently.
+
+// Citus reports whether the store runs on a Citus coordinator (Options.Citus).
+func (s *Store) Citus() bool { return s.citus }
+
+// ErrNotInCitus is what the operations Citus mode does not support yet return: re-embedding,
+// bulk loading, the statistics report, merging and splitting gaps. The API answers it 501.
+var ErrNotInCitus = kb.NotSupported(
+	"not supported when Zhiku runs on Citus (ZHIKU_CITUS=1) yet; see docs/citus.md",
+	"Zhiku 运行在 Citus 上（ZHIKU_CITUS=1）时暂不支持该操作，见 docs/citus.md")
+
+// notCitus returns ErrNotInCitus in Citus mode, naming the operation.
+func (s *Store) notCitus(op string) error {
+	if s.citus {
+		return fmt.Errorf("store: %s: %w", op, ErrNotInCitus)
+	}
+	return nil
+}
+
+// notifyChanged sends the change notification of knowledge base kbID (KBChangedChannel) in
+// Citus mode, where the triggers that send it on one node cannot run (a trigger on a shard
+// fires on a worker, out of the servers' hearing). On a transaction it goes out at commit.
+// On a single node the triggers send it; this does nothing.
+func (s *Store) notifyChanged(ctx context.Context, kbID int64) error {
+	if !s.citus {
+		return nil
+	}
+	if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2::text)`, KBChangedChannel, kbID); err != nil {
+		return fmt.Errorf("store: notify change of knowledge base %d: %w", kbID, err)
+	}
+	return nil
+}
+
+// ensureCitusVectorIndex builds the HNSW index of dimension dim on the distributed chunks
+// table when it does not exist yet (the first knowledge base of a new dimension). It runs
+// outside any transaction that has written: Citus runs the DDL on every shard in parallel.
+func (s *Store) ensureCitusVectorIndex(ctx context.Context, dim int, p HNSWParams) error {
+	if dim > maxHNSWDim {
+		return nil
+	}
+	var exists bool
+	if err := s.db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrations.CitusVectorIndexName(dim)).Scan(&exists); err != nil {
+		return fmt.Errorf("store: vector index of dimension %d: %w", dim, err)
+	}
+	if exists {
+		return nil
+	}
+	if p.M <= 0 {
+		p.M = DefaultHNSW.M
+	}
+	if p.EfConstruction <= 0 {
+		p.EfConstruction = DefaultHNSW.EfConstruction
+	}
+	if _, err := s.db.Exec(ctx, migrations.CitusVectorIndexSQL(dim, p.M, p.EfConstruction)); err != nil {
+		return fmt.Errorf("store: vector index of dimension %d: %w", dim, err)
+	}
+	return nil
+}
+
+// CitusVectorFilter is the predicate a Citus-mode vector search adds so the planner can use
+// the partial per-dimension index (migrations.CitusVectorIndexSQL).
+func CitusVectorFilter(alias string, dim int) string {
+	return fmt.Sprintf(" AND vector_dims(%s.embedding) = %d", alias, dim)
+}
+
+// citusVectorSQL adds the per-dimension index's predicate to a vector search statement
+// (vectorSQL's, whose WHERE begins with c.kb_id = $1).
+func citusVectorSQL(sql string, dim int) string {
+	return strings.Replace(sql, "WHERE c.kb_id = $1", "WHERE c.kb_id = $1"+CitusVectorFilter("c", dim), 1)
+}
+
+// citusSearchSettings are the pool's search settings (OpenPool) as SET LOCAL statements,
+// which Citus passes on to the worker that runs a search's shard.
+func (s *Store) citusSearchSettings() []string {
+	ef := s.efSearch
+	if ef <= 0 {
+		ef = DefaultEfSearch
+	}
+	return []string{
+		`SET LOCAL hnsw.ef_search = ` + strconv.Itoa(ef),
+		`SET LOCAL hnsw.iterative_scan = relaxed_order`,
+		`SET LOCAL random_page_cost = 1.1`,
+	}
+}
+
+// citusDocumentJoin joins a chunk's document on kb_id as well in Citus mode: Citus routes a
+// join of two distributed tables to one worker only when they are joined on (or both filtered
+// by) the distribution column.
+func (s *Store) citusDocumentJoin() string {
+	if s.citus {
+		return " AND d.kb_id = c.kb_id"
+	}
+	return ""
+}
+
+// ensureCitusVectorIndexes builds the index of every embedding dimension in use that lacks
+// one (serve runs it at start, as EnsureVectorIndexes on a single node).
+func (s *Store) ensureCitusVectorIndexes(ctx context.Context) error {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT embedding_dim FROM knowledge_bases ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("store: list embedding dimensions: %w", err)
+	}
+	dims, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("store: list embedding dimensions: %w", err)
+	}
+	for _, d := range dims {
+		if err := s.ensureCitusVectorIndex(ctx, d, s.hnsw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
