@@ -125,3 +125,51 @@ func (s *Store) ensureCitusVectorIndexes(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ExplainSearch returns the plans (EXPLAIN, costs off) of the two statements a search of
+// knowledge base k runs: the vector leg for vec and the text leg for q, as VectorSearch and
+// TextSearch send them, with the same settings. `make test-citus` reads from them that a
+// search is routed to one worker and uses that shard's HNSW index.
+func (s *Store) ExplainSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, q kb.TextQuery, limit int) (vector, text string, err error) {
+	vsql, vargs, err := vectorSQL(k, vec, limit, kb.Filter{})
+	if err != nil {
+		return "", "", err
+	}
+	if s.citus {
+		vsql = citusVectorSQL(vsql, k.EmbeddingDim)
+	}
+	tsql, targs, err := textSQL(k.ID, q, limit, kb.Filter{})
+	if err != nil {
+		return "", "", err
+	}
+	err = s.WithTx(ctx, func(tx *Store) error {
+		var sets []string
+		if s.citus {
+			sets = s.citusSearchSettings()
+		}
+		for _, set := range append(sets, `SET LOCAL enable_sort = off`) {
+			if _, err := tx.db.Exec(ctx, set); err != nil {
+				return err
+			}
+		}
+		explain := func(sql string, args []any) (string, error) {
+			rows, err := tx.db.Query(ctx, `EXPLAIN (COSTS OFF) `+sql, args...)
+			if err != nil {
+				return "", err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			return strings.Join(lines, "\n"), err
+		}
+		if vector, err = explain(vsql, vargs); err != nil {
+			return fmt.Errorf("store: explain vector search: %w", err)
+		}
+		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_sort = on`); err != nil {
+			return err
+		}
+		if text, err = explain(tsql, targs); err != nil {
+			return fmt.Errorf("store: explain text search: %w", err)
+		}
+		return nil
+	})
+	return vector, text, err
+}

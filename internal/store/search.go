@@ -81,11 +81,20 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 	if len(q.Match) == 0 {
 		return nil, nil
 	}
+	sql, args, err := textSQL(kbID, q, limit, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.ranked(ctx, sql, args)
+}
+
+// textSQL is TextSearch's statement (q.Match not empty).
+func textSQL(kbID int64, q kb.TextQuery, limit int, f kb.Filter) (string, []any, error) {
 	if len(q.Terms) != len(q.IDF) {
-		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
+		return "", nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
 	}
 	if q.K1 <= 0 || q.B < 0 || q.B > 1 {
-		return nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
+		return "", nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
 	}
 	n := min(len(q.Terms), maxTextTerms)
 	terms, idf := q.Terms[:n], q.IDF[:n]
@@ -117,7 +126,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 	}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	// Reading a frequency (ts_rank) costs several times a match (@@), and a query whose
 	// terms are all common has tens of thousands of candidates at 100k chunks. So the
@@ -131,7 +140,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 		      LIMIT $6) c
 		ORDER BY score DESC, c.id
 		LIMIT $2`
-	return s.ranked(ctx, sql, args)
+	return sql, args, nil
 }
 
 // The exact BM25 scoring of a text search covers at most prefilterFactor × limit (at least
