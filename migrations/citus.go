@@ -178,33 +178,44 @@ func CitusVectorIndexSQL(dim, m, efConstruction int) string {
 }
 
 // unpartitionChunks replaces the partitioned chunks by a plain table of the same columns,
-// defaults, keys and indexes (the partitions' per-knowledge-base HNSW indexes excepted),
-// rows included.
+// defaults, keys and indexes under the same names (the partitions' per-knowledge-base HNSW
+// indexes excepted), rows included.
 func unpartitionChunks(ctx context.Context, conn *pgx.Conn, step func(string, ...string) error) error {
-	// The parent's foreign keys, to put back on the new table.
-	rows, err := conn.Query(ctx, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-		WHERE conrelid = 'chunks'::regclass AND contype = 'f' ORDER BY conname`)
+	// The parent's keys (primary, unique, foreign) and its other indexes, to put back.
+	rows, err := conn.Query(ctx, `
+		SELECT 'ALTER TABLE chunks ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)
+		FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype IN ('p', 'u', 'f')
+		UNION ALL
+		SELECT replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
+		FROM pg_index i WHERE i.indrelid = 'chunks'::regclass
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = 'chunks'::regclass)
+		ORDER BY 1`)
 	if err != nil {
 		return fmt.Errorf("citus: %w", err)
 	}
-	type fk struct{ name, def string }
-	fks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fk, error) {
-		var f fk
-		return f, r.Scan(&f.name, &f.def)
-	})
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return fmt.Errorf("citus: %w", err)
 	}
 	sqls := []string{
-		`CREATE TABLE chunks_citus (LIKE chunks INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
+		`CREATE TABLE chunks_citus (LIKE chunks INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING CONSTRAINTS)`,
 		`INSERT INTO chunks_citus SELECT * FROM chunks`,
 		`ALTER SEQUENCE chunks_id_seq OWNED BY NONE`,
 		`DROP TABLE chunks`, // with its partitions
 		`ALTER TABLE chunks_citus RENAME TO chunks`,
 		`ALTER SEQUENCE chunks_id_seq OWNED BY chunks.id`,
 	}
-	for _, f := range fks {
-		sqls = append(sqls, `ALTER TABLE chunks ADD CONSTRAINT `+pgx.Identifier{f.name}.Sanitize()+` `+f.def)
+	// Keys before foreign keys ('ALTER … ADD CONSTRAINT … FOREIGN KEY' sorts among them by
+	// name; none references chunks itself), indexes after.
+	for _, d := range defs {
+		if !strings.Contains(d, " FOREIGN KEY ") {
+			sqls = append(sqls, d)
+		}
+	}
+	for _, d := range defs {
+		if strings.Contains(d, " FOREIGN KEY ") {
+			sqls = append(sqls, d)
+		}
 	}
 	sqls = append(sqls, `ANALYZE chunks`)
 	return step("chunks as one table (no partition per knowledge base)", sqls...)
