@@ -127,17 +127,58 @@ func Citus(ctx context.Context, databaseURL string, log *slog.Logger) error {
 
 	// 3. Keys: Citus enforces a unique key or a foreign key between distributed tables only
 	//    when it holds the distribution column; put kb_id in front of those that lack it.
-	if err := keysWithKBID(ctx, conn, step); err != nil {
+	//    The foreign keys between the distributed tables come back once all are distributed
+	//    (a local table may not reference a distributed one meanwhile).
+	fks, err := keysWithKBID(ctx, conn, step)
+	if err != nil {
 		return err
 	}
 
-	// 4. Reference tables, then the distributed ones, co-located with the first.
+	// 4. The coordinator's own tables (answer log, jobs, audit log) stay plain PostgreSQL
+	//    tables: a foreign key to a reference table would make Citus manage them too ("Citus
+	//    local tables"), under its restrictions on statements (no now() in a COALESCE of an
+	//    UPDATE, for one). Their references to tenants and knowledge bases become the store's
+	//    to keep: Store.DeleteKB deletes a knowledge base's rows there in Citus mode.
+	rows, err := conn.Query(ctx, `SELECT 'ALTER TABLE ' || conrelid::regclass::text || ' DROP CONSTRAINT ' || quote_ident(conname)
+		FROM pg_constraint WHERE contype = 'f' AND confrelid::regclass::text = ANY($1)
+		  AND NOT conrelid::regclass::text = ANY($1) AND NOT conrelid::regclass::text = ANY($2)
+		ORDER BY 1`, ReferenceTables, DistributedTables)
+	if err != nil {
+		return fmt.Errorf("citus: %w", err)
+	}
+	localFKs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("citus: %w", err)
+	}
+	if err := step("coordinator tables keep no foreign key to reference tables", localFKs...); err != nil {
+		return err
+	}
+
+	// 5. Reference tables, then the distributed ones, co-located with the first. A table
+	//    already done (a run stopped halfway) is skipped.
+	placed := func(t string) (bool, error) {
+		var ok bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass AND partmethod IN ('h', 'n') AND (partmethod = 'h' OR repmodel = 't'))`, t).Scan(&ok)
+		return ok, err
+	}
 	for _, t := range ReferenceTables {
+		if ok, err := placed(t); err != nil || ok {
+			if err != nil {
+				return fmt.Errorf("citus: %w", err)
+			}
+			continue
+		}
 		if err := step("reference table "+t, `SELECT create_reference_table('`+t+`')`); err != nil {
 			return err
 		}
 	}
 	for i, t := range DistributedTables {
+		if ok, err := placed(t); err != nil || ok {
+			if err != nil {
+				return fmt.Errorf("citus: %w", err)
+			}
+			continue
+		}
 		colocate := "default"
 		if i > 0 {
 			colocate = DistributedTables[0]
@@ -146,10 +187,13 @@ func Citus(ctx context.Context, databaseURL string, log *slog.Logger) error {
 			return err
 		}
 	}
+	if err := step("foreign keys between distributed tables", fks...); err != nil {
+		return err
+	}
 
-	// 5. A vector index per embedding dimension in use (new dimensions get theirs when a
+	// 6. A vector index per embedding dimension in use (new dimensions get theirs when a
 	//    knowledge base is created: store.Store.ensureCitusVectorIndex).
-	rows, err := conn.Query(ctx, `SELECT DISTINCT embedding_dim FROM knowledge_bases WHERE embedding_dim <= 2000 ORDER BY 1`)
+	rows, err = conn.Query(ctx, `SELECT DISTINCT embedding_dim FROM knowledge_bases WHERE embedding_dim <= 2000 ORDER BY 1`)
 	if err != nil {
 		return fmt.Errorf("citus: %w", err)
 	}
@@ -222,29 +266,35 @@ func unpartitionChunks(ctx context.Context, conn *pgx.Conn, step func(string, ..
 }
 
 // keysWithKBID rewrites the primary and unique keys of the distributed tables that lack
-// kb_id as (kb_id, …), and the foreign keys between them as (kb_id, …) REFERENCES t (kb_id, …),
-// keeping their actions (ON DELETE SET NULL sets only the referencing column, not kb_id).
-func keysWithKBID(ctx context.Context, conn *pgx.Conn, step func(string, ...string) error) error {
+// kb_id as (kb_id, …), and drops the foreign keys between them, returning the statements
+// that add them back as (kb_id, …) REFERENCES t (kb_id, …), keeping their actions (ON DELETE
+// SET NULL sets only the referencing column, not kb_id).
+func keysWithKBID(ctx context.Context, conn *pgx.Conn, step func(string, ...string) error) ([]string, error) {
 	rows, err := conn.Query(ctx, `
 		SELECT c.conrelid::regclass::text, c.conname, c.contype::text, coalesce(c.confrelid::regclass::text, ''),
-		       c.confdeltype::text,
+		       c.confdeltype::text, pg_get_constraintdef(c.oid),
 		       ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o),
 		       ARRAY(SELECT a.attname::text FROM unnest(coalesce(c.confkey, '{}')) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)
 		FROM pg_constraint c
 		WHERE c.contype IN ('p', 'u', 'f') AND c.conrelid::regclass::text = ANY($1)
 		ORDER BY c.contype = 'f' DESC, c.conrelid::regclass::text, c.conname`, DistributedTables)
 	if err != nil {
-		return fmt.Errorf("citus: %w", err)
+		return nil, fmt.Errorf("citus: %w", err)
 	}
 	cons, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (citusCon, error) {
 		var c citusCon
-		return c, r.Scan(&c.table, &c.name, &c.kind, &c.ref, &c.onDelete, &c.cols, &c.refCols)
+		return c, r.Scan(&c.table, &c.name, &c.kind, &c.ref, &c.onDelete, &c.def, &c.cols, &c.refCols)
 	})
 	if err != nil {
-		return fmt.Errorf("citus: %w", err)
+		return nil, fmt.Errorf("citus: %w", err)
 	}
 	var drops, adds []string
 	for _, c := range cons {
+		if c.kind == "f" && slices.Contains(DistributedTables, c.ref) && slices.Contains(c.cols, "kb_id") {
+			drops = append(drops, `ALTER TABLE `+c.table+` DROP CONSTRAINT `+c.name)
+			adds = append(adds, `ALTER TABLE `+c.table+` ADD CONSTRAINT `+c.name+` `+c.def)
+			continue
+		}
 		if slices.Contains(c.cols, "kb_id") {
 			continue
 		}
@@ -253,9 +303,14 @@ func keysWithKBID(ctx context.Context, conn *pgx.Conn, step func(string, ...stri
 			if !slices.Contains(DistributedTables, c.ref) {
 				continue // to a reference table: allowed as it is
 			}
-			action := map[string]string{"c": "CASCADE", "n": "SET NULL (" + strings.Join(c.cols, ", ") + ")",
-				"r": "RESTRICT", "d": "SET DEFAULT", "a": "NO ACTION"}[c.onDelete]
 			drops = append(drops, `ALTER TABLE `+c.table+` DROP CONSTRAINT `+c.name)
+			if c.onDelete == "n" || c.onDelete == "d" {
+				// Citus refuses ON DELETE SET NULL on a key holding the distribution column (it
+				// would null kb_id): the reference becomes the store's to clear (gaps.faq_id:
+				// Store.DeleteFAQ in Citus mode).
+				continue
+			}
+			action := map[string]string{"c": "CASCADE", "r": "RESTRICT", "a": "NO ACTION"}[c.onDelete]
 			adds = append(adds, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (kb_id, %s) REFERENCES %s (kb_id, %s) ON DELETE %s`,
 				c.table, c.name, strings.Join(c.cols, ", "), c.ref, strings.Join(c.refCols, ", "), action))
 		case "p":
@@ -269,7 +324,7 @@ func keysWithKBID(ctx context.Context, conn *pgx.Conn, step func(string, ...stri
 			drops = append(drops, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (kb_id, %s)`, c.table, c.name, strings.Join(c.cols, ", ")))
 		}
 	}
-	return step("keys include kb_id", append(drops, adds...)...)
+	return adds, step("keys include kb_id", drops...)
 }
 
 // hasKBIDKey reports whether table already has a primary or unique key on (kb_id, id)
@@ -285,8 +340,8 @@ func hasKBIDKey(cons []citusCon, table string) bool {
 
 // citusCon is a key of a distributed table, as keysWithKBID reads it.
 type citusCon struct {
-	table, name, kind, ref, onDelete string
-	cols, refCols                    []string
+	table, name, kind, ref, onDelete, def string
+	cols, refCols                         []string
 }
 
 func firstLine(s string) string {

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	pgvector "github.com/pgvector/pgvector-go"
 
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/migrations"
@@ -39,7 +41,7 @@ func (s *Store) notifyChanged(ctx context.Context, kbID int64) error {
 	if !s.citus {
 		return nil
 	}
-	if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2::text)`, KBChangedChannel, kbID); err != nil {
+	if _, err := s.db.Exec(ctx, `SELECT pg_notify($1, $2::bigint::text)`, KBChangedChannel, kbID); err != nil {
 		return fmt.Errorf("store: notify change of knowledge base %d: %w", kbID, err)
 	}
 	return nil
@@ -153,7 +155,13 @@ func (s *Store) ExplainSearch(ctx context.Context, k kb.KnowledgeBase, vec []flo
 			}
 		}
 		explain := func(sql string, args []any) (string, error) {
-			rows, err := tx.db.Query(ctx, `EXPLAIN (COSTS OFF) `+sql, args...)
+			// Citus cannot fetch a worker's plan of a statement with parameters ("Could not get
+			// remote plan"): the values go in as literals.
+			sql, err := inlineArgs(sql, args)
+			if err != nil {
+				return "", err
+			}
+			rows, err := tx.db.Query(ctx, `EXPLAIN (COSTS OFF) `+sql)
 			if err != nil {
 				return "", err
 			}
@@ -172,4 +180,95 @@ func (s *Store) ExplainSearch(ctx context.Context, k kb.KnowledgeBase, vec []flo
 		return nil
 	})
 	return vector, text, err
+}
+
+// coordinatorTables are the tables on the Citus coordinator whose rows belong to a knowledge
+// base but which keep no foreign key to knowledge_bases in Citus mode (migrations.Citus):
+// what the cascade deletes on a single node, the store deletes there (feedback and job
+// files follow by their own cascades).
+var coordinatorTables = []string{"exchanges", "ingest_jobs"}
+
+// deleteCoordinatorRows deletes knowledge base kbID's rows from coordinatorTables, in Citus
+// mode (on a single node the foreign keys' cascades do it).
+func (s *Store) deleteCoordinatorRows(ctx context.Context, kbID int64) error {
+	if !s.citus {
+		return nil
+	}
+	for _, t := range coordinatorTables {
+		if _, err := s.db.Exec(ctx, `DELETE FROM `+t+` WHERE kb_id = $1`, kbID); err != nil {
+			return fmt.Errorf("store: delete knowledge base %d from %s: %w", kbID, t, err)
+		}
+	}
+	return nil
+}
+
+// queueDocumentCitus is ReplaceDocuments' insert of a new document version and its chunks
+// in Citus mode: id and version are given (read beforehand: Citus runs no subquery in an
+// INSERT, and a worker knows no currval), and the duplicate check that marks a chunk
+// shadowed runs as one UPDATE after the document's chunks, with what row-by-row inserts
+// see: a live chunk is shadowed when an older live unshadowed chunk of the knowledge base
+// has its passage.
+func (s *Store) queueDocumentCitus(batch *pgx.Batch, res *kb.ReplaceResult, d kb.Document, chunks []kb.Chunk, model string, id int64, version int) {
+	batch.Queue(`
+		INSERT INTO documents AS d (id, kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
+		                            source_name, mime_type, size_bytes, pages, metadata)
+		VALUES ($13, $1, $2, $3, $4, $14, true, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING `+docReturning, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
+		d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata, id, version).QueryRow(func(row pgx.Row) error {
+		var err error
+		res.Document, err = scanDoc(row)
+		res.Document.Chunks = len(chunks)
+		return err
+	})
+	live := d.Status == kb.StatusReady
+	dedupe := d.Kind != kb.KindCatalog && d.Kind != kb.KindFAQ && d.Kind != kb.KindTickets // as queueChunks
+	for _, c := range chunks {
+		meta := maps.Clone(d.Metadata)
+		maps.Copy(meta, c.Metadata)
+		meta["kind"] = d.Kind
+		var emb any
+		if c.Embedding != nil {
+			emb = pgvector.NewVector(c.Embedding)
+		}
+		section := c.SectionPath
+		if section == nil {
+			section = []string{}
+		}
+		batch.Queue(`
+			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
+			                    embedding, embedding_model, tsv, ntokens, live, shadowed)
+			VALUES ($1, $14, $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector, $13, $11, CASE WHEN $12 THEN false END)`,
+			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, TSVector(c.Tokens), live, dedupe, len(c.Tokens), id)
+	}
+	if dedupe && live && len(chunks) > 0 {
+		batch.Queue(`
+			UPDATE chunks c SET shadowed = true
+			WHERE c.kb_id = $1 AND c.document_id = $2 AND c.live AND c.shadowed = false AND c.content_hash <> ''
+			  AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = c.content_hash
+			              AND o.live AND NOT o.shadowed AND o.id < c.id)`, d.KBID, id)
+	}
+}
+
+// inlineArgs replaces the parameters $1…$n of sql by literals of args (the types search
+// statements use), last first so that $1 does not match the start of $10.
+func inlineArgs(sql string, args []any) (string, error) {
+	for i := len(args); i >= 1; i-- {
+		var lit string
+		switch v := args[i-1].(type) {
+		case int:
+			lit = strconv.Itoa(v)
+		case int64:
+			lit = strconv.FormatInt(v, 10)
+		case float64:
+			lit = "(" + strconv.FormatFloat(v, 'g', -1, 64) + ")::float8"
+		case string:
+			lit = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case pgvector.Vector:
+			lit = "'" + v.String() + "'::vector"
+		default:
+			return "", fmt.Errorf("store: explain: parameter $%d of type %T", i, v)
+		}
+		sql = strings.ReplaceAll(sql, "$"+strconv.Itoa(i), lit)
+	}
+	return sql, nil
 }

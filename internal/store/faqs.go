@@ -107,6 +107,12 @@ func (s *Store) UpdateFAQ(ctx context.Context, kbID, id int64, f kb.FAQ) (kb.FAQ
 
 // DeleteFAQ removes FAQ id of knowledge base kbID; kb.ErrNotFound when there is none.
 func (s *Store) DeleteFAQ(ctx context.Context, kbID, id int64) error {
+	if s.citus {
+		// What gaps.faq_id's ON DELETE SET NULL does on a single node (Citus cannot keep it).
+		if _, err := s.db.Exec(ctx, `UPDATE gaps SET faq_id = NULL WHERE kb_id = $1 AND faq_id = $2`, kbID, id); err != nil {
+			return fmt.Errorf("store: delete FAQ %d: %w", id, interpret(err))
+		}
+	}
 	tag, err := s.db.Exec(ctx, `DELETE FROM faqs WHERE kb_id = $1 AND id = $2`, kbID, id)
 	if err != nil {
 		return fmt.Errorf("store: delete FAQ %d: %w", id, interpret(err))

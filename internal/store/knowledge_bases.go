@@ -231,6 +231,9 @@ func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
 		}
+		if err := tx.deleteCoordinatorRows(ctx, id); err != nil {
+			return err
+		}
 		return tx.notifyChanged(ctx, id)
 	})
 	if err != nil {
