@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,12 @@ func TestCitus(t *testing.T) {
 	}
 
 	// 1. Migrate in Citus mode (twice: the second run changes nothing) and check the layout.
-	citusEnv := map[string]string{"DATABASE_URL": citusURL, "ZHIKU_CITUS": "1", "ZHIKU_LOG_LEVEL": "error"}
+	// Both servers search with hnsw.ef_search 1000, more than a knowledge base's rows, so
+	// HNSW returns the exact top k on both sides: two HNSW graphs of the same rows differ
+	// (random levels, insertion order), and equality then tests the routing and the data,
+	// not graph luck. It also shows the setting reaching the workers (their default is 40).
+	const ef = "1000"
+	citusEnv := map[string]string{"DATABASE_URL": citusURL, "ZHIKU_CITUS": "1", "ZHIKU_LOG_LEVEL": "error", "ZHIKU_HNSW_EF_SEARCH": ef}
 	for range 2 {
 		_, stderr, err := run(ctx, citusEnv, "migrate")
 		require.NoError(t, err, stderr)
@@ -77,7 +83,7 @@ func TestCitus(t *testing.T) {
 	// 2. A Citus server and a single-node one.
 	single := storetest.NewDB(t)
 	cs := serveWith(t, citusEnv)
-	ss := serveWith(t, map[string]string{"DATABASE_URL": single.URL})
+	ss := serveWith(t, map[string]string{"DATABASE_URL": single.URL, "ZHIKU_HNSW_EF_SEARCH": ef})
 	ctlRun := func(args ...string) {
 		out, err := exec.Command("bash", append([]string{ctl}, args...)...).CombinedOutput()
 		require.NoError(t, err, "%s %v: %s", ctl, args, out)
@@ -151,6 +157,10 @@ func TestCitus(t *testing.T) {
 	step("ingested %d documents into each knowledge base on both", docs)
 
 	// 4. Routing: each leg of a search is one task on one worker, with the shard's indexes.
+	//    The shards' statistics first, as autovacuum keeps them (ANALYZE on the coordinator
+	//    runs on every shard): without them the planner may read a small shard by its key.
+	_, err = conn.Exec(ctx, `ANALYZE chunks`)
+	require.NoError(t, err)
 	cst := store.New(mustPool(t, citusURL), store.Options{Citus: true})
 	for name, id := range map[string]int64{"kb_a": kbA, "kb_b": kbB} {
 		k := kb.KnowledgeBase{ID: id, Name: name, EmbeddingDim: 768}
@@ -166,12 +176,11 @@ func TestCitus(t *testing.T) {
 			require.Regexp(t, regexp.MustCompile(fmt.Sprintf(`port=%d`, workerOf(id))), plan, "%s leg of %s on another node:\n%s", leg, name, plan)
 		}
 		require.Regexp(t, `Index Scan using chunks_embedding_d768_\d+ on chunks_\d+`, vplan, "vector leg of %s without the shard's HNSW index:\n%s", name, vplan)
-		require.Regexp(t, `Bitmap Index Scan on chunks_tsv\w*_\d+|Index Scan using chunks_tsv`, tplan, "text leg of %s without the shard's GIN index:\n%s", name, tplan)
-		if name == "kb_a" {
-			t.Logf("citus_test: vector leg of kb_a:\n%s", vplan)
-		}
+		// The text leg reads that shard; whether by its GIN index or sequentially is the
+		// worker planner's choice by the term's frequency (a few hundred rows: often a scan).
+		require.Regexp(t, `on chunks_\d+`, tplan, "text leg of %s:\n%s", name, tplan)
 	}
-	step("EXPLAIN: each search leg of each knowledge base is Task Count: 1 on its worker, vector leg on the shard's HNSW index, text leg on its GIN index")
+	step("EXPLAIN: each search leg of each knowledge base is Task Count: 1 on its worker, the vector leg on the shard's HNSW index (chunks_embedding_d768_<shard>)")
 
 	// 5. Searches and answers equal the single node's.
 	type searchKey struct{ kb, mode, q string }
@@ -195,7 +204,15 @@ func TestCitus(t *testing.T) {
 			ask := func(s server) map[string]any {
 				r := mustCall(t, s.base, s.key, "POST", "/v1/answer", map[string]any{"knowledge_base": name, "question": q})
 				require.Equal(t, 200, r.status, r.raw)
-				return map[string]any{"answer": r.body["answer"], "answered": r.body["answered"], "source": r.body["source"], "citations": len(fmt.Sprint(r.body["citations"]))}
+				// Citations without the row ids, which the two databases allocate differently.
+				cites, _ := r.body["citations"].([]any)
+				for _, c := range cites {
+					if m, ok := c.(map[string]any); ok {
+						delete(m, "chunk_id")
+						delete(m, "document_id")
+					}
+				}
+				return map[string]any{"answer": r.body["answer"], "answered": r.body["answered"], "source": r.body["source"], "citations": fmt.Sprint(cites)}
 			}
 			require.Equal(t, ask(ss), ask(cs), "answer in %s to %q differs from the single node", name, q)
 			answers++
@@ -263,12 +280,20 @@ func hitsOf(t *testing.T, r apiResult) string {
 	t.Helper()
 	hits, ok := r.body["results"].([]any)
 	require.True(t, ok, r.raw)
-	var b strings.Builder
-	for _, h := range hits {
+	lines := make([]string, len(hits))
+	scores := make([]string, len(hits))
+	for i, h := range hits {
 		m := h.(map[string]any)
-		fmt.Fprintf(&b, "%v %.6f %v\n", m["external_id"], m["score"], m["matched_terms"])
+		scores[i] = fmt.Sprintf("%.6f", m["score"])
+		lines[i] = fmt.Sprintf("%v %s %v\n", m["external_id"], scores[i], m["matched_terms"])
 	}
-	return b.String()
+	// Exact ties are ordered by chunk id, which the two databases allocate in different
+	// orders (concurrent ingestion): within a tie, order by document.
+	sort.SliceStable(lines, func(i, j int) bool {
+		si, sj := strings.Fields(lines[i])[1], strings.Fields(lines[j])[1]
+		return si == sj && lines[i] < lines[j]
+	})
+	return strings.Join(lines, "")
 }
 
 // mustPool opens a store pool on url, closed with the test.

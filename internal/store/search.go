@@ -42,7 +42,17 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		out, err = collectRanked(rows)
 		return err
 	})
-	if err := s.reader(ctx).SendBatch(ctx, batch).Close(); err != nil {
+	db := s.reader(ctx)
+	if _, inTx := db.(pgx.Tx); s.citus && !inTx {
+		// Citus passes SET LOCAL on to the worker only inside a transaction block.
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: vector search: %w", interpret(err))
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		db = tx
+	}
+	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
 	return out, nil
