@@ -6,7 +6,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 GO ?= go
 BIN := bin/zhiku
 
-.PHONY: all build db run test lint bench bench-scale eval fuzz soak clean
+.PHONY: all build db run test test-citus lint bench bench-scale eval fuzz soak clean
 
 all: build
 
@@ -32,6 +32,13 @@ test: db lint
 	@bash scripts/browser.sh
 	@bash scripts/drop-test-dbs.sh
 	$(GO) test -count=1 -timeout 12m ./...
+
+## test-citus: Zhiku on Citus, end to end (not part of `make test`; docs/citus.md): builds Citus 13.2.2
+## from ../shared/vendor once, starts a coordinator and two workers on ports 9700-9702, migrates in
+## Citus mode, ingests, checks routing (EXPLAIN), results against a single node and a worker
+## restart; prints `citus ok` last
+test-citus: db
+	@bash scripts/citus.sh
 
 ## bench: Go benchmarks (parsing, chunking, embedding, ingestion, curated matching), retrieval
 ## latency, QPS, HNSW build and recall at 10k and 100k generated chunks, and the answer API's

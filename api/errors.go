@@ -121,6 +121,8 @@ func classify(err error) *apiError {
 	case errors.Is(err, kb.ErrTooLarge):
 		en, zh := detail(kb.ErrTooLarge)
 		return newError(http.StatusRequestEntityTooLarge, "too_large", en, zh)
+	case errors.Is(err, kb.ErrNotSupported):
+		return newError(http.StatusNotImplemented, "not_supported", "not supported in this deployment", "当前部署不支持该操作")
 	case errors.Is(err, kb.ErrUnsupported):
 		en, zh := detail(kb.ErrUnsupported)
 		return newError(http.StatusUnsupportedMediaType, "unsupported", en, zh)

@@ -26,6 +26,8 @@ func TestBilingualErrorsKeepEachLanguageWhole(t *testing.T) {
 		// The older one-string form, with the sentinel wrapped last and a " / " in English.
 		{fmt.Errorf("catalog: x.csv is larger than 5 bytes / 文件超过 5 字节: %w", kb.ErrTooLarge), http.StatusRequestEntityTooLarge, "catalog: x.csv is larger than 5 bytes", "文件超过 5 字节"},
 		{fmt.Errorf("%w: a 1 / 3 HP motor is unknown / 未知电机", kb.ErrInvalid), http.StatusUnprocessableEntity, "a 1 / 3 HP motor is unknown", "未知电机"},
+		// What a deployment does not offer (Citus mode's re-embedding, statistics…): 501.
+		{fmt.Errorf("store: statistics: %w", kb.NotSupported("not supported on Citus yet", "Citus 上暂不支持")), http.StatusNotImplemented, "not supported on Citus yet", "Citus 上暂不支持"},
 	} {
 		ae := classify(tc.err)
 		require.Equal(t, tc.status, ae.Status, tc.err.Error())

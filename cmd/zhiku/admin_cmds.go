@@ -16,7 +16,6 @@ import (
 	"github.com/zhiku/zhiku/internal/config"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/store"
-	"github.com/zhiku/zhiku/migrations"
 )
 
 func (a *app) migrateCmd() *cobra.Command {
@@ -25,7 +24,7 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Apply database migrations (serve also does this at start)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := migrations.Migrate(cmd.Context(), a.cfg.DatabaseURL, a.log)
+			res, err := a.migrate(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
 			}

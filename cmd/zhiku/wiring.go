@@ -34,21 +34,30 @@ func embeddingSpec(cfg config.Config) api.EmbeddingSpec {
 // openStore migrates the database and opens a pool on it, and one on DATABASE_READ_URL
 // when set (the store closes that one: Store.Close).
 func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error) {
-	if _, err := migrations.Migrate(ctx, a.cfg.DatabaseURL, a.log); err != nil {
+	if _, err := a.migrate(ctx); err != nil {
 		return nil, nil, fmt.Errorf("%w (is PostgreSQL running? `make db` sets it up)", err)
 	}
-	pool, err := store.OpenPool(ctx, a.cfg.DatabaseURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch})
+	pool, err := store.OpenPool(ctx, a.cfg.DatabaseURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch, Citus: a.cfg.Citus})
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct}}
+	opts := store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct},
+		Citus: a.cfg.Citus, EfSearch: a.cfg.HNSWEfSearch}
 	if a.cfg.DatabaseReadURL != "" {
-		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch, Log: a.log}); err != nil {
+		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch, Log: a.log, Citus: a.cfg.Citus}); err != nil {
 			pool.Close()
 			return nil, nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
 		}
 	}
 	return pool, store.New(pool, opts), nil
+}
+
+// migrate applies the migrations, and lays the schema out for Citus with ZHIKU_CITUS=1.
+func (a *app) migrate(ctx context.Context) (migrations.Result, error) {
+	if a.cfg.Citus {
+		return migrations.MigrateCitus(ctx, a.cfg.DatabaseURL, a.log)
+	}
+	return migrations.Migrate(ctx, a.cfg.DatabaseURL, a.log)
 }
 
 // tenant returns the named tenant (the default one when name is empty), creating it.

@@ -58,6 +58,11 @@ type Config struct {
 	// answer log, its feedback, and the customer ids of gap occurrences) are kept before the
 	// periodic purge deletes them; defaults to 90, 1..3650.
 	LogRetentionDays int
+	// Citus (ZHIKU_CITUS=1): DATABASE_URL is a Citus coordinator. `zhiku migrate` (and serve's
+	// start) then distributes the per-knowledge-base tables by kb_id and makes the small
+	// global ones reference tables, and the store uses one distributed chunks table instead
+	// of per-knowledge-base partitions (docs/citus.md). Default off (plain PostgreSQL).
+	Citus bool
 }
 
 // Defaults used when a variable is unset.
@@ -184,6 +189,13 @@ func Load(getenv func(string) string) (Config, error) {
 		RateLimit:       number("ZHIKU_RATE_LIMIT", 0),
 
 		LogRetentionDays: int(integer("ZHIKU_LOG_RETENTION_DAYS", DefaultLogRetentionDays)),
+	}
+	switch v := strings.TrimSpace(getenv("ZHIKU_CITUS")); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.Citus = true
+	default:
+		errs = append(errs, fmt.Errorf("ZHIKU_CITUS: want 1 or 0, got %q", v))
 	}
 	defDim := int64(0)
 	if c.Embedder == "local" {

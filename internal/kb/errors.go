@@ -19,6 +19,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrUnsupported: a file type or kind Zhiku cannot read.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrNotSupported: the operation exists but this deployment does not offer it (yet),
+	// e.g. re-embedding on Citus; the API answers 501.
+	ErrNotSupported = errors.New("not supported")
 )
 
 // Error is a user-facing error with its message in both languages, of one sentinel kind
@@ -37,6 +40,9 @@ func (e *Error) Unwrap() error { return e.Kind }
 
 // Invalid is an ErrInvalid naming the rule broken, in both languages.
 func Invalid(en, zh string) error { return &Error{Kind: ErrInvalid, En: en, Zh: zh} }
+
+// NotSupported is an ErrNotSupported saying what is not offered and why, in both languages.
+func NotSupported(en, zh string) error { return &Error{Kind: ErrNotSupported, En: en, Zh: zh} }
 
 // TooLarge is an ErrTooLarge naming the limit, in both languages.
 func TooLarge(en, zh string) error { return &Error{Kind: ErrTooLarge, En: en, Zh: zh} }

@@ -28,6 +28,9 @@ type BulkChunk struct {
 // index is dropped first and rebuilt after the load (faster than maintaining it row by
 // row); the rebuild time is returned.
 func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (time.Duration, error) {
+	if err := s.notCitus("bulk load"); err != nil {
+		return 0, err
+	}
 	var build time.Duration
 	err := s.WithTx(ctx, func(tx *Store) error {
 		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {

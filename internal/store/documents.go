@@ -83,12 +83,31 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		current := make([]*kb.Document, len(writes))
 		twins := make([]*kb.Document, len(writes))
 		lookups := &pgx.Batch{}
+		lock := " FOR SHARE"
+		if tx.citus {
+			lock = "" // no re-embedding in Citus mode; a row lock on a reference table locks it on every node
+		}
 		lookups.Queue(`
 			SELECT $2 = ANY(retired_models), embedding_dim,
 			       set_config('synchronous_commit', 'off', true) || set_config('plan_cache_mode', 'auto', true) IS NULL
-			FROM knowledge_bases WHERE id = $1 FOR SHARE`, kbID, model).QueryRow(func(row pgx.Row) error {
+			FROM knowledge_bases WHERE id = $1`+lock, kbID, model).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&retired, &dim, new(bool))
 		})
+		// Citus cannot run an INSERT holding a subquery, nor read currval of a sequence on a
+		// worker: in Citus mode the new documents' ids and versions are read first.
+		var citusIDs []int64
+		citusVersions := make([]int, len(writes))
+		if tx.citus {
+			lookups.Queue(`SELECT nextval('documents_id_seq') FROM generate_series(1, $1)`, len(writes)).Query(func(rows pgx.Rows) error {
+				var err error
+				citusIDs, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+				return err
+			})
+			for i, w := range writes {
+				lookups.Queue(`SELECT coalesce(max(version), 0) FROM documents WHERE kb_id = $1 AND external_id = $2`, kbID, w.Doc.ExternalID).
+					QueryRow(func(row pgx.Row) error { return row.Scan(&citusVersions[i]) })
+			}
+		}
 		for _, i := range order {
 			ext := writes[i].Doc.ExternalID
 			lookups.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1::bigint::text || '/' || $2, 0))`, kbID, ext)
@@ -135,21 +154,25 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			if cur != nil {
 				results[i].Replaced = cur.Version
 				batch.Queue(`DELETE FROM chunks WHERE kb_id = $1 AND document_id = $2`, kbID, cur.ID)
-				batch.Queue(`UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1`, cur.ID)
+				batch.Queue(`UPDATE documents SET is_current = false, status = 'superseded', updated_at = now() WHERE id = $1 AND kb_id = $2`, cur.ID, kbID)
 			}
-			batch.Queue(`
+			if tx.citus {
+				tx.queueDocumentCitus(batch, &results[i], d, w.Chunks, model, citusIDs[i], citusVersions[i]+1)
+			} else {
+				batch.Queue(`
 				INSERT INTO documents AS d (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
 				                            source_name, mime_type, size_bytes, pages, metadata)
 				VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kb_id = $1 AND external_id = $2),
 				        true, $5, $6, $7, $8, $9, $10, $11, $12)
 				RETURNING `+docReturning, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
-				d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata).QueryRow(func(row pgx.Row) error {
-				var err error
-				results[i].Document, err = scanDoc(row)
-				results[i].Document.Chunks = len(w.Chunks)
-				return err
-			})
-			queueChunks(batch, d, w.Chunks, model)
+					d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata).QueryRow(func(row pgx.Row) error {
+					var err error
+					results[i].Document, err = scanDoc(row)
+					results[i].Document.Chunks = len(w.Chunks)
+					return err
+				})
+				queueChunks(batch, d, w.Chunks, model)
+			}
 			if cur != nil {
 				batch.Queue(`
 					DELETE FROM documents WHERE kb_id = $1 AND external_id = $2 AND NOT is_current
@@ -169,7 +192,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("store: write documents of knowledge base %d: %w", kbID, interpret(err))
 		}
-		return nil
+		return tx.notifyChanged(ctx, kbID)
 	})
 	if err != nil {
 		return nil, err
@@ -278,8 +301,10 @@ func (s *Store) DeleteDocument(ctx context.Context, kbID int64, ref string) (kb.
 		if _, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = $2`, kbID, d.ExternalID); err != nil {
 			return err
 		}
-		_, err := tx.db.Exec(ctx, promoteShadowed, kbID)
-		return err
+		if _, err := tx.db.Exec(ctx, promoteShadowed, kbID); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, kbID)
 	})
 	if err != nil {
 		return d, fmt.Errorf("store: delete document %q: %w", ref, err)
@@ -331,8 +356,10 @@ func (s *Store) ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) err
 			WHERE kb_id = $3 AND document_id = $1`, p.DocID, p.To, p.KBID); err != nil {
 			return err
 		}
-		_, err = tx.db.Exec(ctx, promoteShadowed, p.KBID)
-		return err
+		if _, err = tx.db.Exec(ctx, promoteShadowed, p.KBID); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, p.KBID)
 	})
 }
 

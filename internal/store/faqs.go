@@ -41,7 +41,7 @@ func (s *Store) CreateFAQ(ctx context.Context, f kb.FAQ) (kb.FAQ, error) {
 	if err != nil {
 		return out, fmt.Errorf("store: create FAQ in knowledge base %d: %w", f.KBID, interpret(err))
 	}
-	return out, nil
+	return out, s.notifyChanged(ctx, f.KBID)
 }
 
 // GetFAQ returns FAQ id of knowledge base kbID, or kb.ErrNotFound (also when the FAQ
@@ -102,11 +102,17 @@ func (s *Store) UpdateFAQ(ctx context.Context, kbID, id int64, f kb.FAQ) (kb.FAQ
 	if err != nil {
 		return out, fmt.Errorf("store: update FAQ %d: %w", id, interpret(err))
 	}
-	return out, nil
+	return out, s.notifyChanged(ctx, kbID)
 }
 
 // DeleteFAQ removes FAQ id of knowledge base kbID; kb.ErrNotFound when there is none.
 func (s *Store) DeleteFAQ(ctx context.Context, kbID, id int64) error {
+	if s.citus {
+		// What gaps.faq_id's ON DELETE SET NULL does on a single node (Citus cannot keep it).
+		if _, err := s.db.Exec(ctx, `UPDATE gaps SET faq_id = NULL WHERE kb_id = $1 AND faq_id = $2`, kbID, id); err != nil {
+			return fmt.Errorf("store: delete FAQ %d: %w", id, interpret(err))
+		}
+	}
 	tag, err := s.db.Exec(ctx, `DELETE FROM faqs WHERE kb_id = $1 AND id = $2`, kbID, id)
 	if err != nil {
 		return fmt.Errorf("store: delete FAQ %d: %w", id, interpret(err))
@@ -114,7 +120,7 @@ func (s *Store) DeleteFAQ(ctx context.Context, kbID, id int64) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("store: delete FAQ %d: %w", id, kb.ErrNotFound)
 	}
-	return nil
+	return s.notifyChanged(ctx, kbID)
 }
 
 // CuratedEntries lists what the answer pipeline matches before it searches: every FAQ of

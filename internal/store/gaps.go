@@ -374,6 +374,9 @@ func (s *Store) DismissGap(ctx context.Context, tenantID, id int64, reason strin
 // MergeGaps moves every occurrence of gaps ids[1:] into gap ids[0] and deletes them. All
 // must be open gaps of one knowledge base of the tenant.
 func (s *Store) MergeGaps(ctx context.Context, tenantID int64, ids []int64) (kb.Gap, error) {
+	if err := s.notCitus("merge gaps"); err != nil {
+		return kb.Gap{}, err
+	}
 	err := s.WithTx(ctx, func(tx *Store) error {
 		var n, kbs int
 		var open bool
@@ -407,6 +410,9 @@ func (s *Store) MergeGaps(ctx context.Context, tenantID int64, ids []int64) (kb.
 // SplitGap moves occurrences occurrenceIDs of open gap id into a new open gap, which it
 // returns. At least one occurrence must stay behind.
 func (s *Store) SplitGap(ctx context.Context, tenantID, id int64, occurrenceIDs []int64) (kb.Gap, error) {
+	if err := s.notCitus("split gap"); err != nil {
+		return kb.Gap{}, err
+	}
 	var newID int64
 	err := s.WithTx(ctx, func(tx *Store) error {
 		var kbID int64

@@ -37,8 +37,10 @@ func (s *Store) DeleteDocuments(ctx context.Context, kbID int64, externalIDs []s
 		if _, err := tx.db.Exec(ctx, `DELETE FROM documents WHERE kb_id = $1 AND external_id = ANY($2)`, kbID, externalIDs); err != nil {
 			return err
 		}
-		_, err := tx.db.Exec(ctx, promoteShadowed, kbID)
-		return err
+		if _, err := tx.db.Exec(ctx, promoteShadowed, kbID); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, kbID)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: delete %d documents: %w", len(externalIDs), err)

@@ -27,6 +27,9 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 	if p.Language == "" {
 		p.Language = kb.LanguageZh
 	}
+	if s.citus {
+		return s.createKBCitus(ctx, p)
+	}
 	var out kb.KnowledgeBase
 	err := s.WithTx(ctx, func(tx *Store) error {
 		if err := tx.lockPartitions(ctx); err != nil {
@@ -45,6 +48,28 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 			return err
 		}
 		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, tx.hnsw)
+	})
+	return out, err
+}
+
+// createKBCitus is CreateKB in Citus mode: no partition; the HNSW index of the knowledge
+// base's dimension is built first when it is the first of its dimension.
+func (s *Store) createKBCitus(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeBase, error) {
+	if err := s.ensureCitusVectorIndex(ctx, p.EmbeddingDim, s.hnsw); err != nil {
+		return kb.KnowledgeBase{}, err
+	}
+	var out kb.KnowledgeBase
+	err := s.WithTx(ctx, func(tx *Store) error {
+		var err error
+		out, err = scanKB(tx.db.QueryRow(ctx, `
+			INSERT INTO knowledge_bases (tenant_id, name, description, language, embedder, embedding_model, embedding_dim)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+kbColumns,
+			p.TenantID, p.Name, p.Description, p.Language, p.Embedder, p.EmbeddingModel, p.EmbeddingDim))
+		if err != nil {
+			return fmt.Errorf("store: create knowledge base %q: %w", p.Name, interpret(err))
+		}
+		return tx.notifyChanged(ctx, out.ID)
 	})
 	return out, err
 }
@@ -194,7 +219,7 @@ func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) 
 	if err != nil {
 		return k, fmt.Errorf("store: update knowledge base %d: %w", id, interpret(err))
 	}
-	return k, nil
+	return k, s.notifyChanged(ctx, id)
 }
 
 // DeleteKB removes a knowledge base with its documents and chunks, then its partition.
@@ -210,10 +235,16 @@ func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("store: delete knowledge base %d: %w", id, kb.ErrNotFound)
 		}
-		return nil
+		if err := tx.deleteCoordinatorRows(ctx, id); err != nil {
+			return err
+		}
+		return tx.notifyChanged(ctx, id)
 	})
 	if err != nil {
 		return err
+	}
+	if s.citus {
+		return nil // no partition
 	}
 	s.dropChunkPartition(ctx, id)
 	return nil

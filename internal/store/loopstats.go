@@ -14,6 +14,9 @@ import (
 // of the last days UTC days (today included, oldest first), what the answer log, the
 // feedback and the gaps say: the figures of kb.DayStats.
 func (s *Store) LoopStats(ctx context.Context, tenantID int64, kbIDs []int64, days int) ([]kb.DayStats, error) {
+	if err := s.notCitus("statistics"); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(ctx, `
 		WITH d AS (
 		    SELECT day::date AS day, day AS day_start, day + interval '1 day' AS day_end

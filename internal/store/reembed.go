@@ -93,6 +93,9 @@ func (t EmbeddingTarget) Matches(k kb.KnowledgeBase) bool {
 // the same target was interrupted, its shadow vectors are kept (resumed is true); when the
 // target differs, shadow vectors of the earlier target are cleared first.
 func (s *Store) StartReembed(ctx context.Context, kbID int64, t EmbeddingTarget) (resumed bool, err error) {
+	if err := s.notCitus("re-embed"); err != nil {
+		return false, err
+	}
 	err = s.WithTx(ctx, func(tx *Store) error {
 		cur, _, err := scanTarget(tx.db.QueryRow(ctx, `SELECT next_embedder, next_model, next_dim FROM knowledge_bases WHERE id = $1 FOR UPDATE`, kbID))
 		if err != nil {
@@ -150,6 +153,9 @@ type ShadowEmbedder func(ctx context.Context, chunks []ChunkSource) ([][]float32
 // vectors, or of vectors of the old dimension, are refused by ReplaceDocument).
 // Last, the new index is built concurrently. On failure the old index is rebuilt.
 func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, embed ShadowEmbedder) error {
+	if err := s.notCitus("re-embed"); err != nil {
+		return err
+	}
 	var oldDim int
 	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&oldDim); err != nil {
 		return fmt.Errorf("store: swap vectors of knowledge base %d: %w", kbID, interpret(err))
@@ -214,6 +220,9 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 // (writes go on) unless a valid one exists; an invalid leftover of an interrupted build is
 // dropped first. Dimensions above HNSW's limit have no index.
 func (s *Store) EnsureVectorIndex(ctx context.Context, kbID int64, dim int) error {
+	if err := s.notCitus("build vector index"); err != nil {
+		return err
+	}
 	_, err := s.ensureVectorIndex(ctx, kbID, dim, true)
 	return err
 }
@@ -256,6 +265,9 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 // interrupted build. It returns the knowledge bases it built for. Searches are exact (and
 // slower) on a knowledge base without its index, never wrong.
 func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
+	if s.citus {
+		return nil, s.ensureCitusVectorIndexes(ctx)
+	}
 	rows, err := s.db.Query(ctx, `SELECT id, embedding_dim FROM knowledge_bases ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list knowledge bases: %w", err)
@@ -292,6 +304,9 @@ func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
 // only for small ones. Other knowledge bases are not affected. If the process stops
 // before the build, EnsureVectorIndexes (run when Zhiku serves) builds it.
 func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx context.Context) error) error {
+	if s.citus {
+		return fn(ctx) // the index is shared by the knowledge bases of one dimension: it stays
+	}
 	if err := s.WithTx(ctx, func(tx *Store) error {
 		// DROP INDEX waits for the partition's running searches; don't queue behind a long one.
 		if _, err := tx.db.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {

@@ -25,6 +25,14 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		return nil, err
 	}
 	batch := &pgx.Batch{}
+	if s.citus {
+		sql = citusVectorSQL(sql, k.EmbeddingDim)
+		// The shard runs the statement on a worker, whose session has none of the pool's
+		// settings: Citus passes SET LOCAL on (citus.propagate_set_commands, set by OpenPool).
+		for _, set := range s.citusSearchSettings() {
+			batch.Queue(set)
+		}
+	}
 	batch.Queue(`SET LOCAL enable_sort = off`)
 	q := batch.Queue(sql, args...)
 	batch.Queue(`SET LOCAL enable_sort = on`)
@@ -34,7 +42,17 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		out, err = collectRanked(rows)
 		return err
 	})
-	if err := s.reader(ctx).SendBatch(ctx, batch).Close(); err != nil {
+	db := s.reader(ctx)
+	if _, inTx := db.(pgx.Tx); s.citus && !inTx {
+		// Citus passes SET LOCAL on to the worker only inside a transaction block.
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: vector search: %w", interpret(err))
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		db = tx
+	}
+	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
 	return out, nil
@@ -73,11 +91,20 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 	if len(q.Match) == 0 {
 		return nil, nil
 	}
+	sql, args, err := textSQL(kbID, q, limit, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.ranked(ctx, sql, args)
+}
+
+// textSQL is TextSearch's statement (q.Match not empty).
+func textSQL(kbID int64, q kb.TextQuery, limit int, f kb.Filter) (string, []any, error) {
 	if len(q.Terms) != len(q.IDF) {
-		return nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
+		return "", nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
 	}
 	if q.K1 <= 0 || q.B < 0 || q.B > 1 {
-		return nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
+		return "", nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
 	}
 	n := min(len(q.Terms), maxTextTerms)
 	terms, idf := q.Terms[:n], q.IDF[:n]
@@ -109,7 +136,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 	}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	// Reading a frequency (ts_rank) costs several times a match (@@), and a query whose
 	// terms are all common has tens of thousands of candidates at 100k chunks. So the
@@ -123,7 +150,7 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 		      LIMIT $6) c
 		ORDER BY score DESC, c.id
 		LIMIT $2`
-	return s.ranked(ctx, sql, args)
+	return sql, args, nil
 }
 
 // The exact BM25 scoring of a text search covers at most prefilterFactor × limit (at least
@@ -273,7 +300,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
 		       ARRAY(SELECT `+tfSQL("u.q")+`::int FROM unnest($3::text[], $4::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i),
 		       coalesce(c.ntokens, length(c.tsv)), `+cos+`
-		FROM chunks c JOIN documents d ON d.id = c.document_id
+		FROM chunks c JOIN documents d ON d.id = c.document_id`+s.citusDocumentJoin()+`
 		WHERE c.kb_id = $1 AND c.id = ANY($2)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load hits: %w", err)

@@ -33,6 +33,11 @@ type Store struct {
 	db   DBTX
 	read *ReadPool  // nil: reads go to db
 	hnsw HNSWParams // what vector indexes are built with
+	// citus: the database is a Citus coordinator laid out by migrations.Citus: chunks is one
+	// distributed table (no partition per knowledge base), with one HNSW index per embedding
+	// dimension, and change notifications are sent by the store, not by triggers.
+	citus    bool
+	efSearch int // the pool's hnsw.ef_search, passed on to Citus workers
 }
 
 // Options tune a Store. Zero values take the defaults.
@@ -44,6 +49,12 @@ type Options struct {
 	// of searches and of the answer pipeline's curated index go there (see ReadPool);
 	// every write, and every read a write depends on, stays on db. Store.Close closes it.
 	Read *ReadPool
+	// Citus: the database is a Citus coordinator laid out by migrations.Citus (ZHIKU_CITUS=1,
+	// docs/citus.md).
+	Citus bool
+	// EfSearch is the pool's hnsw.ef_search (PoolOptions.EfSearch), which Citus mode passes
+	// on to the workers with each search; defaults to DefaultEfSearch.
+	EfSearch int
 }
 
 // New wraps a pool (or, in tests, a transaction).
@@ -58,6 +69,12 @@ func New(db DBTX, opts ...Options) *Store {
 		}
 		if o.Read != nil {
 			s.read = o.Read
+		}
+		if o.Citus {
+			s.citus = true
+		}
+		if o.EfSearch > 0 {
+			s.efSearch = o.EfSearch
 		}
 	}
 	return s
@@ -83,6 +100,9 @@ type PoolOptions struct {
 	ApplicationName string
 	// Log receives a read pool's warnings; defaults to slog.Default().
 	Log *slog.Logger
+	// Citus: the database is a Citus coordinator; its sessions pass SET LOCAL on to the
+	// workers (citus.propagate_set_commands), which searches use for their settings.
+	Citus bool
 }
 
 // OpenPool connects to databaseURL with the settings every Zhiku process needs: pgvector
@@ -98,7 +118,9 @@ func OpenPool(ctx context.Context, databaseURL string, opts ...PoolOptions) (*pg
 // configuration (tune, may be nil).
 func openPool(ctx context.Context, databaseURL, app string, opts []PoolOptions, tune func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	ef := DefaultEfSearch
+	citus := false
 	for _, o := range opts {
+		citus = citus || o.Citus
 		if o.EfSearch > 0 {
 			ef = o.EfSearch
 		}
@@ -128,6 +150,9 @@ func openPool(ctx context.Context, databaseURL, app string, opts []PoolOptions, 
 	// filtered search keeps scanning until it has LIMIT rows.
 	cfg.ConnConfig.RuntimeParams["hnsw.ef_search"] = strconv.Itoa(ef)
 	cfg.ConnConfig.RuntimeParams["hnsw.iterative_scan"] = "relaxed_order"
+	if citus {
+		cfg.ConnConfig.RuntimeParams["citus.propagate_set_commands"] = "local"
+	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		return pgxvec.RegisterTypes(ctx, conn)
 	}
@@ -149,7 +174,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	// Roll back even when ctx is cancelled, so the connection goes back clean.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&Store{db: tx, hnsw: s.hnsw}); err != nil {
+	if err := fn(&Store{db: tx, hnsw: s.hnsw, citus: s.citus, efSearch: s.efSearch}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
