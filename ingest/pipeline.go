@@ -252,8 +252,11 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 	}
 	writes := make([]kb.DocumentWrite, len(ready))
 	for wi, pr := range ready {
-		for ci := range pr.chunks {
+		for ci := range pr.chunks { // in the order prepare listed their texts
 			pr.chunks[ci].Embedding, vecs = vecs[0], vecs[1:]
+			for ui := range pr.chunks[ci].Units {
+				pr.chunks[ci].Units[ui].Embedding, vecs = vecs[0], vecs[1:]
+			}
 		}
 		writes[wi] = kb.DocumentWrite{Doc: pr.doc, Chunks: pr.chunks}
 	}
@@ -310,11 +313,15 @@ func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) 
 		if err != nil {
 			return nil, fmt.Errorf("segment: %w", err)
 		}
+		units := UnitTexts(d, ps)
 		pr.chunks = append(pr.chunks, kb.Chunk{
 			Ord: len(pr.chunks), Content: ps.Content, SectionPath: ps.SectionPath, Page: ps.Page,
-			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens,
+			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens, Units: units,
 		})
 		pr.texts = append(pr.texts, idx)
+		for _, u := range units {
+			pr.texts = append(pr.texts, u.Content)
+		}
 	}
 	return pr, nil
 }

@@ -81,6 +81,24 @@ type Chunk struct {
 	ContentHash string         `json:"content_hash"`
 	Embedding   []float32      `json:"-"`
 	Tokens      []string       `json:"-"`
+	// Units are the chunk's question-sized texts besides itself (the chunk is always its
+	// own unit, with its own vector): what the vector leg matches (see ingest.UnitTexts).
+	Units []Unit `json:"-"`
+}
+
+// Unit kinds: what a question-sized unit of a chunk is.
+const (
+	UnitChunk     = "chunk"     // the chunk itself (its vector)
+	UnitPassage   = "passage"   // sentences of a long chunk, packed to question size
+	UnitQuestion  = "question"  // an FAQ entry's question or one of its similar questions
+	UnitGenerated = "generated" // a customer question an LLM wrote for the chunk at ingest
+)
+
+// Unit is a question-sized text that points to its chunk.
+type Unit struct {
+	Kind      string
+	Content   string
+	Embedding []float32
 }
 
 // Search modes.
@@ -210,7 +228,25 @@ type RetrievalSettings struct {
 		// TitleWeight weighs a query term in a chunk's title against one in its text.
 		TitleWeight *float64 `json:"title_weight"`
 	} `json:"bm25"`
+	// Units, when false, makes the vector leg match chunks themselves rather than their
+	// question-sized units (sentences of long chunks, FAQ questions, generated questions).
+	// Default true.
+	Units *bool `json:"units"`
+	// HNSW are the knowledge base's vector index parameters (its chunks' and its units'):
+	// m and ef_construction apply when the index is (re)built, ef_search to every search.
+	HNSW HNSWSettings `json:"hnsw"`
 }
+
+// HNSWSettings are a knowledge base's HNSW parameters; unset ones take the process's
+// (ZHIKU_HNSW_M, ZHIKU_HNSW_EF_CONSTRUCTION, ZHIKU_HNSW_EF_SEARCH).
+type HNSWSettings struct {
+	M              *int `json:"m"`
+	EfConstruction *int `json:"ef_construction"`
+	EfSearch       *int `json:"ef_search"`
+}
+
+// UseUnits reports whether the vector leg matches question-sized units (the default).
+func (s RetrievalSettings) UseUnits() bool { return s.Units == nil || *s.Units }
 
 // Retrieval returns the knowledge base's retrieval settings.
 func (k KnowledgeBase) Retrieval() RetrievalSettings {

@@ -20,6 +20,7 @@ type BulkChunk struct {
 	Embedding  []float32
 	Tokens     []string
 	Metadata   map[string]any
+	Units      []kb.Unit // besides the chunk's own unit, which BulkLoad writes
 }
 
 // BulkLoad writes many single-chunk documents at once with COPY, for benchmarks and large
@@ -29,7 +30,7 @@ type BulkChunk struct {
 func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (time.Duration, error) {
 	var build time.Duration
 	err := s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
+		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
 			return err
 		}
 		if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_chunks (
@@ -60,6 +61,9 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 		if err != nil {
 			return fmt.Errorf("store: bulk insert: %w", interpret(err))
 		}
+		if err := tx.bulkUnits(ctx, k.ID, items); err != nil {
+			return err
+		}
 		build, err = tx.buildVectorIndex(ctx, k.ID, k.EmbeddingDim, p)
 		return err
 	})
@@ -69,6 +73,40 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 	return build, err
 }
 
+// bulkUnits writes the units of BulkLoad's chunks: each chunk's own, then items' Units.
+func (tx *Store) bulkUnits(ctx context.Context, kbID int64, items []BulkChunk) error {
+	if _, err := tx.db.Exec(ctx, `
+		INSERT INTO chunk_units (kb_id, chunk_id, kind, embedding)
+		SELECT $1, c.id, 'chunk', c.embedding FROM bulk_chunks b
+		JOIN documents d ON d.kb_id = $1 AND d.external_id = b.external_id AND d.is_current
+		JOIN chunks c ON c.kb_id = $1 AND c.document_id = d.id`, kbID); err != nil {
+		return fmt.Errorf("store: bulk insert units: %w", interpret(err))
+	}
+	var rows [][]any
+	for _, it := range items {
+		for _, u := range it.Units {
+			rows = append(rows, []any{it.ExternalID, u.Kind, u.Content, vectorArg(u.Embedding)})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_units (external_id text, kind text, content text, embedding vector) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_units"}, []string{"external_id", "kind", "content", "embedding"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("store: bulk copy units: %w", err)
+	}
+	if _, err := tx.db.Exec(ctx, `
+		INSERT INTO chunk_units (kb_id, chunk_id, kind, content, embedding)
+		SELECT $1, c.id, u.kind, u.content, u.embedding FROM bulk_units u
+		JOIN documents d ON d.kb_id = $1 AND d.external_id = u.external_id AND d.is_current
+		JOIN chunks c ON c.kb_id = $1 AND c.document_id = d.id`, kbID); err != nil {
+		return fmt.Errorf("store: bulk insert units: %w", interpret(err))
+	}
+	return nil
+}
+
 // RebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
 // parameters, the way BulkLoad builds it, and returns the build time. Searches of the
 // knowledge base wait for it (the build holds its partition); it is for benchmarks and
@@ -76,8 +114,8 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (time.Duration, error) {
 	var build time.Duration
 	err := s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
-			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", k.ID, err)
+		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
+			return err
 		}
 		var err error
 		build, err = tx.buildVectorIndex(ctx, k.ID, k.EmbeddingDim, p)
@@ -108,19 +146,21 @@ func (s *Store) settleBulk(ctx context.Context, kbID int64) error {
 		WHERE i.indrelid = to_regclass($1) AND a.amname = 'gin'`, PartitionName(kbID)); err != nil {
 		return fmt.Errorf("store: merge pending index entries of knowledge base %d: %w", kbID, err)
 	}
-	if _, err := s.db.Exec(ctx, `ANALYZE `+PartitionName(kbID)); err != nil {
+	if _, err := s.db.Exec(ctx, `ANALYZE `+PartitionName(kbID)+`, `+UnitPartitionName(kbID)); err != nil {
 		return fmt.Errorf("store: analyze knowledge base %d: %w", kbID, err)
 	}
 	return nil
 }
 
 // ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to
-// measure the HNSW index's recall against.
+// measure the HNSW index's recall against (over units or chunks, as VectorSearch).
 func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) ([]kb.Ranked, error) {
-	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
+	units := k.Retrieval().UseUnits()
+	sql, args, err := searchSQL(k, vec, limit, kb.Filter{}, units)
 	if err != nil {
 		return nil, err
 	}
+
 	var out []kb.Ranked
 	err = s.WithTx(ctx, func(tx *Store) error {
 		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
@@ -130,13 +170,16 @@ func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec [
 		out, err = tx.ranked(ctx, sql, args)
 		return err
 	})
+	if units {
+		out = bestPerChunk(out, limit)
+	}
 	return out, err
 }
 
 // ExplainVectorSearch returns the plan PostgreSQL chooses for VectorSearch, to check that
 // it uses the knowledge base's HNSW index.
 func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) (string, error) {
-	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
+	sql, args, err := searchSQL(k, vec, limit, kb.Filter{}, k.Retrieval().UseUnits())
 	if err != nil {
 		return "", err
 	}
@@ -162,10 +205,12 @@ func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec
 	return plan, err
 }
 
-// VectorIndexSize is the on-disk size of a knowledge base's HNSW index, in bytes.
+// VectorIndexSize is the on-disk size of a knowledge base's HNSW indexes (chunks' and
+// units'), in bytes.
 func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (int64, error) {
 	var n int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0)`, VectorIndexName(kbID)).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0) + coalesce(pg_relation_size(to_regclass($2)), 0)`,
+		VectorIndexName(kbID), UnitIndexName(kbID)).Scan(&n)
 	return n, err
 }
 

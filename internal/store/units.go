@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/zhiku/zhiku/internal/kb"
+)
+
+// Question-sized units (small-to-big): see migration 21. Every chunk has a unit of kind
+// kb.UnitChunk holding a copy of its own vector; long chunks, FAQ entries and (with an LLM)
+// generated questions add more. The vector leg matches units and returns their parent
+// chunks, each scored by its best unit.
+
+// UnitPartitionName is the name of knowledge base id's partition of chunk_units.
+func UnitPartitionName(kbID int64) string { return "chunk_units_kb_" + strconv.FormatInt(kbID, 10) }
+
+// UnitIndexName is the name of knowledge base id's HNSW index of units.
+func UnitIndexName(kbID int64) string {
+	return "chunk_units_embedding_kb_" + strconv.FormatInt(kbID, 10)
+}
+
+// unitFetch is how many units a vector search reads per parent chunk it must return:
+// several units of one chunk often rank next to each other.
+const unitFetch = 2
+
+// queueUnits adds, after the statement that inserted a chunk, the rows of its units: its
+// own (its vector copied server-side), then c.Units.
+func queueUnits(batch *pgx.Batch, kbID int64, c kb.Chunk) {
+	batch.Queue(`INSERT INTO chunk_units (kb_id, chunk_id, kind, embedding)
+		VALUES ($1, currval('chunks_id_seq'), 'chunk', $2)`, kbID, vectorArg(c.Embedding))
+	for _, u := range c.Units {
+		batch.Queue(`INSERT INTO chunk_units (kb_id, chunk_id, kind, content, embedding)
+			VALUES ($1, currval('chunks_id_seq'), $2, $3, $4)`, kbID, u.Kind, u.Content, vectorArg(u.Embedding))
+	}
+}
+
+func vectorArg(v []float32) any {
+	if v == nil {
+		return nil
+	}
+	return pgvector.NewVector(v)
+}
+
+// unitVectorSQL is the vector leg over units: the nearest units of live chunks, nearest
+// first, with their parent chunk (filters apply to the parent). The HNSW index scan feeds
+// a nested loop to each unit's chunk, so iterative scans keep going until LIMIT rows pass.
+func unitVectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
+	if len(vec) != k.EmbeddingDim {
+		return "", nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
+	}
+	args := []any{k.ID, pgvector.NewVector(vec), limit * unitFetch}
+	where, args, err := filterSQL(f, args)
+	if err != nil {
+		return "", nil, err
+	}
+	expr := VectorExpr("u", k.EmbeddingDim)
+	return `SELECT u.chunk_id, 1 - (` + expr + ` <=> $2) FROM chunk_units u
+		JOIN chunks c ON c.kb_id = $1 AND c.id = u.chunk_id
+		WHERE u.kb_id = $1 AND u.embedding IS NOT NULL AND c.live AND c.shadowed IS NOT TRUE` + where + `
+		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
+}
+
+// bestPerChunk keeps each chunk's best unit, best first (iterative scans return nearly
+// sorted rows), at most limit chunks.
+func bestPerChunk(units []kb.Ranked, limit int) []kb.Ranked {
+	best := make(map[int64]float64, len(units))
+	out := make([]kb.Ranked, 0, min(len(units), limit))
+	for _, u := range units {
+		if s, seen := best[u.ChunkID]; seen {
+			if u.Score > s {
+				best[u.ChunkID] = u.Score
+			}
+			continue
+		}
+		best[u.ChunkID] = u.Score
+		out = append(out, u)
+	}
+	for i := range out {
+		out[i].Score = best[out[i].ChunkID]
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	return out[:min(len(out), limit)]
+}
+
+// UnitStats counts a knowledge base's units by kind.
+func (s *Store) UnitStats(ctx context.Context, kbID int64) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT kind, count(*) FROM chunk_units WHERE kb_id = $1 GROUP BY kind`, kbID)
+	if err != nil {
+		return nil, fmt.Errorf("store: count units: %w", err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: count units: %w", err)
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// ChunkUnits lists a chunk's units (kind and text; the chunk's own unit has no text), in
+// the order they were written.
+func (s *Store) ChunkUnits(ctx context.Context, kbID, chunkID int64) ([]kb.Unit, error) {
+	rows, err := s.db.Query(ctx, `SELECT kind, content FROM chunk_units WHERE kb_id = $1 AND chunk_id = $2 ORDER BY id`, kbID, chunkID)
+	if err != nil {
+		return nil, fmt.Errorf("store: units of chunk %d: %w", chunkID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.Unit, error) {
+		var u kb.Unit
+		return u, r.Scan(&u.Kind, &u.Content)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: units of chunk %d: %w", chunkID, err)
+	}
+	return out, nil
+}
+
+// UnitsWithoutShadow returns up to limit units of a knowledge base with ids above afterID
+// that have their own text (not the chunk's own unit, which takes its chunk's vector) and
+// no shadow vector yet, in id order, as sources whose IndexText is the unit's text.
+func (s *Store) UnitsWithoutShadow(ctx context.Context, kbID, afterID int64, limit int) ([]ChunkSource, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, content FROM chunk_units
+		WHERE kb_id = $1 AND id > $2 AND kind <> 'chunk' AND embedding_next IS NULL ORDER BY id LIMIT $3`, kbID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: read units: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ChunkSource, error) {
+		var c ChunkSource
+		return c, r.Scan(&c.ID, &c.IndexText)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read units: %w", err)
+	}
+	return out, nil
+}
+
+// SetUnitShadowEmbeddings stores the target model's vectors of the given units, vecs[i]
+// for ids[i], in one round trip. Units deleted meanwhile are skipped.
+func (s *Store) SetUnitShadowEmbeddings(ctx context.Context, kbID int64, ids []int64, vecs [][]float32) error {
+	if len(ids) != len(vecs) {
+		return fmt.Errorf("store: set unit shadow vectors: %d ids, %d vectors", len(ids), len(vecs))
+	}
+	batch := &pgx.Batch{}
+	for i, id := range ids {
+		batch.Queue(`UPDATE chunk_units SET embedding_next = $3 WHERE kb_id = $1 AND id = $2`, kbID, id, pgvector.NewVector(vecs[i]))
+	}
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("store: set unit shadow vectors of knowledge base %d: %w", kbID, interpret(err))
+	}
+	return nil
+}
+
+// swapUnits embeds, inside SwapReembed's transaction, the units still lacking a shadow
+// vector (written while the re-embed ran), then moves every unit's vector over: units
+// with text take their shadow vector, chunks' own units their chunk's new vector (the
+// chunks' move must come first).
+func (tx *Store) swapUnits(ctx context.Context, kbID int64, embed ShadowEmbedder) error {
+	for after := int64(0); ; {
+		missing, err := tx.UnitsWithoutShadow(ctx, kbID, after, 256)
+		if err != nil {
+			return err
+		}
+		if len(missing) == 0 {
+			break
+		}
+		vecs, err := embed(ctx, missing)
+		if err != nil {
+			return fmt.Errorf("store: embed units written during the re-embed: %w", err)
+		}
+		ids := make([]int64, len(missing))
+		for i, c := range missing {
+			ids[i] = c.ID
+		}
+		if err := tx.SetUnitShadowEmbeddings(ctx, kbID, ids, vecs); err != nil {
+			return err
+		}
+		after = ids[len(ids)-1]
+	}
+	if _, err := tx.db.Exec(ctx, `UPDATE chunk_units SET embedding = embedding_next, embedding_next = NULL
+		WHERE kb_id = $1 AND kind <> 'chunk'`, kbID); err != nil {
+		return fmt.Errorf("store: move unit shadow vectors of knowledge base %d: %w", kbID, err)
+	}
+	if _, err := tx.db.Exec(ctx, `UPDATE chunk_units u SET embedding = c.embedding, embedding_next = NULL FROM chunks c
+		WHERE u.kb_id = $1 AND c.kb_id = $1 AND c.id = u.chunk_id AND u.kind = 'chunk'`, kbID); err != nil {
+		return fmt.Errorf("store: move chunk units' vectors of knowledge base %d: %w", kbID, err)
+	}
+	return nil
+}
