@@ -27,8 +27,8 @@ type BulkChunk struct {
 // imports into an empty knowledge base: no versioning, no dedupe. The knowledge base's HNSW
 // index is dropped first and rebuilt after the load (faster than maintaining it row by
 // row); the rebuild time is returned.
-func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (time.Duration, error) {
-	var build time.Duration
+func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (IndexBuild, error) {
+	var build IndexBuild
 	err := s.WithTx(ctx, func(tx *Store) error {
 		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
 			return err
@@ -111,8 +111,8 @@ func (tx *Store) bulkUnits(ctx context.Context, kbID int64, items []BulkChunk) e
 // parameters, the way BulkLoad builds it, and returns the build time. Searches of the
 // knowledge base wait for it (the build holds its partition); it is for benchmarks and
 // maintenance windows.
-func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (time.Duration, error) {
-	var build time.Duration
+func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (IndexBuild, error) {
+	var build IndexBuild
 	err := s.WithTx(ctx, func(tx *Store) error {
 		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
 			return err
@@ -124,16 +124,35 @@ func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HN
 	return build, err
 }
 
-// buildVectorIndex builds a knowledge base's HNSW index inside the caller's transaction,
-// with the memory to build the graph in memory (several times faster when it fits; a
-// 100k-chunk graph is about 400 MB), and returns how long the build took.
-func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) (time.Duration, error) {
+// IndexBuild is how long building a knowledge base's HNSW indexes took.
+type IndexBuild struct{ Chunks, Units time.Duration }
+
+// Total is the time of both builds.
+func (b IndexBuild) Total() time.Duration { return b.Chunks + b.Units }
+
+// buildVectorIndex builds a knowledge base's HNSW indexes (chunks', units') inside the
+// caller's transaction, with the memory to build the graph in memory (several times faster
+// when it fits; a 100k-chunk graph is about 400 MB), and returns how long the builds took.
+func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) (IndexBuild, error) {
+	var b IndexBuild
 	if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
-		return 0, err
+		return b, err
 	}
-	start := time.Now()
-	err := tx.createVectorIndex(ctx, kbID, dim, p)
-	return time.Since(start), err
+	if dim > maxHNSWDim {
+		return b, nil
+	}
+	for i, ix := range vectorIndexes(kbID) {
+		start := time.Now()
+		if _, err := tx.db.Exec(ctx, indexSQL(ix, dim, p, false)); err != nil {
+			return b, fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
+		}
+		if i == 0 {
+			b.Chunks = time.Since(start)
+		} else {
+			b.Units = time.Since(start)
+		}
+	}
+	return b, nil
 }
 
 // settleBulk follows a bulk write into knowledge base kbID's partition. Rows added in bulk
@@ -205,13 +224,12 @@ func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec
 	return plan, err
 }
 
-// VectorIndexSize is the on-disk size of a knowledge base's HNSW indexes (chunks' and
-// units'), in bytes.
-func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (int64, error) {
-	var n int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0) + coalesce(pg_relation_size(to_regclass($2)), 0)`,
-		VectorIndexName(kbID), UnitIndexName(kbID)).Scan(&n)
-	return n, err
+// VectorIndexSize is the on-disk size of a knowledge base's HNSW indexes, its chunks' and
+// its units', in bytes.
+func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (chunks, units int64, err error) {
+	err = s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0), coalesce(pg_relation_size(to_regclass($2)), 0)`,
+		VectorIndexName(kbID), UnitIndexName(kbID)).Scan(&chunks, &units)
+	return chunks, units, err
 }
 
 // VectorSearchEf is VectorSearch with hnsw.ef_search set for this one search, to measure
