@@ -69,7 +69,12 @@ func (a *app) jobs(pool *pgxpool.Pool, st *store.Store, eng *engines, work bool)
 			Pipeline: ingest.Options{KeepVersions: a.cfg.KeepVersions},
 		})
 		opts.Reindex = func(ctx context.Context, k kb.KnowledgeBase, progress func(done, total int)) error {
-			_, err := kbmaint.Reindex(ctx, st, k, 0, progress)
+			if _, err := kbmaint.Reindex(ctx, st, k, 0, progress); err != nil {
+				return err
+			}
+			// The knowledge base's HNSW settings may have changed too (the API queues a
+			// re-index for that): indexes built with other parameters are rebuilt.
+			_, err := st.SyncVectorIndexes(ctx, k.ID)
 			return err
 		}
 		opts.Reembed = func(ctx context.Context, k kb.KnowledgeBase, t jobs.EmbeddingTarget, progress func(done, total int)) error {

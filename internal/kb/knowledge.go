@@ -282,3 +282,54 @@ type DocumentWrite struct {
 	Doc    Document
 	Chunks []Chunk
 }
+
+// HNSW bounds of a knowledge base's settings (the same as the process's ZHIKU_HNSW_*).
+const (
+	MinHNSWM, MaxHNSWM               = 4, 100
+	MaxHNSWEfConstruction            = 1000
+	MinHNSWEfSearch, MaxHNSWEfSearch = 10, 1000
+)
+
+// ValidateRetrievalSettings checks the retrieval section of a settings object (as a
+// knowledge base update sends it) where this package reads it: units must be a boolean;
+// hnsw.m 4..100, hnsw.ef_construction 2×m..1000 (8..1000 without m), hnsw.ef_search
+// 10..1000, each an integer. Errors are bilingual (ErrInvalid).
+func ValidateRetrievalSettings(settings json.RawMessage) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &top); err != nil || top["retrieval"] == nil {
+		return nil // not an object (the caller says so), or no retrieval section
+	}
+	var r struct {
+		Units *bool           `json:"units"`
+		HNSW  json.RawMessage `json:"hnsw"`
+	}
+	if err := json.Unmarshal(top["retrieval"], &r); err != nil {
+		return Invalid("settings.retrieval must be an object; units is true or false", "settings.retrieval 必须是对象，units 只能是 true 或 false")
+	}
+	if len(r.HNSW) == 0 || string(r.HNSW) == "null" {
+		return nil
+	}
+	var h HNSWSettings
+	if err := json.Unmarshal(r.HNSW, &h); err != nil {
+		return Invalid("settings.retrieval.hnsw must be an object of integers m, ef_construction, ef_search", "settings.retrieval.hnsw 必须是对象，m、ef_construction、ef_search 为整数")
+	}
+	if h.M != nil && (*h.M < MinHNSWM || *h.M > MaxHNSWM) {
+		return Invalid(fmt.Sprintf("settings.retrieval.hnsw.m must be %d..%d, got %d", MinHNSWM, MaxHNSWM, *h.M),
+			fmt.Sprintf("settings.retrieval.hnsw.m 须在 %d..%d 之间，当前为 %d", MinHNSWM, MaxHNSWM, *h.M))
+	}
+	if h.EfConstruction != nil {
+		least := 2 * MinHNSWM
+		if h.M != nil {
+			least = 2 * *h.M
+		}
+		if *h.EfConstruction < least || *h.EfConstruction > MaxHNSWEfConstruction {
+			return Invalid(fmt.Sprintf("settings.retrieval.hnsw.ef_construction must be %d (2×m)..%d, got %d", least, MaxHNSWEfConstruction, *h.EfConstruction),
+				fmt.Sprintf("settings.retrieval.hnsw.ef_construction 须在 %d（2×m）..%d 之间，当前为 %d", least, MaxHNSWEfConstruction, *h.EfConstruction))
+		}
+	}
+	if h.EfSearch != nil && (*h.EfSearch < MinHNSWEfSearch || *h.EfSearch > MaxHNSWEfSearch) {
+		return Invalid(fmt.Sprintf("settings.retrieval.hnsw.ef_search must be %d..%d, got %d", MinHNSWEfSearch, MaxHNSWEfSearch, *h.EfSearch),
+			fmt.Sprintf("settings.retrieval.hnsw.ef_search 须在 %d..%d 之间，当前为 %d", MinHNSWEfSearch, MaxHNSWEfSearch, *h.EfSearch))
+	}
+	return nil
+}

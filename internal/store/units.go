@@ -195,3 +195,50 @@ func (tx *Store) swapUnits(ctx context.Context, kbID int64, embed ShadowEmbedder
 	}
 	return nil
 }
+
+// SyncVectorIndexes rebuilds, concurrently (searches and writes go on, on the old index),
+// each of knowledge base kbID's HNSW indexes whose m or ef_construction differ from the
+// knowledge base's settings (retrieval.hnsw, else the process's): a new index is built
+// under another name, then swapped in. It reports whether it rebuilt any.
+func (s *Store) SyncVectorIndexes(ctx context.Context, kbID int64) (bool, error) {
+	var dim int
+	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&dim); err != nil {
+		return false, fmt.Errorf("store: knowledge base %d: %w", kbID, interpret(err))
+	}
+	if dim > maxHNSWDim {
+		return false, nil
+	}
+	p := s.hnswOf(ctx, kbID)
+	if p.M <= 0 {
+		p.M = DefaultHNSW.M
+	}
+	if p.EfConstruction <= 0 {
+		p.EfConstruction = DefaultHNSW.EfConstruction
+	}
+	want := []string{"m=" + strconv.Itoa(p.M), "ef_construction=" + strconv.Itoa(p.EfConstruction)}
+	rebuilt := false
+	for _, ix := range vectorIndexes(kbID) {
+		var opts []string
+		err := s.db.QueryRow(ctx, `SELECT coalesce(c.reloptions, '{}') FROM pg_class c
+			WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, ix.name).Scan(&opts)
+		if err == nil && len(opts) == 2 && opts[0] == want[0] && opts[1] == want[1] {
+			continue
+		}
+		if err != nil && interpret(err) != kb.ErrNotFound {
+			return rebuilt, fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
+		}
+		next := vecIndex{table: ix.table, name: ix.name + "_next"}
+		for _, sql := range []string{
+			`DROP INDEX CONCURRENTLY IF EXISTS ` + next.name, // an interrupted earlier run's
+			indexSQL(next, dim, p, true),
+			`DROP INDEX CONCURRENTLY IF EXISTS ` + ix.name,
+			`ALTER INDEX ` + next.name + ` RENAME TO ` + ix.name,
+		} {
+			if _, err := s.db.Exec(ctx, sql); err != nil {
+				return rebuilt, fmt.Errorf("store: rebuild vector index of knowledge base %d: %w", kbID, err)
+			}
+		}
+		rebuilt = true
+	}
+	return rebuilt, nil
+}
