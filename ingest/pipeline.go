@@ -299,6 +299,8 @@ func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) 
 	}
 	pr := &prepared{doc: d}
 	seen := map[string]bool{}
+	set := k.Retrieval()
+	passages := set.UseUnits() && set.Passages != nil && *set.Passages
 	for _, ps := range u.Passages {
 		idx := ps.IndexText
 		if idx == "" {
@@ -313,7 +315,7 @@ func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) 
 		if err != nil {
 			return nil, fmt.Errorf("segment: %w", err)
 		}
-		units := UnitTexts(d, ps)
+		units := UnitTexts(d, ps, passages)
 		pr.chunks = append(pr.chunks, kb.Chunk{
 			Ord: len(pr.chunks), Content: ps.Content, SectionPath: ps.SectionPath, Page: ps.Page,
 			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens, Units: units,

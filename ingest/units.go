@@ -9,9 +9,8 @@ import (
 )
 
 // Question-sized units (small-to-big). Customers ask short questions and chunks are long:
-// a long chunk's vector sits far from a short question's, so the vector leg matches
-// question-sized units that point to their chunk (see internal/store's chunk_units). A
-// chunk is always its own unit; UnitTexts lists the others.
+// a long chunk's vector sits far from a short question's, so the vector leg also matches
+// question-sized units that point to their chunk (see internal/store's chunk_units).
 
 const (
 	// LongChunkRunes: a passage longer than this (in characters) is also indexed as
@@ -21,10 +20,10 @@ const (
 	UnitRunes = 96
 )
 
-// UnitTexts returns a passage's question-sized units besides the passage itself: an FAQ
-// entry's question and similar questions (from its document's metadata); a long passage's
-// sentences, packed, each under its heading path. Embeddings are left to the caller.
-func UnitTexts(d kb.Document, p Passage) []kb.Unit {
+// UnitTexts returns a passage's question-sized units: an FAQ entry's question and similar
+// questions (from its document's metadata); with passages, a long passage's sentences,
+// packed, each under its heading path. Embeddings are left to the caller.
+func UnitTexts(d kb.Document, p Passage, passages bool) []kb.Unit {
 	var out []kb.Unit
 	seen := map[string]bool{}
 	add := func(kind, text string) {
@@ -53,7 +52,7 @@ func UnitTexts(d kb.Document, p Passage) []kb.Unit {
 		}
 		return out
 	}
-	if utf8.RuneCountInString(p.Content) <= LongChunkRunes {
+	if !passages || utf8.RuneCountInString(p.Content) <= LongChunkRunes {
 		return nil
 	}
 	prefix := ""

@@ -1,13 +1,11 @@
 -- +goose Up
 -- Question-sized indexing (small-to-big, issue 12). Customers ask short questions; chunks
 -- are long, and a long chunk's vector sits far from a short question's (see
--- docs/research/hnsw-recall-and-latency.md). chunk_units holds what the vector leg matches:
--- question-sized texts that point to their parent chunk. Every chunk has a unit of kind
--- 'chunk' (its own vector, copied; content '' since it is the chunk's index text), long
--- chunks add their sentences packed into short passages ('passage'), FAQ entries their
--- question and similar questions ('question'), and with an LLM configured a few likely
--- customer questions are generated per chunk at ingest ('generated'). A search returns
--- the parent chunks, each scored by its best unit.
+-- docs/research/hnsw-recall-and-latency.md). chunk_units holds question-sized texts that
+-- point to their parent chunk: FAQ entries' questions and similar questions ('question'),
+-- and, when a knowledge base asks for them, long chunks' sentences packed into short
+-- passages ('passage'). The vector leg matches chunks and units (a chunk is its own
+-- largest unit) and returns each parent chunk once, scored by its best match.
 --
 -- Units are partitioned by knowledge base like chunks (migration 8): chunk_units_kb_<id>,
 -- created with the knowledge base, holding its own HNSW index. They are written in the
@@ -19,7 +17,7 @@ CREATE TABLE chunk_units (
     id             bigint NOT NULL DEFAULT nextval('chunk_units_id_seq'),
     kb_id          bigint NOT NULL,
     chunk_id       bigint NOT NULL,
-    kind           text NOT NULL CHECK (kind IN ('chunk', 'passage', 'question', 'generated')),
+    kind           text NOT NULL CHECK (kind IN ('passage', 'question', 'generated')),
     content        text NOT NULL DEFAULT '',
     embedding      vector,
     embedding_next vector,
@@ -32,9 +30,8 @@ ALTER SEQUENCE chunk_units_id_seq OWNED BY chunk_units.id;
 -- by their chunk.
 CREATE INDEX chunk_units_chunk ON chunk_units (chunk_id);
 
--- Existing knowledge bases: a partition each, with every chunk as its own unit (vector
--- copied, so search ranks as before), and its HNSW index. Long chunks gain passages when
--- their documents are ingested again.
+-- Existing knowledge bases: a partition each, empty (search ranks as before) until their
+-- FAQ entries are ingested again, with its HNSW index.
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -42,7 +39,6 @@ DECLARE
 BEGIN
     FOR k IN SELECT id, embedding_dim FROM knowledge_bases ORDER BY id LOOP
         EXECUTE format('CREATE TABLE chunk_units_kb_%s PARTITION OF chunk_units FOR VALUES IN (%s)', k.id, k.id);
-        EXECUTE format('INSERT INTO chunk_units (kb_id, chunk_id, kind, embedding) SELECT kb_id, id, ''chunk'', embedding FROM chunks WHERE kb_id = %s', k.id);
         IF k.embedding_dim <= 2000 THEN
             EXECUTE format('CREATE INDEX chunk_units_embedding_kb_%s ON chunk_units_kb_%s USING hnsw ((embedding::vector(%s)) vector_cosine_ops) WITH (m = 16, ef_construction = 64)',
                            k.id, k.id, k.embedding_dim);

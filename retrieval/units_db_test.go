@@ -76,6 +76,9 @@ func TestQuestionSizedUnits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, recs)
+	var err error
+	b.kb, err = b.db.Store.UpdateKB(ctx, b.kb.TenantID, b.kb.ID, kb.KBPatch{Settings: json.RawMessage(`{"retrieval":{"passages":true}}`)})
+	require.NoError(t, err)
 	pipe := ingest.NewPipeline(b.db.Store, func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return b.emb, b.emb.Model(), nil }, ingest.Options{})
 	write := func(units ...ingest.Unit) {
 		t.Helper()
@@ -87,17 +90,17 @@ func TestQuestionSizedUnits(t *testing.T) {
 	}
 	write(manualUnit("manual", longSection), faqUnit("怎么开发票", []string{"发票在哪里开", "能开增值税专用发票吗"}, "在订单详情页点击申请开票，电子发票三个工作日内发到邮箱。"))
 
-	// Units: every chunk is its own; the long section adds packed sentences under its
-	// heading; the FAQ entry its question and similar questions; the short records nothing.
+	// Units: the long section's packed sentences under its heading (the knowledge base asks
+	// for passages); the FAQ entry's question and similar questions; short records none.
 	manual := unitsOf(t, b, "manual")
-	require.Len(t, manual[kb.UnitChunk], 1)
+	require.Len(t, manual, 1)
 	require.GreaterOrEqual(t, len(manual[kb.UnitPassage]), 3, "%v", manual)
 	for _, p := range manual[kb.UnitPassage] {
 		require.True(t, strings.HasPrefix(p, "保养手册\n"), p)
 		require.LessOrEqual(t, len([]rune(strings.TrimPrefix(p, "保养手册\n"))), ingest.UnitRunes)
 	}
 	require.Equal(t, []string{"怎么开发票", "发票在哪里开", "能开增值税专用发票吗"}, unitsOf(t, b, "faq:怎么开发票")[kb.UnitQuestion])
-	require.Equal(t, map[string][]string{kb.UnitChunk: {""}}, unitsOf(t, b, "a"), "a short chunk is its own only unit")
+	require.Empty(t, unitsOf(t, b, "a"), "a short chunk is its own only unit")
 
 	// A short question finds the long chunk through its sentence, scored by that unit: above
 	// the chunk's own cosine, which is what a search without units gets.
@@ -177,12 +180,15 @@ func TestQuestionSizedUnits(t *testing.T) {
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunk_units u WHERE u.kb_id = $1
 		AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.kb_id = u.kb_id AND c.id = u.chunk_id)`, b.kb.ID).Scan(&left))
 	require.Zero(t, left)
-	require.Equal(t, 3+1+3, countUnits(t, b), "three records and the FAQ entry with its questions remain")
+	require.Equal(t, 3, countUnits(t, b), "the FAQ entry's questions remain")
 }
 
 func TestPackSentences(t *testing.T) {
 	t.Parallel()
 	got := ingest.PackSentences("First one. Second one! 第三句。第四句？\nfifth", 20)
 	require.Equal(t, []string{"First one.", "Second one! 第三句。", "第四句？ fifth"}, got)
-	require.Empty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, ingest.Passage{Content: "短句。"}))
+	require.Empty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, ingest.Passage{Content: "短句。"}, true))
+	long := ingest.Passage{Content: longSection, SectionPath: []string{"手册"}}
+	require.Empty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, long, false), "passages only when asked for")
+	require.NotEmpty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, long, true))
 }

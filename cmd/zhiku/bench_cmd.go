@@ -105,7 +105,7 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().StringSliceVar(&rebuild, "rebuild", nil, "after the timed runs, rebuild the index with each M:EF_CONSTRUCTION (e.g. 24:100,32:128) on the same chunks and measure build time, size and the recall curve")
 	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
 	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
-	ret.Flags().StringVar(&units, "units", "both", "the vector leg over question-sized units (on: each long chunk's sentences packed into short passages, matched and deduplicated to their chunk, the default of knowledge bases), over whole chunks (off), or both in the same run on the same data (rows named …+units)")
+	ret.Flags().StringVar(&units, "units", "both", "the vector leg over chunks and question-sized units (on: each long chunk's sentences packed into short passages as with the knowledge-base setting retrieval.passages, matched with the chunks and deduplicated to them), over chunks only (off), or both in the same run on the same data (rows named …+units)")
 	cmd.AddCommand(ret, a.benchAnswerCmd(), a.benchSoakCmd(), a.benchHostileCmd())
 	return cmd
 }
@@ -335,8 +335,9 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	if err != nil {
 		return nil, err
 	}
-	// Question-sized units, as ingestion writes them (a chunk's own unit is written by
-	// BulkLoad from its vector).
+	// Question-sized units, as ingestion writes them with retrieval.passages on (generated
+	// chunks are records, with no FAQ questions): only when a measurement uses them.
+	passages := slices.Contains(o.units, true)
 	items := make([]store.BulkChunk, n)
 	var unitTexts []string
 	for i, txt := range texts {
@@ -345,7 +346,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 			return nil, err
 		}
 		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks,
-			Units: ingest.UnitTexts(kb.Document{Kind: kb.KindRecords}, ingest.Passage{Content: txt})}
+			Units: ingest.UnitTexts(kb.Document{Kind: kb.KindRecords}, ingest.Passage{Content: txt}, passages)}
 		for _, u := range items[i].Units {
 			unitTexts = append(unitTexts, u.Content)
 		}
@@ -376,8 +377,8 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 			p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
 		if units {
 			row.name += "+units"
-			row.units = n + len(unitTexts)
-			row.buildS, row.indexMB = build.Units.Seconds(), unitMB
+			row.units = len(unitTexts)
+			row.buildS, row.indexMB = build.Total().Seconds(), chunkMB+unitMB
 		}
 		if err := benchMeasure(ctx, pool, st, engine, emb, k, set, vecs, workers, qpsFor, o, &row); err != nil {
 			return nil, err
@@ -558,7 +559,7 @@ func benchMeasure(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engi
 		}
 		buildS, size := build.Chunks.Seconds(), chunkMB
 		if k.Retrieval().UseUnits() {
-			buildS, size = build.Units.Seconds(), unitMB
+			buildS, size = build.Total().Seconds(), chunkMB+unitMB
 		}
 		c, err := curve(p, buildS, size)
 		if err != nil {

@@ -81,14 +81,13 @@ type Chunk struct {
 	ContentHash string         `json:"content_hash"`
 	Embedding   []float32      `json:"-"`
 	Tokens      []string       `json:"-"`
-	// Units are the chunk's question-sized texts besides itself (the chunk is always its
-	// own unit, with its own vector): what the vector leg matches (see ingest.UnitTexts).
+	// Units are the chunk's question-sized texts, matched by the vector leg besides the
+	// chunk itself (see ingest.UnitTexts).
 	Units []Unit `json:"-"`
 }
 
 // Unit kinds: what a question-sized unit of a chunk is.
 const (
-	UnitChunk     = "chunk"     // the chunk itself (its vector)
 	UnitPassage   = "passage"   // sentences of a long chunk, packed to question size
 	UnitQuestion  = "question"  // an FAQ entry's question or one of its similar questions
 	UnitGenerated = "generated" // a customer question an LLM wrote for the chunk at ingest
@@ -228,10 +227,14 @@ type RetrievalSettings struct {
 		// TitleWeight weighs a query term in a chunk's title against one in its text.
 		TitleWeight *float64 `json:"title_weight"`
 	} `json:"bm25"`
-	// Units, when false, makes the vector leg match chunks themselves rather than their
-	// question-sized units (sentences of long chunks, FAQ questions, generated questions).
-	// Default true.
+	// Units, when false, makes the vector leg match chunks only, not also their
+	// question-sized units (FAQ questions, packed sentences of long chunks). Default true.
 	Units *bool `json:"units"`
+	// Passages, when true, indexes long chunks' sentences, packed to question size, as
+	// units at ingestion. Default false: on generated customer questions whose words come
+	// from all over a chunk, matching sentences found the source chunk less often than
+	// matching the chunk (see README, question-sized units).
+	Passages *bool `json:"passages"`
 	// HNSW are the knowledge base's vector index parameters (its chunks' and its units'):
 	// m and ef_construction apply when the index is (re)built, ef_search to every search.
 	HNSW HNSWSettings `json:"hnsw"`
@@ -300,11 +303,12 @@ func ValidateRetrievalSettings(settings json.RawMessage) error {
 		return nil // not an object (the caller says so), or no retrieval section
 	}
 	var r struct {
-		Units *bool           `json:"units"`
-		HNSW  json.RawMessage `json:"hnsw"`
+		Units    *bool           `json:"units"`
+		Passages *bool           `json:"passages"`
+		HNSW     json.RawMessage `json:"hnsw"`
 	}
 	if err := json.Unmarshal(top["retrieval"], &r); err != nil {
-		return Invalid("settings.retrieval must be an object; units is true or false", "settings.retrieval 必须是对象，units 只能是 true 或 false")
+		return Invalid("settings.retrieval must be an object; units and passages are true or false", "settings.retrieval 必须是对象，units 和 passages 只能是 true 或 false")
 	}
 	if len(r.HNSW) == 0 || string(r.HNSW) == "null" {
 		return nil

@@ -20,7 +20,7 @@ type BulkChunk struct {
 	Embedding  []float32
 	Tokens     []string
 	Metadata   map[string]any
-	Units      []kb.Unit // besides the chunk's own unit, which BulkLoad writes
+	Units      []kb.Unit // its question-sized units
 }
 
 // BulkLoad writes many single-chunk documents at once with COPY, for benchmarks and large
@@ -73,15 +73,8 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 	return build, err
 }
 
-// bulkUnits writes the units of BulkLoad's chunks: each chunk's own, then items' Units.
+// bulkUnits writes the units of BulkLoad's chunks.
 func (tx *Store) bulkUnits(ctx context.Context, kbID int64, items []BulkChunk) error {
-	if _, err := tx.db.Exec(ctx, `
-		INSERT INTO chunk_units (kb_id, chunk_id, kind, embedding)
-		SELECT $1, c.id, 'chunk', c.embedding FROM bulk_chunks b
-		JOIN documents d ON d.kb_id = $1 AND d.external_id = b.external_id AND d.is_current
-		JOIN chunks c ON c.kb_id = $1 AND c.document_id = d.id`, kbID); err != nil {
-		return fmt.Errorf("store: bulk insert units: %w", interpret(err))
-	}
 	var rows [][]any
 	for _, it := range items {
 		for _, u := range it.Units {

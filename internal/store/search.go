@@ -279,10 +279,11 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	}
 	args := []any{k.ID, ids, terms, quoted}
 	cos := "NULL::float8"
-	// A chunk's cosine is its own, or with units on its best unit's (as the vector leg scores it).
+	// A chunk's cosine is its own, or with units on that of its best unit or itself (as
+	// the vector leg scores it).
 	one := "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $5)"
 	if k.Retrieval().UseUnits() {
-		one = "(SELECT max(1 - (" + VectorExpr("u", k.EmbeddingDim) + " <=> $5)) FROM chunk_units u WHERE u.kb_id = $1 AND u.chunk_id = c.id)"
+		one = "greatest(" + one + ", (SELECT max(1 - (" + VectorExpr("u", k.EmbeddingDim) + " <=> $5)) FROM chunk_units u WHERE u.kb_id = $1 AND u.chunk_id = c.id))"
 	}
 	switch {
 	case len(vec) != k.EmbeddingDim:

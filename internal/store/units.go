@@ -12,10 +12,10 @@ import (
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
-// Question-sized units (small-to-big): see migration 21. Every chunk has a unit of kind
-// kb.UnitChunk holding a copy of its own vector; long chunks, FAQ entries and (with an LLM)
-// generated questions add more. The vector leg matches units and returns their parent
-// chunks, each scored by its best unit.
+// Question-sized units (small-to-big): see migration 21. FAQ entries' questions and, when a
+// knowledge base asks for them, long chunks' packed sentences point to their chunk. The
+// vector leg matches chunks and units (a chunk is its own largest unit) and returns each
+// parent chunk once, scored by its best match.
 
 // UnitPartitionName is the name of knowledge base id's partition of chunk_units.
 func UnitPartitionName(kbID int64) string { return "chunk_units_kb_" + strconv.FormatInt(kbID, 10) }
@@ -29,11 +29,8 @@ func UnitIndexName(kbID int64) string {
 // several units of one chunk often rank next to each other.
 const unitFetch = 2
 
-// queueUnits adds, after the statement that inserted a chunk, the rows of its units: its
-// own (its vector copied server-side), then c.Units.
+// queueUnits adds, after the statement that inserted a chunk, the rows of its units.
 func queueUnits(batch *pgx.Batch, kbID int64, c kb.Chunk) {
-	batch.Queue(`INSERT INTO chunk_units (kb_id, chunk_id, kind, embedding)
-		VALUES ($1, currval('chunks_id_seq'), 'chunk', $2)`, kbID, vectorArg(c.Embedding))
 	for _, u := range c.Units {
 		batch.Queue(`INSERT INTO chunk_units (kb_id, chunk_id, kind, content, embedding)
 			VALUES ($1, currval('chunks_id_seq'), $2, $3, $4)`, kbID, u.Kind, u.Content, vectorArg(u.Embedding))
@@ -47,23 +44,28 @@ func vectorArg(v []float32) any {
 	return pgvector.NewVector(v)
 }
 
-// unitVectorSQL is the vector leg over units: the nearest units of live chunks, nearest
-// first, with their parent chunk (filters apply to the parent). The HNSW index scan feeds
-// a nested loop to each unit's chunk, so iterative scans keep going until LIMIT rows pass.
+// unitVectorSQL is the vector leg over chunks and their units: the nearest live chunks
+// (through the chunks' HNSW index) and the nearest units of live chunks (through the
+// units' index, each feeding a nested loop to its chunk, so iterative scans go on until
+// LIMIT rows pass), with the chunk each row stands for. Filters apply to the chunk.
 func unitVectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
 	if len(vec) != k.EmbeddingDim {
 		return "", nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
 	}
-	args := []any{k.ID, pgvector.NewVector(vec), limit * unitFetch}
+	args := []any{k.ID, pgvector.NewVector(vec), limit, limit * unitFetch}
 	where, args, err := filterSQL(f, args)
 	if err != nil {
 		return "", nil, err
 	}
-	expr := VectorExpr("u", k.EmbeddingDim)
-	return `SELECT u.chunk_id, 1 - (` + expr + ` <=> $2) FROM chunk_units u
+	cexpr, uexpr := VectorExpr("c", k.EmbeddingDim), VectorExpr("u", k.EmbeddingDim)
+	return `(SELECT c.id, 1 - (` + cexpr + ` <=> $2) FROM chunks c
+		WHERE c.kb_id = $1 AND c.live AND c.shadowed IS NOT TRUE AND c.embedding IS NOT NULL` + where + `
+		ORDER BY ` + cexpr + ` <=> $2 LIMIT $3)
+		UNION ALL
+		(SELECT u.chunk_id, 1 - (` + uexpr + ` <=> $2) FROM chunk_units u
 		JOIN chunks c ON c.kb_id = $1 AND c.id = u.chunk_id
 		WHERE u.kb_id = $1 AND u.embedding IS NOT NULL AND c.live AND c.shadowed IS NOT TRUE` + where + `
-		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
+		ORDER BY ` + uexpr + ` <=> $2 LIMIT $4)`, args, nil
 }
 
 // bestPerChunk keeps each chunk's best unit, best first (iterative scans return nearly
@@ -107,8 +109,7 @@ func (s *Store) UnitStats(ctx context.Context, kbID int64) (map[string]int, erro
 	return out, rows.Err()
 }
 
-// ChunkUnits lists a chunk's units (kind and text; the chunk's own unit has no text), in
-// the order they were written.
+// ChunkUnits lists a chunk's units (kind and text), in the order they were written.
 func (s *Store) ChunkUnits(ctx context.Context, kbID, chunkID int64) ([]kb.Unit, error) {
 	rows, err := s.db.Query(ctx, `SELECT kind, content FROM chunk_units WHERE kb_id = $1 AND chunk_id = $2 ORDER BY id`, kbID, chunkID)
 	if err != nil {
@@ -125,11 +126,10 @@ func (s *Store) ChunkUnits(ctx context.Context, kbID, chunkID int64) ([]kb.Unit,
 }
 
 // UnitsWithoutShadow returns up to limit units of a knowledge base with ids above afterID
-// that have their own text (not the chunk's own unit, which takes its chunk's vector) and
-// no shadow vector yet, in id order, as sources whose IndexText is the unit's text.
+// that have no shadow vector yet, in id order, as sources whose IndexText is the unit's text.
 func (s *Store) UnitsWithoutShadow(ctx context.Context, kbID, afterID int64, limit int) ([]ChunkSource, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, content FROM chunk_units
-		WHERE kb_id = $1 AND id > $2 AND kind <> 'chunk' AND embedding_next IS NULL ORDER BY id LIMIT $3`, kbID, afterID, limit)
+		WHERE kb_id = $1 AND id > $2 AND embedding_next IS NULL ORDER BY id LIMIT $3`, kbID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: read units: %w", err)
 	}
@@ -160,9 +160,7 @@ func (s *Store) SetUnitShadowEmbeddings(ctx context.Context, kbID int64, ids []i
 }
 
 // swapUnits embeds, inside SwapReembed's transaction, the units still lacking a shadow
-// vector (written while the re-embed ran), then moves every unit's vector over: units
-// with text take their shadow vector, chunks' own units their chunk's new vector (the
-// chunks' move must come first).
+// vector (written while the re-embed ran), then moves every unit's vector over.
 func (tx *Store) swapUnits(ctx context.Context, kbID int64, embed ShadowEmbedder) error {
 	for after := int64(0); ; {
 		missing, err := tx.UnitsWithoutShadow(ctx, kbID, after, 256)
@@ -186,12 +184,8 @@ func (tx *Store) swapUnits(ctx context.Context, kbID int64, embed ShadowEmbedder
 		after = ids[len(ids)-1]
 	}
 	if _, err := tx.db.Exec(ctx, `UPDATE chunk_units SET embedding = embedding_next, embedding_next = NULL
-		WHERE kb_id = $1 AND kind <> 'chunk'`, kbID); err != nil {
+		WHERE kb_id = $1`, kbID); err != nil {
 		return fmt.Errorf("store: move unit shadow vectors of knowledge base %d: %w", kbID, err)
-	}
-	if _, err := tx.db.Exec(ctx, `UPDATE chunk_units u SET embedding = c.embedding, embedding_next = NULL FROM chunks c
-		WHERE u.kb_id = $1 AND c.kb_id = $1 AND c.id = u.chunk_id AND u.kind = 'chunk'`, kbID); err != nil {
-		return fmt.Errorf("store: move chunk units' vectors of knowledge base %d: %w", kbID, err)
 	}
 	return nil
 }
