@@ -123,6 +123,8 @@ func TestHNSWSettingsAreValidatedAndRebuildTheIndex(t *testing.T) {
 		`{"settings":{"retrieval":{"hnsw":{"ef_search":5000}}}}`:                 "ef_search",
 		`{"settings":{"retrieval":{"hnsw":{"ef_search":"many"}}}}`:               "hnsw",
 		`{"settings":{"retrieval":{"hnsw":{"ef_search":100.5}}}}`:                "hnsw",
+		`{"settings":{"retrieval":{"questions":11}}}`:                            "questions",
+		`{"settings":{"retrieval":{"passages":1}}}`:                              "passages",
 		`{"settings":{"retrieval":{"units":"yes"}}}`:                             "units",
 		`{"settings":{"retrieval":{"hnsw":[16]}}}`:                               "hnsw",
 		`{"settings":{"retrieval":{"hnsw":{"m":16,"ef_construction":1001}}}}`:    "ef_construction",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,8 @@ import (
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/kbmaint"
+	"github.com/zhiku/zhiku/internal/llm"
+	"github.com/zhiku/zhiku/internal/llm/llmtest"
 	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/retrieval"
 )
@@ -191,4 +194,57 @@ func TestPackSentences(t *testing.T) {
 	long := ingest.Passage{Content: longSection, SectionPath: []string{"手册"}}
 	require.Empty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, long, false), "passages only when asked for")
 	require.NotEmpty(t, ingest.UnitTexts(kb.Document{Kind: kb.KindManual}, long, true))
+}
+
+func TestGeneratedQuestionsAreUnitsVersionedWithTheDocument(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, recs)
+	var err error
+	b.kb, err = b.db.Store.UpdateKB(ctx, b.kb.TenantID, b.kb.ID, kb.KBPatch{Settings: json.RawMessage(`{"retrieval":{"questions":2}}`)})
+	require.NoError(t, err)
+	var failing atomic.Bool
+	fake := llmtest.NewServer(t, func(r llmtest.Request) llmtest.Reply {
+		if failing.Load() {
+			return llmtest.Reply{Status: 400, Text: "bad request"}
+		}
+		if strings.Contains(r.Last(), "E310") {
+			return llmtest.Reply{Text: "1. 雷达罩脏了怎么办\n2. 报E310怎么处理\n3. 第三个问题不该要"}
+		}
+		return llmtest.Reply{Text: "- 滤网多久洗一次？\n- 滤网多久洗一次？\n\n- 拖地没水了怎么办"}
+	})
+	chat, err := llm.NewChat(llm.ChatConfig{BaseURL: fake.BaseURL(), Model: "fake"})
+	require.NoError(t, err)
+	pipe := ingest.NewPipeline(b.db.Store, func(kb.KnowledgeBase) (ingest.Embedder, string, error) { return b.emb, b.emb.Model(), nil },
+		ingest.Options{Questions: chat.CustomerQuestions})
+	write := func(units ...ingest.Unit) {
+		t.Helper()
+		outs, err := pipe.Write(ctx, b.kb, units, nil)
+		require.NoError(t, err)
+		for _, o := range outs {
+			require.NoError(t, o.Err)
+		}
+	}
+	write(manualUnit("manual", longSection))
+	require.Equal(t, map[string][]string{kb.UnitGenerated: {"滤网多久洗一次？", "拖地没水了怎么办"}}, unitsOf(t, b, "manual"),
+		"two questions, cleaned and without repeats; no passages unless asked for")
+	require.Contains(t, fake.Requests()[0].Last(), "E209", "the model reads the chunk's text")
+
+	hits, err := b.engine(nil).Search(ctx, retrieval.Request{KB: b.kb, Query: "拖地没水了怎么办", TopK: 1, Mode: kb.ModeVector})
+	require.NoError(t, err)
+	require.Equal(t, "manual", hits[0].ExternalID)
+	require.InDelta(t, 1, *hits[0].Scores.Vector, 1e-4, "matched through its generated question")
+
+	// A new version gets its own questions; the old version's go with its chunks.
+	changed := strings.Replace(longSection, "显示故障码E209表示水箱缺水，请加满清水后重新启动拖地模式。", "显示故障码E310表示激光雷达被遮挡，请清理机器顶部的雷达罩。", 1)
+	write(manualUnit("manual", changed))
+	require.Equal(t, map[string][]string{kb.UnitGenerated: {"雷达罩脏了怎么办", "报E310怎么处理"}}, unitsOf(t, b, "manual"))
+
+	// The model failing leaves the new version without generated questions, written anyway.
+	failing.Store(true)
+	write(manualUnit("manual", longSection))
+	require.Empty(t, unitsOf(t, b, "manual"))
+	hits, err = b.engine(nil).Search(ctx, retrieval.Request{KB: b.kb, Query: "E209水箱缺水", TopK: 1})
+	require.NoError(t, err)
+	require.Equal(t, "manual", hits[0].ExternalID)
 }

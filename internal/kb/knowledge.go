@@ -235,6 +235,10 @@ type RetrievalSettings struct {
 	// from all over a chunk, matching sentences found the source chunk less often than
 	// matching the chunk (see README, question-sized units).
 	Passages *bool `json:"passages"`
+	// Questions is how many likely customer questions an LLM writes per chunk at
+	// ingestion, indexed as units (when the process has an LLM: ZHIKU_LLM_BASE_URL).
+	// Default 0: it costs one chat request per chunk written.
+	Questions *int `json:"questions"`
 	// HNSW are the knowledge base's vector index parameters (its chunks' and its units'):
 	// m and ef_construction apply when the index is (re)built, ef_search to every search.
 	HNSW HNSWSettings `json:"hnsw"`
@@ -291,6 +295,8 @@ const (
 	MinHNSWM, MaxHNSWM               = 4, 100
 	MaxHNSWEfConstruction            = 1000
 	MinHNSWEfSearch, MaxHNSWEfSearch = 10, 1000
+	// MaxQuestions bounds the generated questions per chunk (retrieval.questions).
+	MaxQuestions = 10
 )
 
 // ValidateRetrievalSettings checks the retrieval section of a settings object (as a
@@ -307,8 +313,18 @@ func ValidateRetrievalSettings(settings json.RawMessage) error {
 		Passages *bool           `json:"passages"`
 		HNSW     json.RawMessage `json:"hnsw"`
 	}
+	var q struct {
+		Questions json.RawMessage `json:"questions"`
+	}
 	if err := json.Unmarshal(top["retrieval"], &r); err != nil {
 		return Invalid("settings.retrieval must be an object; units and passages are true or false", "settings.retrieval 必须是对象，units 和 passages 只能是 true 或 false")
+	}
+	if err := json.Unmarshal(top["retrieval"], &q); err == nil && len(q.Questions) > 0 && string(q.Questions) != "null" {
+		var n int
+		if err := json.Unmarshal(q.Questions, &n); err != nil || n < 0 || n > MaxQuestions {
+			return Invalid(fmt.Sprintf("settings.retrieval.questions must be an integer 0..%d", MaxQuestions),
+				fmt.Sprintf("settings.retrieval.questions 须为 0..%d 的整数", MaxQuestions))
+		}
 	}
 	if len(r.HNSW) == 0 || string(r.HNSW) == "null" {
 		return nil
