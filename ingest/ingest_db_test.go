@@ -406,7 +406,7 @@ func TestFirstLargeImportBuildsTheVectorIndexOnceAfter(t *testing.T) {
 
 	plan, err := b.db.Store.ExplainVectorSearch(ctx, b.kb, make([]float32, 256), 5)
 	require.NoError(t, err)
-	require.Contains(t, plan, "chunk_units_embedding_kb_", "the index is back")
+	require.Contains(t, plan, "chunks_embedding_kb_", "the index is back")
 	hits := b.search(t, "ZJ-1042", 3)
 	require.NotEmpty(t, hits)
 	require.Equal(t, "sku:ZJ-1042", hits[0].ExternalID)

@@ -45,7 +45,7 @@ func TestVectorSearchUsesHNSWAt100k(t *testing.T) {
 	q := vec()
 	plan, err := b.st.ExplainVectorSearch(ctx, k, q, 10)
 	require.NoError(t, err)
-	require.Contains(t, plan, "Index Scan using "+store.UnitIndexName(k.ID), plan)
+	require.Contains(t, plan, "Index Scan using "+store.VectorIndexName(k.ID), plan)
 
 	got, err := b.st.VectorSearch(ctx, k, q, 10, kb.Filter{})
 	require.NoError(t, err)

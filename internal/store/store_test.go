@@ -270,7 +270,7 @@ func TestWithoutVectorIndexSearchesExactlyMeanwhileAndRebuilds(t *testing.T) {
 	require.True(t, exists && valid, "rebuilt after the write")
 	plan, err := b.st.ExplainVectorSearch(ctx, k, []float32{1, 0, 0, 0}, 1)
 	require.NoError(t, err)
-	require.Contains(t, plan, store.UnitIndexName(k.ID))
+	require.Contains(t, plan, store.VectorIndexName(k.ID))
 
 	// A failed write still gets its index back, and its error through.
 	boom := errors.New("boom")
