@@ -116,6 +116,13 @@ func dictionaryChanged(before, after kb.KnowledgeBase) bool {
 	return !reflect.DeepEqual(w1, w2) || !reflect.DeepEqual(s1, s2)
 }
 
+// indexBuildChanged reports whether an update changed the HNSW build parameters (m,
+// ef_construction): the re-index then rebuilds the vector indexes with them.
+func indexBuildChanged(before, after kb.KnowledgeBase) bool {
+	b, a := before.Retrieval().HNSW, after.Retrieval().HNSW
+	return !reflect.DeepEqual(b.M, a.M) || !reflect.DeepEqual(b.EfConstruction, a.EfConstruction)
+}
+
 func (s *Server) updateKB(c *gin.Context) {
 	k, ok := s.knowledgeBase(c)
 	if !ok {
@@ -141,6 +148,10 @@ func (s *Server) updateKB(c *gin.Context) {
 			fail(c, invalid("settings must be a JSON object", "settings 必须是 JSON 对象"))
 			return
 		}
+		if err := kb.ValidateRetrievalSettings(patch.Settings); err != nil {
+			fail(c, err)
+			return
+		}
 	}
 	p, _ := principal(c)
 	updated, err := s.deps.Store.UpdateKB(c.Request.Context(), p.TenantID, k.ID, patch)
@@ -153,7 +164,7 @@ func (s *Server) updateKB(c *gin.Context) {
 		return
 	}
 	s.audit(c, "kb.update", updated.Name, map[string]any{"id": k.ID})
-	if s.deps.Reindexer != nil && dictionaryChanged(k, updated) {
+	if s.deps.Reindexer != nil && (dictionaryChanged(k, updated) || indexBuildChanged(k, updated)) {
 		s.deps.Reindexer.Reindex(updated)
 	}
 	c.JSON(http.StatusOK, updated)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zhiku/zhiku/api"
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/internal/store/storetest"
 )
 
@@ -96,4 +97,76 @@ func TestDictionaryChangeStartsReindex(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, b.do(t, b.key(t, "default", kb.RoleUploader), http.MethodPost, "/v1/knowledge-bases/shop/reindex", "").Code)
 	require.Equal(t, http.StatusNotFound, b.do(t, b.key(t, "other", kb.RoleAdmin), http.MethodPost, "/v1/knowledge-bases/shop/reindex", "").Code)
 	require.Equal(t, 3, ri.calls())
+}
+
+func TestHNSWSettingsAreValidatedAndRebuildTheIndex(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	tenant, err := db.Store.EnsureTenant(context.Background(), kb.DefaultTenant)
+	require.NoError(t, err)
+	ri := &fakeReindexer{}
+	h := api.New(api.Deps{
+		Log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), Store: db.Store, DB: db.Pool,
+		AdminKey: adminKey, DefaultTenantID: tenant.ID,
+		Embedding: api.EmbeddingSpec{Embedder: "local", Model: "zhiku-hash-v1", Dimension: 256},
+		Reindexer: ri,
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b := &testBundle{db: db, srv: srv, tenant: tenant, handler: h}
+	r := b.do(t, adminKey, http.MethodPost, "/v1/knowledge-bases", `{"name":"shop"}`)
+	require.Equal(t, http.StatusCreated, r.Code, r.Raw)
+
+	for body, field := range map[string]string{
+		`{"settings":{"retrieval":{"hnsw":{"m":2}}}}`:                            "hnsw.m",
+		`{"settings":{"retrieval":{"hnsw":{"m":32,"ef_construction":40}}}}`:      "ef_construction",
+		`{"settings":{"retrieval":{"hnsw":{"ef_search":5000}}}}`:                 "ef_search",
+		`{"settings":{"retrieval":{"hnsw":{"ef_search":"many"}}}}`:               "hnsw",
+		`{"settings":{"retrieval":{"hnsw":{"ef_search":100.5}}}}`:                "hnsw",
+		`{"settings":{"retrieval":{"questions":11}}}`:                            "questions",
+		`{"settings":{"retrieval":{"passages":1}}}`:                              "passages",
+		`{"settings":{"retrieval":{"units":"yes"}}}`:                             "units",
+		`{"settings":{"retrieval":{"hnsw":[16]}}}`:                               "hnsw",
+		`{"settings":{"retrieval":{"hnsw":{"m":16,"ef_construction":1001}}}}`:    "ef_construction",
+		`{"settings":{"retrieval":{"hnsw":{"m":101,"ef_construction":1000}}}}`:   "hnsw.m",
+		`{"settings":{"retrieval":{"units":true,"hnsw":{"ef_construction":7}}}}`: "ef_construction",
+	} {
+		r := b.do(t, adminKey, http.MethodPatch, "/v1/knowledge-bases/shop", body)
+		require.Equal(t, http.StatusUnprocessableEntity, r.Code, body)
+		e := r.Body["error"].(map[string]any)
+		require.Contains(t, e["message"], field, body)
+		require.NotEmpty(t, e["message_zh"], body)
+	}
+	require.Zero(t, ri.calls())
+
+	// ef_search applies to the next search: nothing to rebuild.
+	r = b.do(t, adminKey, http.MethodPatch, "/v1/knowledge-bases/shop", `{"settings":{"retrieval":{"hnsw":{"ef_search":200}}}}`)
+	require.Equal(t, http.StatusOK, r.Code, r.Raw)
+	require.Zero(t, ri.calls())
+	// New build parameters queue the re-index that rebuilds the indexes with them.
+	r = b.do(t, adminKey, http.MethodPatch, "/v1/knowledge-bases/shop", `{"settings":{"retrieval":{"hnsw":{"m":24,"ef_construction":100,"ef_search":200}}}}`)
+	require.Equal(t, http.StatusOK, r.Code, r.Raw)
+	require.Equal(t, 1, ri.calls())
+	k, err := db.Store.GetKB(context.Background(), tenant.ID, "shop")
+	require.NoError(t, err)
+	rebuilt, err := db.Store.SyncVectorIndexes(context.Background(), k.ID)
+	require.NoError(t, err)
+	require.True(t, rebuilt)
+	var defs []string
+	rows, err := db.Pool.Query(context.Background(), `SELECT indexdef FROM pg_indexes WHERE indexname = ANY($1) ORDER BY indexname`,
+		[]string{store.VectorIndexName(k.ID), store.UnitIndexName(k.ID)})
+	require.NoError(t, err)
+	for rows.Next() {
+		var d string
+		require.NoError(t, rows.Scan(&d))
+		defs = append(defs, d)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, defs, 2)
+	for _, d := range defs {
+		require.Contains(t, d, "m='24', ef_construction='100'")
+	}
+	rebuilt, err = db.Store.SyncVectorIndexes(context.Background(), k.ID)
+	require.NoError(t, err)
+	require.False(t, rebuilt, "already built with them")
 }

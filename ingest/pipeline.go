@@ -70,6 +70,11 @@ type Options struct {
 	// negative BulkChunks turns bulk writes off.
 	BulkChunks    int
 	BulkMaxStored int
+	// Questions, when set, writes up to n likely customer questions a passage answers (an
+	// LLM): with a knowledge base's retrieval.questions > 0, each chunk written gets that
+	// many, indexed as its units. A failure leaves the chunk without them; the document
+	// is written anyway.
+	Questions func(ctx context.Context, passage string, n int) ([]string, error)
 }
 
 // Pipeline turns units into searchable chunks.
@@ -218,6 +223,7 @@ type prepared struct {
 	idx    int
 	doc    kb.Document
 	chunks []kb.Chunk
+	index  []string // each chunk's index text
 	texts  []string
 }
 
@@ -234,6 +240,7 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 			continue
 		}
 		pr.idx = i
+		p.askQuestions(ctx, k, pr)
 		ready = append(ready, pr)
 		texts = append(texts, pr.texts...)
 	}
@@ -252,8 +259,11 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 	}
 	writes := make([]kb.DocumentWrite, len(ready))
 	for wi, pr := range ready {
-		for ci := range pr.chunks {
+		for ci := range pr.chunks { // in the order prepare listed their texts
 			pr.chunks[ci].Embedding, vecs = vecs[0], vecs[1:]
+			for ui := range pr.chunks[ci].Units {
+				pr.chunks[ci].Units[ui].Embedding, vecs = vecs[0], vecs[1:]
+			}
 		}
 		writes[wi] = kb.DocumentWrite{Doc: pr.doc, Chunks: pr.chunks}
 	}
@@ -272,6 +282,32 @@ func (p *Pipeline) writeGroup(ctx context.Context, k kb.KnowledgeBase, emb Embed
 			o.Result, o.Err = p.w.ReplaceDocument(ctx, pr.doc, pr.chunks, model, p.opts.KeepVersions)
 		}
 		outcomes[pr.idx] = o
+	}
+}
+
+// askQuestions adds to each chunk of pr the customer questions the LLM writes for it, when
+// the knowledge base asks for some, and lists their texts to embed in order.
+func (p *Pipeline) askQuestions(ctx context.Context, k kb.KnowledgeBase, pr *prepared) {
+	set := k.Retrieval()
+	if p.opts.Questions == nil || set.Questions == nil || *set.Questions <= 0 || !set.UseUnits() {
+		return
+	}
+	n := min(*set.Questions, kb.MaxQuestions)
+	for ci := range pr.chunks {
+		qs, err := p.opts.Questions(ctx, pr.index[ci], n)
+		if err != nil {
+			continue // the chunk is searchable without them
+		}
+		for _, q := range qs {
+			pr.chunks[ci].Units = append(pr.chunks[ci].Units, kb.Unit{Kind: kb.UnitGenerated, Content: q})
+		}
+	}
+	pr.texts = pr.texts[:0]
+	for ci, c := range pr.chunks {
+		pr.texts = append(pr.texts, pr.index[ci])
+		for _, u := range c.Units {
+			pr.texts = append(pr.texts, u.Content)
+		}
 	}
 }
 
@@ -296,6 +332,8 @@ func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) 
 	}
 	pr := &prepared{doc: d}
 	seen := map[string]bool{}
+	set := k.Retrieval()
+	passages := set.UseUnits() && set.Passages != nil && *set.Passages
 	for _, ps := range u.Passages {
 		idx := ps.IndexText
 		if idx == "" {
@@ -310,11 +348,16 @@ func prepare(k kb.KnowledgeBase, dict *segment.Dict, u Unit) (*prepared, error) 
 		if err != nil {
 			return nil, fmt.Errorf("segment: %w", err)
 		}
+		units := UnitTexts(d, ps, passages)
 		pr.chunks = append(pr.chunks, kb.Chunk{
 			Ord: len(pr.chunks), Content: ps.Content, SectionPath: ps.SectionPath, Page: ps.Page,
-			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens,
+			Metadata: ps.Metadata, ContentHash: hash, Tokens: tokens, Units: units,
 		})
+		pr.index = append(pr.index, idx)
 		pr.texts = append(pr.texts, idx)
+		for _, u := range units {
+			pr.texts = append(pr.texts, u.Content)
+		}
 	}
 	return pr, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/ingest/records"
 	"github.com/zhiku/zhiku/internal/embedding"
 	"github.com/zhiku/zhiku/internal/kb"
@@ -40,6 +42,7 @@ func (a *app) benchCmd() *cobra.Command {
 	var corpus string
 	var rebuild, efs []string
 	var dim int
+	var units string
 	ret := &cobra.Command{
 		Use:   "retrieval [--sizes 10000,100000]",
 		Short: "Retrieval latency (p50/p99), QPS per mode, HNSW build time, size and recall@10 on generated data, with the configured embedder",
@@ -63,6 +66,16 @@ func (a *app) benchCmd() *cobra.Command {
 				return fmt.Errorf("--dim sizes the local embedder; ZHIKU_EMBEDDER=%s has its dimension from ZHIKU_EMBED_DIM", a.cfg.Embedder)
 			}
 			o := benchOpts{corpus: corpus, dim: dim, params: []store.HNSWParams{hnsw}}
+			switch units {
+			case "both":
+				o.units = []bool{false, true}
+			case "on":
+				o.units = []bool{true}
+			case "off":
+				o.units = []bool{false}
+			default:
+				return fmt.Errorf("--units: %q is not both, on or off", units)
+			}
 			for _, s := range rebuild {
 				var p store.HNSWParams
 				if _, err := fmt.Sscanf(s, "%d:%d", &p.M, &p.EfConstruction); err != nil || p.M < 2 || p.EfConstruction < 2*p.M {
@@ -92,6 +105,7 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().StringSliceVar(&rebuild, "rebuild", nil, "after the timed runs, rebuild the index with each M:EF_CONSTRUCTION (e.g. 24:100,32:128) on the same chunks and measure build time, size and the recall curve")
 	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
 	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
+	ret.Flags().StringVar(&units, "units", "both", "the vector leg over chunks and question-sized units (on: each long chunk's sentences packed into short passages as with the knowledge-base setting retrieval.passages, matched with the chunks and deduplicated to them), over chunks only (off), or both in the same run on the same data (rows named …+units)")
 	cmd.AddCommand(ret, a.benchAnswerCmd(), a.benchSoakCmd(), a.benchHostileCmd(), a.benchScaleCmd())
 	return cmd
 }
@@ -102,11 +116,13 @@ type benchOpts struct {
 	dim      int
 	params   []store.HNSWParams // the first is timed per mode; each is built and its recall curve measured
 	efSearch []int
+	units    []bool // vector leg over units (true) or chunks, each measured on the same load
 }
 
 type benchRow struct {
 	name           string
 	chunks         int
+	units          int // question-sized units indexed (0: the vector leg searched chunks)
 	loadS, buildS  float64
 	indexMB, rssMB float64
 	recall         float64
@@ -174,14 +190,14 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 		if err != nil {
 			return err
 		}
-		row, err := benchOne(ctx, pool, st, engine, emb, model, k, set, workers, qpsFor, o)
+		got, err := benchOne(ctx, pool, st, engine, emb, model, k, set, workers, qpsFor, o)
 		if !keep {
 			_ = st.DeleteKB(context.WithoutCancel(ctx), t.ID, k.ID)
 		}
 		if err != nil {
 			return err
 		}
-		rows = append(rows, row)
+		rows = append(rows, got...)
 	}
 	return printBenchTables(a.out, rows, fmt.Sprintf("%d-dimension %s vectors", spec.Dimension, spec.Model))
 }
@@ -190,13 +206,13 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 // the HNSW recall curves.
 func printBenchTables(out io.Writer, rows []benchRow, vectors string) error {
 	return errors.Join(
-		table(out, "", "corpus\tchunks\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps", func(w io.Writer) {
+		table(out, "", "corpus\tchunks\tunits\tload_s\thnsw_build_s\thnsw_MB\trss_MB\thnsw_recall@10\tmode\tp50_ms\tp99_ms\tqps", func(w io.Writer) {
 			for _, r := range rows {
 				for i, m := range []string{kb.ModeHybrid, kb.ModeVector, kb.ModeText} {
 					if i == 0 {
-						fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t", r.name, r.chunks, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
+						fmt.Fprintf(w, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t", r.name, r.chunks, r.units, r.loadS, r.buildS, r.indexMB, r.rssMB, r.recall)
 					} else {
-						fmt.Fprint(w, "\t\t\t\t\t\t\t")
+						fmt.Fprint(w, "\t\t\t\t\t\t\t\t")
 					}
 					fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t\n", m, r.p50[m], r.p99[m], r.qps[m])
 				}
@@ -312,33 +328,78 @@ func loadDevset(dir string, nQueries int) (benchSet, error) {
 	return set, nil
 }
 
-func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, emb docEmbedder, model string, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) (benchRow, error) {
-	texts, queries, n := set.texts, set.queries, len(set.texts)
-	row := benchRow{name: set.name, chunks: n, p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
+func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, emb docEmbedder, model string, k kb.KnowledgeBase, set benchSet, workers int, qpsFor time.Duration, o benchOpts) ([]benchRow, error) {
+	texts, n := set.texts, len(set.texts)
 	start := time.Now()
 	vecs, err := emb.EmbedDocuments(ctx, texts)
 	if err != nil {
-		return row, err
+		return nil, err
 	}
+	// Question-sized units, as ingestion writes them with retrieval.passages on (generated
+	// chunks are records, with no FAQ questions): only when a measurement uses them.
+	passages := slices.Contains(o.units, true)
 	items := make([]store.BulkChunk, n)
+	var unitTexts []string
 	for i, txt := range texts {
 		toks, err := segment.Tokens(txt, nil)
 		if err != nil {
-			return row, err
+			return nil, err
 		}
-		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks}
+		items[i] = store.BulkChunk{ExternalID: strconv.Itoa(i), Title: "", Content: txt, Embedding: vecs[i], Tokens: toks,
+			Units: ingest.UnitTexts(kb.Document{Kind: kb.KindRecords}, ingest.Passage{Content: txt}, passages)}
+		for _, u := range items[i].Units {
+			unitTexts = append(unitTexts, u.Content)
+		}
+	}
+	uvecs, err := emb.EmbedDocuments(ctx, unitTexts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		for j := range items[i].Units {
+			items[i].Units[j].Embedding, uvecs = uvecs[0], uvecs[1:]
+		}
 	}
 	build, err := st.BulkLoad(ctx, k, model, items, o.params[0])
 	if err != nil {
-		return row, err
+		return nil, err
 	}
-	row.loadS = time.Since(start).Seconds()
-	row.buildS = build.Seconds()
-	size, err := st.VectorIndexSize(ctx, k.ID)
+	loadS := time.Since(start).Seconds()
+	chunkMB, unitMB, err := indexMB(ctx, st, k.ID)
 	if err != nil {
-		return row, err
+		return nil, err
 	}
-	row.indexMB = float64(size) / (1 << 20)
+	var rows []benchRow
+	for _, units := range o.units {
+		settings, _ := json.Marshal(map[string]any{"retrieval": map[string]any{"units": units}})
+		k.Settings = settings
+		row := benchRow{name: set.name, chunks: n, loadS: loadS, buildS: build.Chunks.Seconds(), indexMB: chunkMB,
+			p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{}}
+		if units {
+			row.name += "+units"
+			row.units = len(unitTexts)
+			row.buildS, row.indexMB = build.Total().Seconds(), chunkMB+unitMB
+		}
+		if err := benchMeasure(ctx, pool, st, engine, emb, k, set, vecs, workers, qpsFor, o, &row); err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// indexMB is the size of a knowledge base's chunk and unit HNSW indexes, in MiB.
+func indexMB(ctx context.Context, st *store.Store, kbID int64) (chunks, units float64, err error) {
+	c, u, err := st.VectorIndexSize(ctx, kbID)
+	return float64(c) / (1 << 20), float64(u) / (1 << 20), err
+}
+
+// benchMeasure measures one way of searching k (its settings say whether over units): HNSW
+// recall against exact search, whether each query's source chunk is found, latency and
+// QPS per mode, and the recall curves of rebuilt indexes.
+func benchMeasure(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *retrieval.Engine, emb docEmbedder, k kb.KnowledgeBase, set benchSet, vecs [][]float32, workers int, qpsFor time.Duration, o benchOpts, row *benchRow) error {
+	texts, queries, n := set.texts, set.queries, len(set.texts)
+	var err error
 	row.rssMB = rssMB()
 
 	// HNSW recall@10 against exact search, at the configured ef_search and around it.
@@ -347,10 +408,10 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	qvecs := make([][]float32, len(recallQueries))
 	for i, q := range recallQueries {
 		if qvecs[i], err = emb.EmbedQuery(ctx, q); err != nil {
-			return row, err
+			return err
 		}
 		if exacts[i], err = st.ExactVectorSearch(ctx, k, qvecs[i], 10); err != nil {
-			return row, err
+			return err
 		}
 	}
 	// Control: chunks as queries (in-distribution: as long and as dense as what the graph
@@ -360,7 +421,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	for i := range cvecs {
 		cvecs[i] = vecs[i*n/len(cvecs)]
 		if cexacts[i], err = st.ExactVectorSearch(ctx, k, cvecs[i], 10); err != nil {
-			return row, err
+			return err
 		}
 	}
 	row.shape = shapeOf(texts, queries, vecs, qvecs)
@@ -370,23 +431,23 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		ext := map[int64]string{}
 		rows, err := pool.Query(ctx, `SELECT c.id, d.external_id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.kb_id = $1`, k.ID)
 		if err != nil {
-			return row, err
+			return err
 		}
 		for rows.Next() {
 			var id int64
 			var e string
 			if err := rows.Scan(&id, &e); err != nil {
-				return row, err
+				return err
 			}
 			ext[id] = e
 		}
 		if err := rows.Err(); err != nil {
-			return row, err
+			return err
 		}
 		for i, exact := range exacts {
 			approx, err := st.VectorSearchEf(ctx, k, qvecs[i], 10, store.DefaultEfSearch)
 			if err != nil {
-				return row, err
+				return err
 			}
 			want := strconv.Itoa(set.targets[i])
 			for name, rs := range map[string][]kb.Ranked{"exact vector": exact, "hnsw vector": approx} {
@@ -430,7 +491,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	}
 	first, err := curve(o.params[0], row.buildS, row.indexMB)
 	if err != nil {
-		return row, err
+		return err
 	}
 	row.curves = append(row.curves, first)
 	row.recall = first.points[store.DefaultEfSearch][0]
@@ -442,14 +503,14 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		}
 		for _, q := range queries[:min(20, len(queries))] { // warm caches and connections
 			if err := search(q); err != nil {
-				return row, err
+				return err
 			}
 		}
 		if set.targets != nil {
 			for i, q := range recallQueries {
 				hits, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
 				if err != nil {
-					return row, err
+					return err
 				}
 				for _, h := range hits {
 					if h.ExternalID == strconv.Itoa(set.targets[i]) {
@@ -463,7 +524,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		for _, q := range queries {
 			s := time.Now()
 			if err := search(q); err != nil {
-				return row, err
+				return err
 			}
 			lat = append(lat, float64(time.Since(s).Microseconds())/1000)
 		}
@@ -490,19 +551,23 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 	for _, p := range o.params[1:] {
 		build, err := st.RebuildVectorIndex(ctx, k, p)
 		if err != nil {
-			return row, err
+			return err
 		}
-		size, err := st.VectorIndexSize(ctx, k.ID)
+		chunkMB, unitMB, err := indexMB(ctx, st, k.ID)
 		if err != nil {
-			return row, err
+			return err
 		}
-		c, err := curve(p, build.Seconds(), float64(size)/(1<<20))
+		buildS, size := build.Chunks.Seconds(), chunkMB
+		if k.Retrieval().UseUnits() {
+			buildS, size = build.Total().Seconds(), chunkMB+unitMB
+		}
+		c, err := curve(p, buildS, size)
 		if err != nil {
-			return row, err
+			return err
 		}
 		row.curves = append(row.curves, c)
 	}
-	return row, nil
+	return nil
 }
 
 // tieAwareOverlap counts approximate hits that are among the exact ten, or whose

@@ -486,7 +486,7 @@ func scaleLoadChunks(ctx context.Context, log io.Writer, st *store.Store, k kb.K
 	if err != nil {
 		return ld, nil, err
 	}
-	ld.buildS = build.Seconds()
+	ld.buildS = build.Total().Seconds()
 	s := time.Now()
 	if err := st.SettleBulk(ctx, k.ID); err != nil {
 		return ld, nil, err

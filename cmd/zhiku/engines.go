@@ -107,6 +107,16 @@ type engines struct {
 	chat      answer.Chat // the configured chat model; nil without ZHIKU_LLM_BASE_URL
 }
 
+// pipelineOptions are ingestion's options: versions kept, and with a chat model the
+// customer questions written per chunk for knowledge bases that ask for them.
+func (a *app) pipelineOptions(chat answer.Chat) ingest.Options {
+	o := ingest.Options{KeepVersions: a.cfg.KeepVersions}
+	if c, ok := chat.(chatAdapter); ok {
+		o.Questions = c.c.CustomerQuestions
+	}
+	return o
+}
+
 func (a *app) buildEngines(st *store.Store) (*engines, error) {
 	emb, err := newEmbedders(a.cfg)
 	if err != nil {
@@ -128,6 +138,6 @@ func (a *app) buildEngines(st *store.Store) (*engines, error) {
 		chat:      chat,
 		embedders: emb,
 		search:    retrieval.New(st, emb.queryEmbedder, rr, retrieval.Options{}),
-		pipeline:  ingest.NewPipeline(st, emb.docEmbedder, ingest.Options{KeepVersions: a.cfg.KeepVersions}),
+		pipeline:  ingest.NewPipeline(st, emb.docEmbedder, a.pipelineOptions(chat)),
 	}, nil
 }

@@ -154,7 +154,14 @@ func (a *app) reindexCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("reindex %s: %w", k.Name, err)
 			}
+			rebuilt, err := sess.st.SyncVectorIndexes(ctx, k.ID)
+			if err != nil {
+				return fmt.Errorf("reindex %s: %w", k.Name, err)
+			}
 			fmt.Fprintf(a.out, "re-indexed %q: %d chunk(s) in %s\n", k.Name, n, time.Since(start).Round(time.Millisecond))
+			if rebuilt {
+				fmt.Fprintf(a.out, "rebuilt the vector indexes of %q with its HNSW settings\n", k.Name)
+			}
 			return nil
 		},
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/zhiku/zhiku/api"
 	"github.com/zhiku/zhiku/closedloop"
-	"github.com/zhiku/zhiku/ingest"
 	"github.com/zhiku/zhiku/ingest/filejob"
 	"github.com/zhiku/zhiku/internal/jobs"
 	"github.com/zhiku/zhiku/internal/kb"
@@ -66,10 +65,15 @@ func (a *app) jobs(pool *pgxpool.Pool, st *store.Store, eng *engines, work bool)
 		opts.Processor = filejob.New(filejob.Options{
 			Writer: st, EmbedderFor: eng.embedders.docEmbedder, Pruner: st,
 			Limits:   a.fileLimits(a.cfg.MaxUploadBytes),
-			Pipeline: ingest.Options{KeepVersions: a.cfg.KeepVersions},
+			Pipeline: a.pipelineOptions(eng.chat),
 		})
 		opts.Reindex = func(ctx context.Context, k kb.KnowledgeBase, progress func(done, total int)) error {
-			_, err := kbmaint.Reindex(ctx, st, k, 0, progress)
+			if _, err := kbmaint.Reindex(ctx, st, k, 0, progress); err != nil {
+				return err
+			}
+			// The knowledge base's HNSW settings may have changed too (the API queues a
+			// re-index for that): indexes built with other parameters are rebuilt.
+			_, err := st.SyncVectorIndexes(ctx, k.ID)
 			return err
 		}
 		opts.ReindexDocument = func(ctx context.Context, k kb.KnowledgeBase, docID int64, progress func(done, total int)) error {

@@ -81,6 +81,23 @@ type Chunk struct {
 	ContentHash string         `json:"content_hash"`
 	Embedding   []float32      `json:"-"`
 	Tokens      []string       `json:"-"`
+	// Units are the chunk's question-sized texts, matched by the vector leg besides the
+	// chunk itself (see ingest.UnitTexts).
+	Units []Unit `json:"-"`
+}
+
+// Unit kinds: what a question-sized unit of a chunk is.
+const (
+	UnitPassage   = "passage"   // sentences of a long chunk, packed to question size
+	UnitQuestion  = "question"  // an FAQ entry's question or one of its similar questions
+	UnitGenerated = "generated" // a customer question an LLM wrote for the chunk at ingest
+)
+
+// Unit is a question-sized text that points to its chunk.
+type Unit struct {
+	Kind      string
+	Content   string
+	Embedding []float32
 }
 
 // Search modes.
@@ -210,7 +227,33 @@ type RetrievalSettings struct {
 		// TitleWeight weighs a query term in a chunk's title against one in its text.
 		TitleWeight *float64 `json:"title_weight"`
 	} `json:"bm25"`
+	// Units, when false, makes the vector leg match chunks only, not also their
+	// question-sized units (FAQ questions, packed sentences of long chunks). Default true.
+	Units *bool `json:"units"`
+	// Passages, when true, indexes long chunks' sentences, packed to question size, as
+	// units at ingestion. Default false: on generated customer questions whose words come
+	// from all over a chunk, matching sentences found the source chunk less often than
+	// matching the chunk (see README, question-sized units).
+	Passages *bool `json:"passages"`
+	// Questions is how many likely customer questions an LLM writes per chunk at
+	// ingestion, indexed as units (when the process has an LLM: ZHIKU_LLM_BASE_URL).
+	// Default 0: it costs one chat request per chunk written.
+	Questions *int `json:"questions"`
+	// HNSW are the knowledge base's vector index parameters (its chunks' and its units'):
+	// m and ef_construction apply when the index is (re)built, ef_search to every search.
+	HNSW HNSWSettings `json:"hnsw"`
 }
+
+// HNSWSettings are a knowledge base's HNSW parameters; unset ones take the process's
+// (ZHIKU_HNSW_M, ZHIKU_HNSW_EF_CONSTRUCTION, ZHIKU_HNSW_EF_SEARCH).
+type HNSWSettings struct {
+	M              *int `json:"m"`
+	EfConstruction *int `json:"ef_construction"`
+	EfSearch       *int `json:"ef_search"`
+}
+
+// UseUnits reports whether the vector leg matches question-sized units (the default).
+func (s RetrievalSettings) UseUnits() bool { return s.Units == nil || *s.Units }
 
 // Retrieval returns the knowledge base's retrieval settings.
 func (k KnowledgeBase) Retrieval() RetrievalSettings {
@@ -245,4 +288,68 @@ const (
 type DocumentWrite struct {
 	Doc    Document
 	Chunks []Chunk
+}
+
+// HNSW bounds of a knowledge base's settings (the same as the process's ZHIKU_HNSW_*).
+const (
+	MinHNSWM, MaxHNSWM               = 4, 100
+	MaxHNSWEfConstruction            = 1000
+	MinHNSWEfSearch, MaxHNSWEfSearch = 10, 1000
+	// MaxQuestions bounds the generated questions per chunk (retrieval.questions).
+	MaxQuestions = 10
+)
+
+// ValidateRetrievalSettings checks the retrieval section of a settings object (as a
+// knowledge base update sends it) where this package reads it: units must be a boolean;
+// hnsw.m 4..100, hnsw.ef_construction 2×m..1000 (8..1000 without m), hnsw.ef_search
+// 10..1000, each an integer. Errors are bilingual (ErrInvalid).
+func ValidateRetrievalSettings(settings json.RawMessage) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &top); err != nil || top["retrieval"] == nil {
+		return nil // not an object (the caller says so), or no retrieval section
+	}
+	var r struct {
+		Units    *bool           `json:"units"`
+		Passages *bool           `json:"passages"`
+		HNSW     json.RawMessage `json:"hnsw"`
+	}
+	var q struct {
+		Questions json.RawMessage `json:"questions"`
+	}
+	if err := json.Unmarshal(top["retrieval"], &r); err != nil {
+		return Invalid("settings.retrieval must be an object; units and passages are true or false", "settings.retrieval 必须是对象，units 和 passages 只能是 true 或 false")
+	}
+	if err := json.Unmarshal(top["retrieval"], &q); err == nil && len(q.Questions) > 0 && string(q.Questions) != "null" {
+		var n int
+		if err := json.Unmarshal(q.Questions, &n); err != nil || n < 0 || n > MaxQuestions {
+			return Invalid(fmt.Sprintf("settings.retrieval.questions must be an integer 0..%d", MaxQuestions),
+				fmt.Sprintf("settings.retrieval.questions 须为 0..%d 的整数", MaxQuestions))
+		}
+	}
+	if len(r.HNSW) == 0 || string(r.HNSW) == "null" {
+		return nil
+	}
+	var h HNSWSettings
+	if err := json.Unmarshal(r.HNSW, &h); err != nil {
+		return Invalid("settings.retrieval.hnsw must be an object of integers m, ef_construction, ef_search", "settings.retrieval.hnsw 必须是对象，m、ef_construction、ef_search 为整数")
+	}
+	if h.M != nil && (*h.M < MinHNSWM || *h.M > MaxHNSWM) {
+		return Invalid(fmt.Sprintf("settings.retrieval.hnsw.m must be %d..%d, got %d", MinHNSWM, MaxHNSWM, *h.M),
+			fmt.Sprintf("settings.retrieval.hnsw.m 须在 %d..%d 之间，当前为 %d", MinHNSWM, MaxHNSWM, *h.M))
+	}
+	if h.EfConstruction != nil {
+		least := 2 * MinHNSWM
+		if h.M != nil {
+			least = 2 * *h.M
+		}
+		if *h.EfConstruction < least || *h.EfConstruction > MaxHNSWEfConstruction {
+			return Invalid(fmt.Sprintf("settings.retrieval.hnsw.ef_construction must be %d (2×m)..%d, got %d", least, MaxHNSWEfConstruction, *h.EfConstruction),
+				fmt.Sprintf("settings.retrieval.hnsw.ef_construction 须在 %d（2×m）..%d 之间，当前为 %d", least, MaxHNSWEfConstruction, *h.EfConstruction))
+		}
+	}
+	if h.EfSearch != nil && (*h.EfSearch < MinHNSWEfSearch || *h.EfSearch > MaxHNSWEfSearch) {
+		return Invalid(fmt.Sprintf("settings.retrieval.hnsw.ef_search must be %d..%d, got %d", MinHNSWEfSearch, MaxHNSWEfSearch, *h.EfSearch),
+			fmt.Sprintf("settings.retrieval.hnsw.ef_search 须在 %d..%d 之间，当前为 %d", MinHNSWEfSearch, MaxHNSWEfSearch, *h.EfSearch))
+	}
+	return nil
 }

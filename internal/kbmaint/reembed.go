@@ -21,6 +21,10 @@ type ReembedStore interface {
 	// ChunksWithoutShadow pages through chunks still lacking the target's vector.
 	ChunksWithoutShadow(ctx context.Context, kbID, afterID int64, limit int) ([]store.ChunkSource, error)
 	SetShadowEmbeddings(ctx context.Context, kbID int64, ids []int64, vecs [][]float32) error
+	// UnitsWithoutShadow pages through the question-sized units with their own text (a
+	// chunk's own unit takes its chunk's vector at the swap) still lacking the target's vector.
+	UnitsWithoutShadow(ctx context.Context, kbID, afterID int64, limit int) ([]store.ChunkSource, error)
+	SetUnitShadowEmbeddings(ctx context.Context, kbID int64, ids []int64, vecs [][]float32) error
 	// SwapReembed moves the shadow vectors in and records the target, atomically.
 	SwapReembed(ctx context.Context, kbID int64, t store.EmbeddingTarget, embed store.ShadowEmbedder) error
 	// EnsureVectorIndex builds the knowledge base's HNSW index unless a valid one exists.
@@ -70,29 +74,40 @@ func Reembed(ctx context.Context, st ReembedStore, k kb.KnowledgeBase, t store.E
 	if opts.Progress != nil {
 		opts.Progress(shadowed, total)
 	}
-	for after := int64(0); ; {
-		chunks, err := st.ChunksWithoutShadow(ctx, k.ID, after, opts.Batch)
-		if err != nil {
-			return res, err
-		}
-		if len(chunks) == 0 {
-			break
-		}
-		vecs, err := embed(ctx, chunks)
-		if err != nil {
-			return res, err
-		}
-		ids := make([]int64, len(chunks))
-		for i, c := range chunks {
-			ids[i] = c.ID
-		}
-		if err := retryDeadlock(ctx, func() error { return st.SetShadowEmbeddings(ctx, k.ID, ids, vecs) }); err != nil {
-			return res, err
-		}
-		after = ids[len(ids)-1]
-		res.Embedded += len(chunks)
-		if opts.Progress != nil {
-			opts.Progress(shadowed+res.Embedded, max(total, shadowed+res.Embedded))
+	// Chunks first, then their question-sized units (the progress counts chunks).
+	pages := []struct {
+		read   func(ctx context.Context, kbID, afterID int64, limit int) ([]store.ChunkSource, error)
+		write  func(ctx context.Context, kbID int64, ids []int64, vecs [][]float32) error
+		chunks bool
+	}{{st.ChunksWithoutShadow, st.SetShadowEmbeddings, true}, {st.UnitsWithoutShadow, st.SetUnitShadowEmbeddings, false}}
+	for _, pg := range pages {
+		for after := int64(0); ; {
+			chunks, err := pg.read(ctx, k.ID, after, opts.Batch)
+			if err != nil {
+				return res, err
+			}
+			if len(chunks) == 0 {
+				break
+			}
+			vecs, err := embed(ctx, chunks)
+			if err != nil {
+				return res, err
+			}
+			ids := make([]int64, len(chunks))
+			for i, c := range chunks {
+				ids[i] = c.ID
+			}
+			if err := retryDeadlock(ctx, func() error { return pg.write(ctx, k.ID, ids, vecs) }); err != nil {
+				return res, err
+			}
+			after = ids[len(ids)-1]
+			if !pg.chunks {
+				continue
+			}
+			res.Embedded += len(chunks)
+			if opts.Progress != nil {
+				opts.Progress(shadowed+res.Embedded, max(total, shadowed+res.Embedded))
+			}
 		}
 	}
 	if err := st.SwapReembed(ctx, k.ID, t, embed); err != nil {

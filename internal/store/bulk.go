@@ -21,22 +21,26 @@ type BulkChunk struct {
 	Embedding  []float32
 	Tokens     []string
 	Metadata   map[string]any
+	Units      []kb.Unit // its question-sized units
 }
 
 // BulkLoad writes many single-chunk documents at once with COPY, for benchmarks and large
 // imports into an empty knowledge base: no versioning, no dedupe. The knowledge base's HNSW
 // index is dropped first and rebuilt after the load (faster than maintaining it row by
 // row); the rebuild time is returned.
-func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (time.Duration, error) {
+func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk, p HNSWParams) (IndexBuild, error) {
+	var build IndexBuild
 	if err := s.notCitus("bulk load"); err != nil {
-		return 0, err
+		return build, err
 	}
-	var build time.Duration
 	err := s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
+		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
 			return err
 		}
 		if err := tx.bulkInsert(ctx, k, model, items); err != nil {
+			return err
+		}
+		if err := tx.bulkUnits(ctx, k.ID, items); err != nil {
 			return err
 		}
 		var err error
@@ -49,13 +53,18 @@ func (s *Store) BulkLoad(ctx context.Context, k kb.KnowledgeBase, model string, 
 	return build, err
 }
 
-// BulkAppend writes single-chunk documents with COPY in one transaction, as BulkLoad does,
-// but leaves the indexes alone: a load of millions of chunks calls it batch after batch
-// (from several connections at once if it likes) with the HNSW index dropped
-// (DropVectorIndex), then builds the index once (RebuildVectorIndex) and settles the
-// partition (SettleBulk). External ids must be unique within a batch.
+// BulkAppend writes single-chunk documents (and their units) with COPY in one transaction,
+// as BulkLoad does, but leaves the indexes alone: a load of millions of chunks calls it batch
+// after batch (from several connections at once if it likes) with the HNSW indexes dropped
+// (DropVectorIndex), then builds them once (RebuildVectorIndex) and settles the partition
+// (SettleBulk). External ids must be unique within a batch.
 func (s *Store) BulkAppend(ctx context.Context, k kb.KnowledgeBase, model string, items []BulkChunk) error {
-	return s.WithTx(ctx, func(tx *Store) error { return tx.bulkInsert(ctx, k, model, items) })
+	return s.WithTx(ctx, func(tx *Store) error {
+		if err := tx.bulkInsert(ctx, k, model, items); err != nil {
+			return err
+		}
+		return tx.bulkUnits(ctx, k.ID, items)
+	})
 }
 
 // bulkInsert is the COPY of BulkLoad and BulkAppend, inside the caller's transaction.
@@ -91,24 +100,48 @@ func (tx *Store) bulkInsert(ctx context.Context, k kb.KnowledgeBase, model strin
 	return nil
 }
 
-// DropVectorIndex drops knowledge base kbID's HNSW index, if it has one, before a bulk
-// load; searches of the knowledge base are exact until RebuildVectorIndex.
-func (s *Store) DropVectorIndex(ctx context.Context, kbID int64) error {
-	if _, err := s.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(kbID)); err != nil {
-		return fmt.Errorf("store: drop vector index of knowledge base %d: %w", kbID, err)
+// bulkUnits writes the units of BulkLoad's and BulkAppend's chunks.
+func (tx *Store) bulkUnits(ctx context.Context, kbID int64, items []BulkChunk) error {
+	var rows [][]any
+	for _, it := range items {
+		for _, u := range it.Units {
+			rows = append(rows, []any{it.ExternalID, u.Kind, u.Content, vectorArg(u.Embedding)})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.db.Exec(ctx, `CREATE TEMP TABLE bulk_units (external_id text, kind text, content text, embedding vector) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	if _, err := tx.db.CopyFrom(ctx, pgx.Identifier{"bulk_units"}, []string{"external_id", "kind", "content", "embedding"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("store: bulk copy units: %w", err)
+	}
+	if _, err := tx.db.Exec(ctx, `
+		INSERT INTO chunk_units (kb_id, chunk_id, kind, content, embedding)
+		SELECT $1, c.id, u.kind, u.content, u.embedding FROM bulk_units u
+		JOIN documents d ON d.kb_id = $1 AND d.external_id = u.external_id AND d.is_current
+		JOIN chunks c ON c.kb_id = $1 AND c.document_id = d.id`, kbID); err != nil {
+		return fmt.Errorf("store: bulk insert units: %w", interpret(err))
 	}
 	return nil
+}
+
+// DropVectorIndex drops knowledge base kbID's HNSW indexes (chunks' and units'), if it has
+// them, before a bulk load; searches of the knowledge base are exact until RebuildVectorIndex.
+func (s *Store) DropVectorIndex(ctx context.Context, kbID int64) error {
+	return s.dropVectorIndexes(ctx, kbID, false)
 }
 
 // RebuildVectorIndex drops a knowledge base's HNSW index and builds it again with other
 // parameters, the way BulkLoad builds it, and returns the build time. Searches of the
 // knowledge base wait for it (the build holds its partition); it is for benchmarks and
 // maintenance windows.
-func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (time.Duration, error) {
-	var build time.Duration
+func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HNSWParams) (IndexBuild, error) {
+	var build IndexBuild
 	err := s.WithTx(ctx, func(tx *Store) error {
-		if _, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(k.ID)); err != nil {
-			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", k.ID, err)
+		if err := tx.dropVectorIndexes(ctx, k.ID, false); err != nil {
+			return err
 		}
 		var err error
 		build, err = tx.buildVectorIndex(ctx, k.ID, k.EmbeddingDim, p)
@@ -117,16 +150,35 @@ func (s *Store) RebuildVectorIndex(ctx context.Context, k kb.KnowledgeBase, p HN
 	return build, err
 }
 
-// buildVectorIndex builds a knowledge base's HNSW index inside the caller's transaction,
-// with the memory to build the graph in memory (several times faster when it fits; a
-// 100k-chunk graph is about 400 MB), and returns how long the build took.
-func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) (time.Duration, error) {
+// IndexBuild is how long building a knowledge base's HNSW indexes took.
+type IndexBuild struct{ Chunks, Units time.Duration }
+
+// Total is the time of both builds.
+func (b IndexBuild) Total() time.Duration { return b.Chunks + b.Units }
+
+// buildVectorIndex builds a knowledge base's HNSW indexes (chunks', units') inside the
+// caller's transaction, with the memory to build the graph in memory (several times faster
+// when it fits; a 100k-chunk graph is about 400 MB), and returns how long the builds took.
+func (tx *Store) buildVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) (IndexBuild, error) {
+	var b IndexBuild
 	if err := tx.setBuildMem(ctx, p); err != nil {
-		return 0, err
+		return b, err
 	}
-	start := time.Now()
-	err := tx.createVectorIndex(ctx, kbID, dim, p)
-	return time.Since(start), err
+	if dim > maxHNSWDim {
+		return b, nil
+	}
+	for i, ix := range vectorIndexes(kbID) {
+		start := time.Now()
+		if _, err := tx.db.Exec(ctx, indexSQL(ix, dim, p, false)); err != nil {
+			return b, fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
+		}
+		if i == 0 {
+			b.Chunks = time.Since(start)
+		} else {
+			b.Units = time.Since(start)
+		}
+	}
+	return b, nil
 }
 
 // defaultBuildMemMB is the maintenance_work_mem of an index build in one transaction.
@@ -151,19 +203,21 @@ func (s *Store) SettleBulk(ctx context.Context, kbID int64) error {
 		WHERE i.indrelid = to_regclass($1) AND a.amname = 'gin'`, PartitionName(kbID)); err != nil {
 		return fmt.Errorf("store: merge pending index entries of knowledge base %d: %w", kbID, err)
 	}
-	if _, err := s.db.Exec(ctx, `ANALYZE `+PartitionName(kbID)); err != nil {
+	if _, err := s.db.Exec(ctx, `ANALYZE `+PartitionName(kbID)+`, `+UnitPartitionName(kbID)); err != nil {
 		return fmt.Errorf("store: analyze knowledge base %d: %w", kbID, err)
 	}
 	return nil
 }
 
 // ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to
-// measure the HNSW index's recall against.
+// measure the HNSW index's recall against (over units or chunks, as VectorSearch).
 func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) ([]kb.Ranked, error) {
-	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
+	units := k.Retrieval().UseUnits()
+	sql, args, err := searchSQL(k, vec, limit, kb.Filter{}, units)
 	if err != nil {
 		return nil, err
 	}
+
 	var out []kb.Ranked
 	err = s.WithTx(ctx, func(tx *Store) error {
 		if _, err := tx.db.Exec(ctx, `SET LOCAL enable_indexscan = off`); err != nil {
@@ -173,13 +227,16 @@ func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec [
 		out, err = tx.ranked(ctx, sql, args)
 		return err
 	})
+	if units {
+		out = bestPerChunk(out, limit)
+	}
 	return out, err
 }
 
 // ExplainVectorSearch returns the plan PostgreSQL chooses for VectorSearch, to check that
 // it uses the knowledge base's HNSW index.
 func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) (string, error) {
-	sql, args, err := vectorSQL(k, vec, limit, kb.Filter{})
+	sql, args, err := searchSQL(k, vec, limit, kb.Filter{}, k.Retrieval().UseUnits())
 	if err != nil {
 		return "", err
 	}
@@ -205,11 +262,12 @@ func (s *Store) ExplainVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec
 	return plan, err
 }
 
-// VectorIndexSize is the on-disk size of a knowledge base's HNSW index, in bytes.
-func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (int64, error) {
-	var n int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0)`, VectorIndexName(kbID)).Scan(&n)
-	return n, err
+// VectorIndexSize is the on-disk size of a knowledge base's HNSW indexes, its chunks' and
+// its units', in bytes.
+func (s *Store) VectorIndexSize(ctx context.Context, kbID int64) (chunks, units int64, err error) {
+	err = s.db.QueryRow(ctx, `SELECT coalesce(pg_relation_size(to_regclass($1)), 0), coalesce(pg_relation_size(to_regclass($2)), 0)`,
+		VectorIndexName(kbID), UnitIndexName(kbID)).Scan(&chunks, &units)
+	return chunks, units, err
 }
 
 // VectorSearchEf is VectorSearch with hnsw.ef_search set for this one search, to measure

@@ -236,6 +236,7 @@ func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model strin
 			VALUES ($1, currval('documents_id_seq'), $2, $3, $4, $5, $6, $7, $8, $9, $10::tsvector, $13, $11,
 			        CASE WHEN $12 THEN $11 AND $7 <> '' AND EXISTS (SELECT 1 FROM chunks o WHERE o.kb_id = $1 AND o.content_hash = $7 AND o.live AND NOT o.shadowed) END)`,
 			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, TSVector(c.Tokens), live, dedupe, len(c.Tokens))
+		queueUnits(batch, d.KBID, c)
 	}
 }
 

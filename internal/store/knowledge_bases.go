@@ -47,7 +47,7 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		if err := tx.createChunkPartition(ctx, out.ID); err != nil {
 			return err
 		}
-		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, tx.hnsw)
+		return tx.createVectorIndex(ctx, out.ID, out.EmbeddingDim, tx.hnsw.with(out.Retrieval().HNSW))
 	})
 	return out, err
 }
@@ -97,11 +97,13 @@ func VectorIndexName(kbID int64) string { return "chunks_embedding_kb_" + strcon
 // search and write of every tenant until the transaction ends. The CHECK constraint
 // spares the attach its validation scan; the parent's indexes and keys are cloned onto it.
 func (s *Store) createChunkPartition(ctx context.Context, kbID int64) error {
-	name := PartitionName(kbID)
+	name, units := PartitionName(kbID), UnitPartitionName(kbID)
 	id := strconv.FormatInt(kbID, 10)
 	for _, sql := range []string{
 		`CREATE TABLE ` + name + ` (LIKE chunks INCLUDING DEFAULTS INCLUDING STORAGE, CHECK (kb_id = ` + id + `))`,
 		`ALTER TABLE chunks ATTACH PARTITION ` + name + ` FOR VALUES IN (` + id + `)`,
+		`CREATE TABLE ` + units + ` (LIKE chunk_units INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING CONSTRAINTS, CHECK (kb_id = ` + id + `))`,
+		`ALTER TABLE chunk_units ATTACH PARTITION ` + units + ` FOR VALUES IN (` + id + `)`,
 	} {
 		if _, err := s.db.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("store: create chunk partition of knowledge base %d: %w", kbID, err)
@@ -141,9 +143,19 @@ var DefaultHNSW = HNSWParams{M: 16, EfConstruction: 64}
 // exactly.
 const maxHNSWDim = 2000
 
-// indexSQL is the CREATE INDEX statement of a knowledge base's vector index. All values
-// are integers from Zhiku's own rows and settings, never user text.
-func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
+// vecIndex is one of a knowledge base's HNSW indexes: its chunks' or its units'.
+type vecIndex struct{ table, name string }
+
+// vectorIndexes are knowledge base kbID's HNSW indexes, each on its own partition: its
+// chunks' (exact lookups of a chunk's vector, searches with units turned off) and its
+// units' (what the vector leg matches).
+func vectorIndexes(kbID int64) []vecIndex {
+	return []vecIndex{{PartitionName(kbID), VectorIndexName(kbID)}, {UnitPartitionName(kbID), UnitIndexName(kbID)}}
+}
+
+// indexSQL is the CREATE INDEX statement of one of a knowledge base's vector indexes. All
+// values are integers from Zhiku's own rows and settings, never user text.
+func indexSQL(ix vecIndex, dim int, p HNSWParams, concurrently bool) string {
 	if p.M <= 0 {
 		p.M = DefaultHNSW.M
 	}
@@ -155,19 +167,59 @@ func indexSQL(kbID int64, dim int, p HNSWParams, concurrently bool) string {
 		how = "INDEX CONCURRENTLY"
 	}
 	return fmt.Sprintf(`CREATE %s IF NOT EXISTS %s ON %s USING hnsw (%s vector_cosine_ops) WITH (m = %d, ef_construction = %d)`,
-		how, VectorIndexName(kbID), PartitionName(kbID), VectorExpr("", dim), p.M, p.EfConstruction)
+		how, ix.name, ix.table, VectorExpr("", dim), p.M, p.EfConstruction)
 }
 
-// createVectorIndex builds the knowledge base's own cosine HNSW index on its partition.
-// The cast lets knowledge bases of different dimensions share one column type.
+// createVectorIndex builds the knowledge base's own cosine HNSW indexes on its partitions
+// (chunks and units). The cast lets knowledge bases of different dimensions share one
+// column type.
 func (s *Store) createVectorIndex(ctx context.Context, kbID int64, dim int, p HNSWParams) error {
 	if dim > maxHNSWDim {
 		return nil
 	}
-	if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, p, false)); err != nil {
-		return fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
+	for _, ix := range vectorIndexes(kbID) {
+		if _, err := s.db.Exec(ctx, indexSQL(ix, dim, p, false)); err != nil {
+			return fmt.Errorf("store: create vector index for knowledge base %d: %w", kbID, err)
+		}
 	}
 	return nil
+}
+
+// dropVectorIndexes drops knowledge base kbID's HNSW indexes (concurrently or not).
+func (s *Store) dropVectorIndexes(ctx context.Context, kbID int64, concurrently bool) error {
+	how := "DROP INDEX IF EXISTS "
+	if concurrently {
+		how = "DROP INDEX CONCURRENTLY IF EXISTS "
+	}
+	for _, ix := range vectorIndexes(kbID) {
+		if _, err := s.db.Exec(ctx, how+ix.name); err != nil {
+			return fmt.Errorf("store: drop vector index of knowledge base %d: %w", kbID, err)
+		}
+	}
+	return nil
+}
+
+// hnswOf is the build parameters of knowledge base kbID's indexes: its settings'
+// (retrieval.hnsw), else the store's.
+func (s *Store) hnswOf(ctx context.Context, kbID int64) HNSWParams {
+	p := s.hnsw
+	var m, efc *int
+	if err := s.db.QueryRow(ctx, `SELECT (settings->'retrieval'->'hnsw'->>'m')::int, (settings->'retrieval'->'hnsw'->>'ef_construction')::int
+		FROM knowledge_bases WHERE id = $1`, kbID).Scan(&m, &efc); err != nil {
+		return p // a malformed value was refused by the API; the defaults build a sound index
+	}
+	return p.with(kb.HNSWSettings{M: m, EfConstruction: efc})
+}
+
+// with is p overridden by a knowledge base's settings.
+func (p HNSWParams) with(h kb.HNSWSettings) HNSWParams {
+	if h.M != nil && *h.M > 0 {
+		p.M = *h.M
+	}
+	if h.EfConstruction != nil && *h.EfConstruction > 0 {
+		p.EfConstruction = *h.EfConstruction
+	}
+	return p
 }
 
 // GetKB finds a knowledge base of the tenant by numeric id or by name.
@@ -262,17 +314,21 @@ func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) {
 	// A long transaction on chunks would hold the detach up: don't make the caller wait.
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	name := PartitionName(kbID)
-	var pending bool // found only while the partition is still attached
-	if err := s.db.QueryRow(ctx, `SELECT i.inhdetachpending FROM pg_inherits i
-		WHERE i.inhrelid = to_regclass($1) AND i.inhparent = 'chunks'::regclass`, name).Scan(&pending); err == nil {
-		detach := `ALTER TABLE chunks DETACH PARTITION ` + name + ` CONCURRENTLY`
-		if pending {
-			detach = `ALTER TABLE chunks DETACH PARTITION ` + name + ` FINALIZE`
+	// Units first: their partition references the chunks'.
+	for _, p := range []struct{ parent, name string }{{"chunk_units", UnitPartitionName(kbID)}, {"chunks", PartitionName(kbID)}} {
+		var pending bool // found only while the partition is still attached
+		if err := s.db.QueryRow(ctx, `SELECT i.inhdetachpending FROM pg_inherits i
+			WHERE i.inhrelid = to_regclass($1) AND i.inhparent = $2::regclass`, p.name, p.parent).Scan(&pending); err == nil {
+			detach := `ALTER TABLE ` + p.parent + ` DETACH PARTITION ` + p.name + ` CONCURRENTLY`
+			if pending {
+				detach = `ALTER TABLE ` + p.parent + ` DETACH PARTITION ` + p.name + ` FINALIZE`
+			}
+			if _, err := s.db.Exec(ctx, detach); err != nil {
+				return
+			}
 		}
-		if _, err := s.db.Exec(ctx, detach); err != nil {
+		if _, err := s.db.Exec(ctx, `DROP TABLE IF EXISTS `+p.name); err != nil {
 			return
 		}
 	}
-	_, _ = s.db.Exec(ctx, `DROP TABLE IF EXISTS `+name)
 }

@@ -108,6 +108,9 @@ func (s *Store) StartReembed(ctx context.Context, kbID int64, t EmbeddingTarget)
 		if _, err := tx.db.Exec(ctx, `UPDATE chunks SET embedding_next = NULL WHERE kb_id = $1 AND embedding_next IS NOT NULL`, kbID); err != nil {
 			return fmt.Errorf("store: clear shadow vectors of knowledge base %d: %w", kbID, err)
 		}
+		if _, err := tx.db.Exec(ctx, `UPDATE chunk_units SET embedding_next = NULL WHERE kb_id = $1 AND embedding_next IS NOT NULL`, kbID); err != nil {
+			return fmt.Errorf("store: clear unit shadow vectors of knowledge base %d: %w", kbID, err)
+		}
 		if _, err := tx.db.Exec(ctx, `UPDATE knowledge_bases SET next_embedder = $2, next_model = $3, next_dim = $4 WHERE id = $1`,
 			kbID, t.Embedder, t.Model, t.Dim); err != nil {
 			return fmt.Errorf("store: record re-embed target of knowledge base %d: %w", kbID, interpret(err))
@@ -160,8 +163,8 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&oldDim); err != nil {
 		return fmt.Errorf("store: swap vectors of knowledge base %d: %w", kbID, interpret(err))
 	}
-	if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+VectorIndexName(kbID)); err != nil {
-		return fmt.Errorf("store: drop vector index of knowledge base %d: %w", kbID, err)
+	if err := s.dropVectorIndexes(ctx, kbID, true); err != nil {
+		return err
 	}
 	err := s.WithTx(ctx, func(tx *Store) error {
 		cur, _, err := scanTarget(tx.db.QueryRow(ctx, `SELECT next_embedder, next_model, next_dim FROM knowledge_bases WHERE id = $1 FOR UPDATE`, kbID))
@@ -196,6 +199,9 @@ func (s *Store) SwapReembed(ctx context.Context, kbID int64, t EmbeddingTarget, 
 		if _, err := tx.db.Exec(ctx, `UPDATE chunks SET embedding = embedding_next, embedding_next = NULL, embedding_model = $2
 			WHERE kb_id = $1`, kbID, t.Model); err != nil {
 			return fmt.Errorf("store: move shadow vectors of knowledge base %d: %w", kbID, err)
+		}
+		if err := tx.swapUnits(ctx, kbID, embed); err != nil {
+			return err
 		}
 		if _, err := tx.db.Exec(ctx, `UPDATE knowledge_bases SET
 				retired_models = CASE WHEN embedding_model = $3 THEN array_remove(retired_models, $3) -- same model, new dimension
@@ -234,30 +240,37 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 	if dim > maxHNSWDim {
 		return false, nil
 	}
-	name := VectorIndexName(kbID)
-	var valid *bool
-	err = s.db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&valid)
-	switch {
-	case err == nil && valid != nil && *valid:
-		return false, nil
-	case err == nil:
-		if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
-			return false, fmt.Errorf("store: drop invalid vector index of knowledge base %d: %w", kbID, err)
+	p := s.hnswOf(ctx, kbID)
+	for _, ix := range vectorIndexes(kbID) {
+		var valid *bool
+		err = s.db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, ix.name).Scan(&valid)
+		switch {
+		case err == nil && valid != nil && *valid:
+			continue
+		case err == nil:
+			if _, err := s.db.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+ix.name); err != nil {
+				return built, fmt.Errorf("store: drop invalid vector index of knowledge base %d: %w", kbID, err)
+			}
+		case interpret(err) != kb.ErrNotFound:
+			return built, fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
 		}
-	case interpret(err) != kb.ErrNotFound:
-		return false, fmt.Errorf("store: look up vector index of knowledge base %d: %w", kbID, err)
-	}
-	if concurrently {
-		if _, err := s.db.Exec(ctx, indexSQL(kbID, dim, s.hnsw, true)); err != nil {
-			return false, fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+		if concurrently {
+			if _, err := s.db.Exec(ctx, indexSQL(ix, dim, p, true)); err != nil {
+				return built, fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
+			}
+		} else if err := s.WithTx(ctx, func(tx *Store) error {
+			if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+				return err
+			}
+			_, err := tx.db.Exec(ctx, indexSQL(ix, dim, p, false))
+			return err
+		}); err != nil {
+			return built, fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
 		}
-		return true, nil
+		built = true
 	}
-	return true, s.WithTx(ctx, func(tx *Store) error {
-		_, err := tx.buildVectorIndex(ctx, kbID, dim, tx.hnsw)
-		return err
-	})
+	return built, nil
 }
 
 // EnsureVectorIndexes builds the HNSW index of every knowledge base that lacks a valid
@@ -312,8 +325,7 @@ func (s *Store) WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx 
 		if _, err := tx.db.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
 			return err
 		}
-		_, err := tx.db.Exec(ctx, `DROP INDEX IF EXISTS `+VectorIndexName(kbID))
-		return err
+		return tx.dropVectorIndexes(ctx, kbID, false)
 	}); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: an index build or a long search

@@ -19,8 +19,13 @@ import (
 // Sorting is disabled for the statement: the planner otherwise prices an exact scan of a
 // few ten thousand chunks below the index, but computing 768-dimension distances for all of
 // them takes tens of milliseconds where the index takes one.
+//
+// With the knowledge base's units on (its default, kb.RetrievalSettings.UseUnits) the
+// search matches its question-sized units and returns their parent chunks, each once,
+// scored by its best unit. The knowledge base's hnsw.ef_search setting, when set, applies.
 func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
-	sql, args, err := vectorSQL(k, vec, limit, f)
+	set := k.Retrieval()
+	sql, args, err := searchSQL(k, vec, limit, f, set.UseUnits())
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +39,9 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 		}
 	}
 	batch.Queue(`SET LOCAL enable_sort = off`)
+	if ef := set.HNSW.EfSearch; ef != nil && *ef > 0 {
+		batch.Queue(`SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(*ef))
+	}
 	q := batch.Queue(sql, args...)
 	batch.Queue(`SET LOCAL enable_sort = on`)
 	var out []kb.Ranked
@@ -55,7 +63,18 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
+	if set.UseUnits() {
+		out = bestPerChunk(out, limit)
+	}
 	return out, nil
+}
+
+// searchSQL is the vector leg's statement over units or over chunks.
+func searchSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, units bool) (string, []any, error) {
+	if units {
+		return unitVectorSQL(k, vec, limit, f)
+	}
+	return vectorSQL(k, vec, limit, f)
 }
 
 func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
@@ -287,14 +306,20 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	}
 	args := []any{k.ID, ids, terms, quoted}
 	cos := "NULL::float8"
+	// A chunk's cosine is its own, or with units on that of its best unit or itself (as
+	// the vector leg scores it).
+	one := "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $5)"
+	if k.Retrieval().UseUnits() {
+		one = "greatest(" + one + ", (SELECT max(1 - (" + VectorExpr("u", k.EmbeddingDim) + " <=> $5)) FROM chunk_units u WHERE u.kb_id = $1 AND u.chunk_id = c.id))"
+	}
 	switch {
 	case len(vec) != k.EmbeddingDim:
 	case cosineFor == nil:
 		args = append(args, pgvector.NewVector(vec))
-		cos = "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $5)"
+		cos = one
 	case len(cosineFor) > 0:
 		args = append(args, pgvector.NewVector(vec), cosineFor)
-		cos = "CASE WHEN c.id = ANY($6) THEN 1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $5) END"
+		cos = "CASE WHEN c.id = ANY($6) THEN " + one + " END"
 	}
 	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
