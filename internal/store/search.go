@@ -25,7 +25,8 @@ import (
 // scored by its best unit. The knowledge base's hnsw.ef_search setting, when set, applies.
 func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
 	set := k.Retrieval()
-	sql, args, err := searchSQL(k, vec, limit, f, set.UseUnits())
+	units := s.unitsOn(k)
+	sql, args, err := searchSQL(k, vec, limit, f, units)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 	if err := db.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
-	if set.UseUnits() {
+	if units {
 		out = bestPerChunk(out, limit)
 	}
 	return out, nil
@@ -309,7 +310,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	// A chunk's cosine is its own, or with units on that of its best unit or itself (as
 	// the vector leg scores it).
 	one := "1 - (" + VectorExpr("c", k.EmbeddingDim) + " <=> $5)"
-	if k.Retrieval().UseUnits() {
+	if s.unitsOn(k) {
 		one = "greatest(" + one + ", (SELECT max(1 - (" + VectorExpr("u", k.EmbeddingDim) + " <=> $5)) FROM chunk_units u WHERE u.kb_id = $1 AND u.chunk_id = c.id))"
 	}
 	switch {
@@ -555,3 +556,7 @@ func (s *Store) CommonTerms(ctx context.Context, kbID int64) (map[string]float64
 	}
 	return out, rows.Err()
 }
+
+// unitsOn reports whether searches of knowledge base k match its question-sized units: its
+// setting, except in Citus mode, which keeps no units yet (docs/citus.md).
+func (s *Store) unitsOn(k kb.KnowledgeBase) bool { return !s.citus && k.Retrieval().UseUnits() }
