@@ -394,7 +394,8 @@ func TestJobFailsWithTheFilesReason(t *testing.T) {
 	j := b.waitJob(t, jobOf(t, r).ID, final)
 	require.Equal(t, jobs.StateFailed, j.State)
 	require.Contains(t, j.Error, "broken.pdf")
-	require.Contains(t, j.Error, " / ", "bilingual: %s", j.Error)
+	require.Contains(t, j.ErrorZh, "broken.pdf", "bilingual: %s", j.Error)
+	require.Regexp(t, `\p{Han}`, j.ErrorZh)
 	require.Equal(t, 1, j.Attempt, "a bad file is not retried")
 }
 

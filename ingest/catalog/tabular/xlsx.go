@@ -24,9 +24,9 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "unzip size exceeds") {
-			return nil, fmt.Errorf("workbook unpacks to more than %d bytes / 工作簿解压后超过 %d 字节: %w", limit, limit, kb.ErrTooLarge)
+			return nil, kb.TooLarge(fmt.Sprintf("workbook unpacks to more than %d bytes", limit), fmt.Sprintf("工作簿解压后超过 %d 字节", limit))
 		}
-		return nil, fmt.Errorf("not a readable XLSX workbook / 无法读取 XLSX 工作簿 (%v): %w", err, kb.ErrInvalid)
+		return nil, kb.Invalid("not a readable XLSX workbook", fmt.Sprintf("无法读取 XLSX 工作簿 (%v)", err))
 	}
 	defer f.Close()
 
@@ -55,7 +55,7 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 		t.Sheets = append(t.Sheets, sh)
 	}
 	if len(t.Sheets) == 0 {
-		return nil, fmt.Errorf("workbook has no data rows / 工作簿没有数据行: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("workbook has no data rows", "工作簿没有数据行")
 	}
 	return t, nil
 }
