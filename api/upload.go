@@ -70,6 +70,9 @@ func (s *Server) uploadDocument(c *gin.Context) {
 		return
 	}
 	format, err := parse.Sniff(u.name, u.data)
+	if err == nil {
+		err = parse.CheckEncoding(format, u.data)
+	}
 	if err != nil {
 		en, zh := kb.Texts(err)
 		fail(c, newError(http.StatusUnsupportedMediaType, "unsupported",

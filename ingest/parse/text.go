@@ -167,3 +167,16 @@ func parseText(data []byte) (*document.Document, error) {
 	}
 	return &document.Document{Blocks: buildBlocks(lines, nil), Method: "text/" + enc}, nil
 }
+
+// CheckEncoding decodes a whole text file of format f (plain text, Markdown, CSV, JSONL) as
+// Parse would: UTF-8, UTF-16 (BOM, or detected), GB18030/GBK or Big5 pass; anything else is
+// an ErrUnsupported naming the first byte that fits none, so an upload can be refused with
+// 415 before a job is queued (Sniff looks at the head only). Other formats pass.
+func CheckEncoding(f Format, data []byte) error {
+	switch f {
+	case FormatText, FormatMarkdown, FormatCSV, FormatJSONL:
+		_, _, err := decodeText(data, false)
+		return err
+	}
+	return nil
+}

@@ -250,7 +250,7 @@ func parseJSONL(text string) ([]Record, error) {
 }
 
 func parseCSV(data []byte, name string) ([]Record, error) {
-	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30})
+	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30, MaxCellBytes: 1 << 20})
 	if err != nil {
 		return nil, err
 	}

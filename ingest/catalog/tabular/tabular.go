@@ -32,8 +32,9 @@ const (
 	DefaultMaxUnzipBytes = 256 << 20
 	// DefaultMaxCellBytes bounds one cell: reading a file costs about twelve times its
 	// largest text, so one 94 MB cell (under the upload limit) took 1.1 GB (zhiku bench
-	// hostile); real descriptions and answers are kilobytes.
-	DefaultMaxCellBytes = 1 << 20
+	// hostile); real descriptions and answers are kilobytes, and a product card or an
+	// answer of 64 KiB is already more than a passage can use.
+	DefaultMaxCellBytes = 64 << 10
 )
 
 // ErrTooManyRows is returned when a file holds more data rows than Options.MaxRows. It wraps
@@ -193,11 +194,12 @@ func checkCells(t *Table, name string, max int) error {
 		max = DefaultMaxCellBytes
 	}
 	tooLarge := func(sheet string, row int, col string, n int) error {
-		where := fmt.Sprintf("row %d, column %q", row, col)
+		where, whereZh := fmt.Sprintf("row %d, column %q", row, col), fmt.Sprintf("第 %d 行“%s”列", row, col)
 		if sheet != "" {
-			where = fmt.Sprintf("sheet %q %s", sheet, where)
+			where, whereZh = fmt.Sprintf("sheet %q %s", sheet, where), fmt.Sprintf("工作表“%s”%s", sheet, whereZh)
 		}
-		return kb.TooLarge(fmt.Sprintf("tabular: %s: %s holds %d bytes, the limit is %d per cell", name, where, n, max), fmt.Sprintf("第 %d 行“%s”列的内容有 %d 字节，超过单元格上限 %d", row, col, n, max))
+		return kb.TooLarge(fmt.Sprintf("%s: %s holds %d bytes, the limit is %d per cell", name, where, n, max),
+			fmt.Sprintf("%s：%s的内容有 %d 字节，超过单元格上限 %d 字节", name, whereZh, n, max))
 	}
 	for _, sh := range t.Sheets {
 		for j, h := range sh.Header {
