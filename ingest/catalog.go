@@ -13,8 +13,8 @@ const SKUPrefix = "sku:"
 
 // readCatalog turns each product row into a document holding one product card. The
 // content hash is the product's own, so re-importing an unchanged row writes nothing.
-func readCatalog(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	cat, err := catalog.ParseBytes(data, name, catalog.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes})
+func readCatalog(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	cat, err := catalog.ParseBytes(data, name, catalog.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes, Context: ctx})
 	if err != nil {
 		return FileResult{}, err
 	}

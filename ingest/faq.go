@@ -16,8 +16,8 @@ const FAQPrefix = "faq:"
 
 // readFAQ turns each curated question into a ready document. Its similar questions are
 // indexed with it, so any phrasing finds the answer.
-func readFAQ(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	entries, err := faq.Parse(bytes.NewReader(data), name, faq.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes})
+func readFAQ(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	entries, err := faq.Parse(bytes.NewReader(data), name, faq.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes, Context: ctx})
 	var res FileResult
 	switch {
 	case faq.IsRowErrors(err) && len(entries) > 0:

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -34,6 +35,8 @@ type Options struct {
 	MaxRows int
 	// MaxBytes caps the input size read from the io.Reader. Defaults to 128 MiB.
 	MaxBytes int64
+	// Context, when set, stops reading once it is done.
+	Context context.Context
 	// MaxUnzipBytes caps an XLSX's uncompressed size (zip-bomb guard). Defaults to 256 MiB.
 	MaxUnzipBytes int64
 	// ColumnMap maps headers (matched ignoring case, spaces and punctuation) to fields
@@ -90,7 +93,7 @@ func Parse(r io.Reader, name string, opts Options) (*Catalog, error) {
 // a generated one would not survive them. A file with no SKU column at all fails with
 // ErrNoSKUColumn naming the columns it saw.
 func ParseBytes(data []byte, name string, opts Options) (*Catalog, error) {
-	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, MaxUnzipBytes: opts.MaxUnzipBytes})
+	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, MaxUnzipBytes: opts.MaxUnzipBytes, Context: opts.Context})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

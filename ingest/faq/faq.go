@@ -1,6 +1,7 @@
 package faq
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type Options struct {
 	MaxRows int
 	// MaxBytes caps the input size. Defaults to DefaultMaxBytes (64 MiB).
 	MaxBytes int64
+	// Context, when set, stops reading once it is done.
+	Context context.Context
 	// ColumnMap maps headers (matched ignoring case, spaces and punctuation) to the roles
 	// "question", "answer", "similar", "category" and "tags", overriding the synonyms.
 	ColumnMap map[string]string
@@ -122,7 +125,7 @@ func Parse(r io.Reader, name string, opts Options) ([]Entry, error) {
 	if int64(len(data)) > limit {
 		return nil, kb.TooLarge(fmt.Sprintf("faq: %s is larger than %d bytes", filepath.Base(name), limit), fmt.Sprintf("文件超过 %d 字节", limit))
 	}
-	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows})
+	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, Context: opts.Context})
 	if err != nil {
 		return nil, fmt.Errorf("faq: %w", err)
 	}

@@ -207,7 +207,13 @@ type docxTable struct {
 	rowHeader bool
 }
 
+// maxDocxDepth bounds element nesting in word/document.xml: Word's own documents nest a
+// few dozen deep (tables in tables included); a file nested deeper is made to exhaust the
+// reader, and is refused naming that instead of reading as an empty document.
+const maxDocxDepth = 256
+
 func (w *docxWalker) run(ctx context.Context, dec *xml.Decoder) error {
+	depth := 0
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -224,8 +230,13 @@ func (w *docxWalker) run(ctx context.Context, dec *xml.Decoder) error {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if depth++; depth > maxDocxDepth {
+				return kb.NewError(ErrCorrupt, fmt.Sprintf("file is corrupt: word/document.xml nests elements more than %d deep (<%s> at line %d); Word does not write such files",
+					maxDocxDepth, t.Name.Local, lineOf(dec)), fmt.Sprintf("文件已损坏：word/document.xml 的元素嵌套超过 %d 层，不是 Word 生成的文件", maxDocxDepth))
+			}
 			w.start(t)
 		case xml.EndElement:
+			depth--
 			w.end(t)
 		case xml.CharData:
 			if w.inText {
@@ -396,4 +407,10 @@ func looksLikeHeader(rows [][]string) bool {
 		}
 	}
 	return true
+}
+
+// lineOf is the decoder's current line, for messages.
+func lineOf(dec *xml.Decoder) int {
+	line, _ := dec.InputPos()
+	return line
 }

@@ -67,6 +67,8 @@ type Options struct {
 	MaxBytes int64
 	// Timeout bounds one Parse call. Defaults to 60 s.
 	Timeout time.Duration
+	// MaxTextBytes caps the text one file may yield (see textBudget). Defaults to MaxTextBytes.
+	MaxTextBytes int
 	// NoExternalTools disables the pdftotext fallback even when poppler-utils is installed,
 	// so the result does not depend on the machine (tests, sandboxes).
 	NoExternalTools bool
@@ -295,6 +297,9 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 			return nil, fmt.Errorf("parse %s: %w", name, res.err)
 		}
 		makeStorable(res.doc)
+		if n, budget := docTextBytes(res.doc), textBudget(len(data), opts); n > budget {
+			return nil, fmt.Errorf("parse %s: %w", name, textTooLarge(n, budget, len(data)))
+		}
 		if !hasText(res.doc.Blocks) {
 			return nil, fmt.Errorf("parse %s: %w", name, ErrNoText)
 		}
@@ -306,6 +311,47 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 		}
 		return nil, fmt.Errorf("parse %s: %w", name, ctx.Err())
 	}
+}
+
+// MaxTextBytes bounds the text read from one file, whatever its size: everything after
+// reading (chunking, tokenizing, embedding) costs a multiple of it. TextPerFileByte bounds
+// it relative to the file (at least MinTextBudget): real documents hold less text than
+// bytes, or a few times more when compressed; a file that unpacks into far more text is a
+// bomb, not a manual.
+const (
+	MaxTextBytes    = 64 << 20
+	MinTextBudget   = 4 << 20
+	TextPerFileByte = 20
+)
+
+// textBudget is how much text a file of n bytes may yield.
+func textBudget(n int, opts Options) int {
+	limit := MaxTextBytes
+	if opts.MaxTextBytes > 0 {
+		limit = opts.MaxTextBytes
+	}
+	return min(limit, max(MinTextBudget, TextPerFileByte*n))
+}
+
+func textTooLarge(n, budget, size int) error {
+	return kb.NewError(ErrTooLarge, fmt.Sprintf("the file yields more than %d bytes of text (read %d so far from a %d-byte file; the limit is %d× the file size, at least %d MiB, at most %d MiB)",
+		budget, n, size, TextPerFileByte, MinTextBudget>>20, MaxTextBytes>>20),
+		fmt.Sprintf("文件提取出的文本超过 %d 字节（%d 字节的文件已读出 %d 字节；上限为文件大小的 %d 倍，至少 %d MiB，至多 %d MiB）",
+			budget, size, n, TextPerFileByte, MinTextBudget>>20, MaxTextBytes>>20))
+}
+
+// docTextBytes is the size of a document's text: blocks and table cells.
+func docTextBytes(doc *document.Document) int {
+	n := 0
+	for _, b := range doc.Blocks {
+		n += len(b.Text)
+		for _, row := range b.Rows {
+			for _, c := range row {
+				n += len(c)
+			}
+		}
+	}
+	return n
 }
 
 // debugPanics adds stack traces to recovered panics; flipped in tests when debugging.

@@ -40,9 +40,13 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 	var images, badPages int
 	var readErr, bomb string
 	usedCMap := false
+	budget, textBytes := textBudget(len(data), opts), 0
 	for i, pv := range pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if textBytes > budget {
+			return nil, textTooLarge(textBytes, budget, len(data))
 		}
 		scan, err := scanPage(walker, pv)
 		if errors.Is(err, ErrCorrupt) {
@@ -67,6 +71,7 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			for _, l := range res.lines {
 				all.WriteString(l.text)
 			}
+			textBytes += all.Len()
 			if garbled(all.String()) {
 				res.bad = "text is garbled (font encoding not decodable)"
 			}
@@ -113,6 +118,10 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("page %d: %s; page skipped (%s)", i+1, res.bad, reason),
 				fmt.Sprintf("第 %d 页文本无法识别，已跳过（%s）", i+1, reason)))
 		}
+	}
+	if skipped := badPages - len(repaired); skipped > 0 {
+		doc.Warnings = append([]kb.Text{kb.T(fmt.Sprintf("%d of %d pages could not be read and were skipped; their text is missing", skipped, len(pages)),
+			fmt.Sprintf("共 %d 页，其中 %d 页无法读取，已跳过，这些页的内容缺失", len(pages), skipped))}, doc.Warnings...)
 	}
 	if len(repaired) > 0 {
 		method += "+pdftotext"
@@ -238,6 +247,16 @@ func pdftotextDocument(ctx context.Context, data []byte, opts Options, cause err
 			return nil, cause
 		}
 		return nil, kb.Detailf(ErrNoText, "%d pages", len(pages))
+	}
+	empty := 0
+	for _, p := range pages {
+		if strings.TrimSpace(p) == "" {
+			empty++
+		}
+	}
+	if cause != nil && empty > 0 {
+		doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("%d of %d pages could not be read and were skipped; their text is missing", empty, len(pages)),
+			fmt.Sprintf("共 %d 页，其中 %d 页无法读取，已跳过，这些页的内容缺失", len(pages), empty)))
 	}
 	if cause != nil {
 		en, zh := kb.Texts(cause)

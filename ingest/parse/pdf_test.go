@@ -422,9 +422,11 @@ func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pdf", doc.Method)
 	require.Equal(t, []document.Block{{Kind: document.Paragraph, Text: "Page one is plain", Page: 1}}, doc.Blocks)
-	require.Len(t, doc.Warnings, 1)
-	require.Contains(t, doc.Warnings[0].En, "page 2")
-	require.Contains(t, doc.Warnings[0].En, "LZWDecode")
+	require.Len(t, doc.Warnings, 2)
+	require.Equal(t, "1 of 2 pages could not be read and were skipped; their text is missing", doc.Warnings[0].En, "the count comes first")
+	require.Contains(t, doc.Warnings[0].Zh, "其中 1 页无法读取")
+	require.Contains(t, doc.Warnings[1].En, "page 2")
+	require.Contains(t, doc.Warnings[1].En, "LZWDecode")
 
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		t.Skip("pdftotext (poppler-utils) not installed")

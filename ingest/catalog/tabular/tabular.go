@@ -2,6 +2,7 @@ package tabular
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,21 @@ const (
 	DefaultMaxCellBytes = 64 << 10
 )
 
+func (o Options) ctx() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
+}
+
+// cancelled reports every 1024th call whether opts.Context is done, with its error.
+func (o Options) cancelled(n int) error {
+	if o.Context == nil || n%1024 != 0 {
+		return nil
+	}
+	return o.Context.Err()
+}
+
 // ErrTooManyRows is returned when a file holds more data rows than Options.MaxRows. It wraps
 // kb.ErrTooLarge so the API maps it to 413 without knowing this package.
 var ErrTooManyRows = kb.TooLarge("too many rows", "行数超过上限")
@@ -55,6 +71,9 @@ type Options struct {
 	MaxColumns int
 	// MaxCellBytes caps one cell (kb.ErrTooLarge beyond). Defaults to DefaultMaxCellBytes.
 	MaxCellBytes int
+	// Context, when set, stops the row loops once it is done (a reader that timed out
+	// stops instead of running on in the background).
+	Context context.Context
 }
 
 func (o Options) maxRows() int {

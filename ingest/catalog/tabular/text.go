@@ -157,7 +157,10 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 	// Rows are numbered as a spreadsheet shows them: by the line a record starts on, less
 	// the newlines inside earlier quoted cells (csv.Reader skips blank lines, Excel does not).
 	inCellNewlines, rowNum := 0, 0
-	for {
+	for n := 1; ; n++ {
+		if err := opts.cancelled(n); err != nil {
+			return nil, err
+		}
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
