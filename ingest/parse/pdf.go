@@ -260,8 +260,8 @@ func pdftotextDocument(ctx context.Context, data []byte, opts Options, cause err
 	}
 	if cause != nil {
 		en, zh := kb.Texts(cause)
-		doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("PDF could not be read natively (%s); text extracted with pdftotext", en),
-			fmt.Sprintf("无法直接读取 PDF（%s），已改用 pdftotext 提取", zh)))
+		doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("PDF could not be read natively (%s); pdftotext read %d page(s), %d of them with text; any page it could not read is missing", en, len(pages), len(pages)-empty),
+			fmt.Sprintf("无法直接读取 PDF（%s），已改用 pdftotext 提取：读出 %d 页，其中 %d 页有文本；无法读取的页面内容缺失", zh, len(pages), len(pages)-empty)))
 	}
 	return doc, nil
 }
