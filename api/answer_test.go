@@ -100,7 +100,7 @@ type answerBundle struct {
 func setupAnswer(t *testing.T) *answerBundle {
 	t.Helper()
 	fake := &fakeAnswerer{
-		errBefore: fmt.Errorf("%w: filters: unknown field / 过滤字段未知", kb.ErrInvalid),
+		errBefore: kb.Invalid("filters: unknown field", "过滤字段未知"),
 		errAfter:  errors.New("chat model: connection reset"),
 	}
 	sb := setupSearchWith(t, func(d *api.Deps) { d.Answers = fake })

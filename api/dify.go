@@ -41,14 +41,14 @@ type difyRecord struct {
 	Metadata map[string]any `json:"metadata"`
 }
 
-func difyError(c *gin.Context, status, code int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error_code": code, "error_msg": msg})
+func difyError(c *gin.Context, status, code int, en, zh string) {
+	c.AbortWithStatusJSON(status, gin.H{"error_code": code, "error_msg": joinedForDisplay(en, zh)})
 }
 
 func (s *Server) difyRetrieval(c *gin.Context) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		difyError(c, http.StatusRequestEntityTooLarge, 413, "request body too large / 请求体过大")
+		difyError(c, http.StatusRequestEntityTooLarge, 413, "request body too large", "请求体过大")
 		return
 	}
 	// Dify probes the endpoint with a body-less POST when it is registered; it refuses to
@@ -59,7 +59,7 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 	}
 	key, ok := bearer(c.GetHeader("Authorization"))
 	if !ok {
-		difyError(c, http.StatusForbidden, 1001, "invalid Authorization header format; expected 'Bearer <api-key>' / Authorization 头格式错误")
+		difyError(c, http.StatusForbidden, 1001, "invalid Authorization header format; expected 'Bearer <api-key>'", "Authorization 头格式错误")
 		return
 	}
 	p, ok := s.difyPrincipal(c, key)
@@ -68,11 +68,11 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 	}
 	var req difyRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		difyError(c, http.StatusBadRequest, 400, "malformed JSON: "+err.Error()+" / JSON 格式错误")
+		difyError(c, http.StatusBadRequest, 400, "malformed JSON: "+err.Error(), "JSON 格式错误："+err.Error())
 		return
 	}
 	if !p.Role.Can(kb.PermSearch) {
-		difyError(c, http.StatusForbidden, 1002, "authorization failed: this key may not search / 该密钥无检索权限")
+		difyError(c, http.StatusForbidden, 1002, "authorization failed: this key may not search", "该密钥无检索权限")
 		return
 	}
 	k, err := s.deps.Store.GetKB(c.Request.Context(), p.TenantID, req.KnowledgeID)
@@ -80,22 +80,23 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 		err = kb.ErrNotFound
 	}
 	if errors.Is(err, kb.ErrNotFound) {
-		difyError(c, http.StatusNotFound, 2001, "the knowledge does not exist: "+req.KnowledgeID+" / 知识库不存在")
+		difyError(c, http.StatusNotFound, 2001, "the knowledge does not exist: "+req.KnowledgeID, "知识库不存在："+req.KnowledgeID)
 		return
 	}
 	if err != nil {
 		c.Error(err) //nolint:errcheck // logged once by the access log
-		difyError(c, http.StatusInternalServerError, 500, "internal error / 服务器内部错误")
+		difyError(c, http.StatusInternalServerError, 500, "internal error", "服务器内部错误")
 		return
 	}
 	filter, err := difyFilter(req)
 	if err != nil {
-		difyError(c, http.StatusBadRequest, 400, err.Error())
+		en, zh := kb.Texts(err)
+		difyError(c, http.StatusBadRequest, 400, en, zh)
 		return
 	}
 	topK := req.RetrievalSetting.TopK
 	if topK < 0 {
-		difyError(c, http.StatusBadRequest, 400, "retrieval_setting.top_k must be positive / top_k 必须为正数")
+		difyError(c, http.StatusBadRequest, 400, "retrieval_setting.top_k must be positive", "top_k 必须为正数")
 		return
 	}
 	if topK == 0 {
@@ -111,11 +112,11 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 	}
 	if err != nil {
 		if ae := classify(err); ae.Status < 500 {
-			difyError(c, ae.Status, ae.Status, ae.Message)
+			difyError(c, ae.Status, ae.Status, ae.Message, ae.MessageZh)
 			return
 		}
 		c.Error(err) //nolint:errcheck
-		difyError(c, http.StatusInternalServerError, 500, "internal error / 服务器内部错误")
+		difyError(c, http.StatusInternalServerError, 500, "internal error", "服务器内部错误")
 		return
 	}
 	if len(hits) == 0 && s.deps.SearchMisses != nil {
@@ -151,22 +152,22 @@ func (s *Server) difyRetrieval(c *gin.Context) {
 func (s *Server) difyPrincipal(c *gin.Context, key string) (kb.Principal, bool) {
 	p, err := s.resolveKey(c.Request.Context(), key)
 	if errors.Is(err, kb.ErrNotFound) {
-		difyError(c, http.StatusForbidden, 1002, "authorization failed / 鉴权失败")
+		difyError(c, http.StatusForbidden, 1002, "authorization failed", "鉴权失败")
 		return p, false
 	}
 	if err != nil {
 		c.Error(err) //nolint:errcheck
-		difyError(c, http.StatusInternalServerError, 500, "internal error / 服务器内部错误")
+		difyError(c, http.StatusInternalServerError, 500, "internal error", "服务器内部错误")
 		return p, false
 	}
 	c.Set(ctxPrincipal, p)
 	if ae, retryAfter := s.admitKey(p); ae != nil {
 		if retryAfter != "" {
 			c.Header("Retry-After", retryAfter)
-			difyError(c, ae.Status, ae.Status, ae.Message+" / "+ae.MessageZh)
+			difyError(c, ae.Status, ae.Status, ae.Message, ae.MessageZh)
 			return p, false
 		}
-		difyError(c, http.StatusForbidden, 1002, "authorization failed: "+ae.Message+" / "+ae.MessageZh)
+		difyError(c, http.StatusForbidden, 1002, "authorization failed: "+ae.Message, "鉴权失败："+ae.MessageZh)
 		return p, false
 	}
 	return p, true
@@ -194,12 +195,12 @@ func difyFilter(req difyRequest) (kb.Filter, error) {
 	case "or":
 		f.Or = true
 	default:
-		return f, errors.New("metadata_condition.logical_operator must be and or or")
+		return f, kb.Invalid("metadata_condition.logical_operator must be and or or", "metadata_condition.logical_operator 只能是 and 或 or")
 	}
 	for _, cond := range mc.Conditions {
 		op, ok := difyOps[strings.ToLower(strings.TrimSpace(cond.ComparisonOperator))]
 		if !ok {
-			return f, errors.New("unsupported comparison_operator " + cond.ComparisonOperator)
+			return f, kb.Invalid("unsupported comparison_operator "+cond.ComparisonOperator, "不支持的比较运算符 "+cond.ComparisonOperator)
 		}
 		var names []string
 		switch n := cond.Name.(type) {
@@ -216,7 +217,7 @@ func difyFilter(req difyRequest) (kb.Filter, error) {
 			}
 		}
 		if len(names) == 0 {
-			return f, errors.New("each metadata condition needs a name")
+			return f, kb.Invalid("each metadata condition needs a name", "每个元数据条件都需要 name")
 		}
 		value := cond.Value
 		if s, ok := value.(string); ok && (op == kb.OpIn || op == kb.OpNotIn) {
@@ -232,7 +233,7 @@ func difyFilter(req difyRequest) (kb.Filter, error) {
 		}
 	}
 	if err := storableFilter(f); err != nil {
-		return f, errors.New("metadata_condition: a name or value holds a NUL character (\\u0000) / 元数据条件不能包含 NUL 字符")
+		return f, kb.Invalid("metadata_condition: a name or value holds a NUL character (\\u0000)", "元数据条件不能包含 NUL 字符")
 	}
 	return f, nil
 }

@@ -84,48 +84,38 @@ func classify(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	// A kb.Error carries both languages as fields.
-	var ke *kb.Error
-	if errors.As(err, &ke) {
-		if ae := classify(ke.Kind); ae != errInternal {
-			return newError(ae.Status, ae.Code, ke.En, ke.Zh)
-		}
+	ae = classifyKind(err)
+	// A kb.Error (or a list of bad rows...) carries its message in both languages as
+	// fields; they are answered as written, never cut out of one string.
+	var be kb.Bilingual
+	if (ae.Status < 500 || ae.Code == "not_supported") && errors.As(err, &be) {
+		en, zh := be.Texts()
+		return newError(ae.Status, ae.Code, en, zh)
 	}
-	// Older sentinel errors carry their detail in one string after the sentinel text
-	// ("invalid input: name is required / 名称不能为空", or "… / 文件过大: too large" when
-	// the sentinel was wrapped last): drop the sentinel's text wherever it stands, and cut
-	// at the last " / ", since English text may hold one ("1 / 3 HP") and Chinese does not.
-	detail := func(sentinel error) (string, string) {
-		msg := err.Error()
-		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
-			msg = msg[i+len(sentinel.Error())+2:]
-		}
-		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
-		if i := strings.LastIndex(msg, " / "); i >= 0 {
-			return msg[:i], msg[i+3:]
-		}
-		return msg, ""
-	}
+	return ae
+}
+
+// classifyKind maps an error's sentinel (or a provider's or the database's failure) onto
+// its status and code, with a generic message.
+func classifyKind(err error) *apiError {
+	// Without a bilingual message (see classify) the detail is in English only.
 	switch {
 	case errors.Is(err, kb.ErrNotFound):
 		return newError(http.StatusNotFound, "not_found", "not found", "未找到")
 	case errors.Is(err, kb.ErrConflict):
 		return newError(http.StatusConflict, "conflict", "already exists", "已存在")
 	case errors.Is(err, kb.ErrInvalid):
-		en, zh := detail(kb.ErrInvalid)
-		return newError(http.StatusUnprocessableEntity, "invalid", en, zh)
+		return newError(http.StatusUnprocessableEntity, "invalid", err.Error(), "输入无效")
 	case errors.Is(err, kb.ErrForbidden):
 		return newError(http.StatusForbidden, "forbidden", "this key lacks the right for this action", "该密钥无权执行此操作")
 	case errors.Is(err, kb.ErrUnauthenticated):
 		return errBadKey
 	case errors.Is(err, kb.ErrTooLarge):
-		en, zh := detail(kb.ErrTooLarge)
-		return newError(http.StatusRequestEntityTooLarge, "too_large", en, zh)
+		return newError(http.StatusRequestEntityTooLarge, "too_large", err.Error(), "超出大小上限")
 	case errors.Is(err, kb.ErrNotSupported):
 		return newError(http.StatusNotImplemented, "not_supported", "not supported in this deployment", "当前部署不支持该操作")
 	case errors.Is(err, kb.ErrUnsupported):
-		en, zh := detail(kb.ErrUnsupported)
-		return newError(http.StatusUnsupportedMediaType, "unsupported", en, zh)
+		return newError(http.StatusUnsupportedMediaType, "unsupported", err.Error(), "不支持的格式")
 	}
 	// A model provider's failure first: it may wrap a network error too.
 	var pe providerFailure
@@ -188,4 +178,14 @@ func badRequest(en, zh string) *apiError {
 // invalid reports well-formed input that breaks a rule, naming the field.
 func invalid(en, zh string) *apiError {
 	return newError(http.StatusUnprocessableEntity, "invalid", en, zh)
+}
+
+// joinedForDisplay is the one place where both languages share a string: Dify's error_msg
+// and an MCP tool error have a single text field, read by people and models. Nothing reads
+// it back apart (internal/archtest allows " / " here only).
+func joinedForDisplay(en, zh string) string {
+	if zh == "" || zh == en {
+		return en
+	}
+	return en + " / " + zh
 }

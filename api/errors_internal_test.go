@@ -23,9 +23,12 @@ func TestBilingualErrorsKeepEachLanguageWhole(t *testing.T) {
 	}{
 		{kb.TooLarge("file is over 5 bytes / limit", "文件超过 5 字节"), http.StatusRequestEntityTooLarge, "file is over 5 bytes / limit", "文件超过 5 字节"},
 		{fmt.Errorf("upload: %w", kb.Invalid("top_k must be 1..100", "top_k 须在 1 到 100 之间")), http.StatusUnprocessableEntity, "top_k must be 1..100", "top_k 须在 1 到 100 之间"},
-		// The older one-string form, with the sentinel wrapped last and a " / " in English.
-		{fmt.Errorf("catalog: x.csv is larger than 5 bytes / 文件超过 5 字节: %w", kb.ErrTooLarge), http.StatusRequestEntityTooLarge, "catalog: x.csv is larger than 5 bytes", "文件超过 5 字节"},
-		{fmt.Errorf("%w: a 1 / 3 HP motor is unknown / 未知电机", kb.ErrInvalid), http.StatusUnprocessableEntity, "a 1 / 3 HP motor is unknown", "未知电机"},
+		// A message is never cut: " / " in English stays, and a bare sentinel's detail is English.
+		{kb.Invalid("a 1 / 3 HP motor is unknown", "未知电机"), http.StatusUnprocessableEntity, "a 1 / 3 HP motor is unknown", "未知电机"},
+		{fmt.Errorf("%w: a 1 / 3 HP motor", kb.ErrInvalid), http.StatusUnprocessableEntity, "invalid input: a 1 / 3 HP motor", "输入无效"},
+		// A detail added to a bilingual kind reaches both languages.
+		{fmt.Errorf("parse: %w", kb.Detailf(kb.Unsupported("file format is not supported", "不支持的文件格式"), "%d pages", 3)), http.StatusUnsupportedMediaType,
+			"file format is not supported: 3 pages", "不支持的文件格式：3 pages"},
 		// What a deployment does not offer (Citus mode's re-embedding, statistics…): 501.
 		{fmt.Errorf("store: statistics: %w", kb.NotSupported("not supported on Citus yet", "Citus 上暂不支持")), http.StatusNotImplemented, "not supported on Citus yet", "Citus 上暂不支持"},
 	} {

@@ -32,7 +32,7 @@ func jobView(j jobs.Job) jobs.Job {
 	}
 	if j.Result != nil && j.Result.Warnings == nil {
 		r := *j.Result
-		r.Warnings = []string{}
+		r.Warnings = []kb.Text{}
 		j.Result = &r
 	}
 	return j

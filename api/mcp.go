@@ -210,8 +210,5 @@ func (s *Server) toolError(err error) error {
 	if ae.Status >= 500 {
 		s.log.Error("mcp tool failed", "error", err)
 	}
-	if ae.MessageZh == "" {
-		return errors.New(ae.Message)
-	}
-	return errors.New(ae.Message + " / " + ae.MessageZh)
+	return errors.New(joinedForDisplay(ae.Message, ae.MessageZh))
 }

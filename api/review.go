@@ -48,9 +48,9 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 		return
 	}
 	p, _ := principal(c)
-	action, detail := "document.approve", "approved by "+p.Name+" / 已审核通过"
+	action, detail := "document.approve", "approved by "+p.Name
 	if !approve {
-		action, detail = "document.reject", "rejected by "+p.Name+" / 已驳回"
+		action, detail = "document.reject", "rejected by "+p.Name
 		if req.Reason != "" {
 			detail += ": " + req.Reason
 		}
@@ -104,13 +104,13 @@ func (s *Server) curateDocument(c *gin.Context) {
 		return
 	}
 	if d.Kind != kb.KindTickets {
-		fail(c, fmt.Errorf("%w: document %s is a %s document; only Q&A pairs mined from tickets can be edited into curated answers / 只有从工单提取的问答可以编辑后通过", kb.ErrConflict, d.ExternalID, d.Kind))
+		fail(c, kb.Conflict(fmt.Sprintf("document %s is a %s document; only Q&A pairs mined from tickets can be edited into curated answers", d.ExternalID, d.Kind), "只有从工单提取的问答可以编辑后通过"))
 		return
 	}
 	switch d.Status {
 	case kb.StatusReview, kb.StatusReady, kb.StatusFailed, kb.StatusRejected:
 	default:
-		fail(c, fmt.Errorf("%w: document %s is %s; only reviewed, ready or rejected pairs can be edited and approved / 该问答当前状态无法编辑通过", kb.ErrConflict, d.ExternalID, d.Status))
+		fail(c, kb.Conflict(fmt.Sprintf("document %s is %s; only reviewed, ready or rejected pairs can be edited and approved", d.ExternalID, d.Status), "该问答当前状态无法编辑通过"))
 		return
 	}
 	p, _ := principal(c)
@@ -118,7 +118,7 @@ func (s *Server) curateDocument(c *gin.Context) {
 	// at once one gets a conflict, and no curated answer is made twice. Should the answer
 	// then be refused (a bad field), the pair goes back to where it was.
 	claim := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: kb.StatusSuperseded,
-		Detail: fmt.Sprintf("edited and approved by %s as a curated Q&A / 已由 %s 编辑通过，转为精选问答", p.Name, p.Name)}
+		Detail: fmt.Sprintf("edited and approved by %s as a curated Q&A", p.Name)}
 	if err := s.deps.Store.ChangeDocumentStatus(ctx, claim); err != nil {
 		fail(c, err)
 		return
@@ -134,7 +134,7 @@ func (s *Server) curateDocument(c *gin.Context) {
 		return
 	}
 	named := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: kb.StatusSuperseded,
-		Detail: fmt.Sprintf("edited and approved by %s as curated Q&A #%d / 已编辑通过，转为精选问答 #%d", p.Name, f.ID, f.ID)}
+		Detail: fmt.Sprintf("edited and approved by %s as curated Q&A #%d", p.Name, f.ID)}
 	if err := s.deps.Store.ChangeDocumentStatus(ctx, named); err != nil {
 		s.log.Error("naming the curated answer on its pair failed", "document_id", d.ID, "error", err)
 	}

@@ -110,7 +110,7 @@ func storableFilter(f kb.Filter) error {
 	}
 	for _, c := range f.Conditions {
 		if bad(c.Field) || bad(c.Op) || bad(c.Value) {
-			return fmt.Errorf("%w: filters: condition on %q holds a NUL character (\\u0000) / 过滤条件不能包含 NUL 字符", kb.ErrInvalid, strings.ReplaceAll(c.Field, "\x00", ""))
+			return kb.Invalid(fmt.Sprintf("filters: condition on %q holds a NUL character (\\u0000)", strings.ReplaceAll(c.Field, "\x00", "")), "过滤条件不能包含 NUL 字符")
 		}
 	}
 	return nil
@@ -125,7 +125,7 @@ func parseFilters(raw json.RawMessage) (kb.Filter, error) {
 		return f, nil
 	}
 	bad := func(why string) error {
-		return fmt.Errorf("%w: filters: %s / 过滤条件格式错误", kb.ErrInvalid, why)
+		return kb.Invalid(fmt.Sprintf("filters: %s", why), "过滤条件格式错误")
 	}
 	var list []kb.Condition
 	if err := json.Unmarshal(raw, &list); err == nil {

@@ -181,7 +181,8 @@ func (s *Server) signIn(ctx context.Context, req loginRequest) (kb.Session, kb.P
 	return kb.Session{}, kb.Principal{}, errBadLogin
 }
 
-// logout answers POST /admin/api/logout: the session ends and its cookie is cleared.
+// logout answers POST /admin/api/logout: the session ends and its cookie is cleared, and
+// the audit log records who signed out (session.logout, with when and from where).
 // Without a session it still succeeds, so a stale tab can always sign out.
 func (s *Server) logout(c *gin.Context) {
 	if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
@@ -190,9 +191,15 @@ func (s *Server) logout(c *gin.Context) {
 			return
 		}
 		sum := sha256.Sum256([]byte(id))
+		// Who is signing out, for the audit log; a session already gone is not logged.
+		p, _, perr := s.deps.Accounts.SessionPrincipal(c.Request.Context(), sum[:], sessionIdle, sessionMaxAge)
 		if err := s.deps.Accounts.DeleteSession(c.Request.Context(), sum[:]); err != nil {
 			fail(c, err)
 			return
+		}
+		if perr == nil {
+			c.Set(ctxPrincipal, p)
+			s.audit(c, "session.logout", p.Name, map[string]any{"ip": c.ClientIP()})
 		}
 	}
 	s.setSessionCookie(c, "", -1)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -144,9 +145,17 @@ func TestSessionSignIn(t *testing.T) {
 		require.Equal(t, 403, br.do("GET", "/v1/keys", "").Code)
 
 		require.Equal(t, 403, br.do("POST", "/admin/api/logout", "").Code, "logout needs the token too")
+		before := time.Now().Add(-time.Second)
 		require.Equal(t, 204, br.write("POST", "/admin/api/logout", "").Code)
 		r = br.do("GET", "/v1/knowledge-bases", "")
 		require.Equal(t, 401, r.Code)
+		// Signing out is audited: who, when (and from where).
+		var actor string
+		var at time.Time
+		require.NoError(t, b.db.Pool.QueryRow(context.Background(),
+			`SELECT actor, created_at FROM audit_log WHERE action = 'session.logout' AND tenant_id = $1`, b.tenant.ID).Scan(&actor, &at))
+		require.Equal(t, "ops@shop.cn", actor)
+		require.True(t, at.After(before), "logged when it happened")
 	})
 
 	t.Run("Keys", func(t *testing.T) {

@@ -70,10 +70,13 @@ func (s *Server) uploadDocument(c *gin.Context) {
 		return
 	}
 	format, err := parse.Sniff(u.name, u.data)
+	if err == nil {
+		err = parse.CheckEncoding(format, u.data)
+	}
 	if err != nil {
-		en, zh, _ := strings.Cut(strings.TrimPrefix(err.Error(), kb.ErrUnsupported.Error()+": "), " / ")
+		en, zh := kb.Texts(err)
 		fail(c, newError(http.StatusUnsupportedMediaType, "unsupported",
-			fmt.Sprintf("%s: not a file Zhiku can read (%s)", u.name, en), zh))
+			fmt.Sprintf("%s: not a file Zhiku can read (%s)", u.name, en), fmt.Sprintf("%s：无法读取的文件（%s）", u.name, zh)))
 		return
 	}
 	p, _ := principal(c)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	xunicode "golang.org/x/text/encoding/unicode"
 
 	"github.com/zhiku/zhiku/api"
 	"github.com/zhiku/zhiku/ingest"
@@ -283,6 +285,8 @@ func TestUploadRejectsBadInput(t *testing.T) {
 	}{
 		"binary garbage":      {"manual.pdf", append([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0}, bytes.Repeat([]byte{0, 0xff, 0x13, 0x88, 0x01}, 400)...), nil, 415, "unsupported"},
 		"zip of other things": {"a.zip", []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00junk/readme.txt"), nil, 415, "unsupported"},
+		// Past the 8 KB that Sniff looks at: Latin-1 bytes fit no encoding Zhiku reads.
+		"unknown encoding":    {"menu.txt", append(bytes.Repeat([]byte("menu line\n"), 1000), []byte("Caf\xe9 cr\xe8me br\xfbl\xe9e \xff\xfe\xfd")...), nil, 415, "text encoding not recognised: byte 0xe9 at offset 10003"},
 		"malformed metadata":  {"a.md", []byte(manualMD), map[string]string{"metadata": `{"product":`}, 400, "metadata"},
 		"metadata not object": {"a.md", []byte(manualMD), map[string]string{"metadata": `["x"]`}, 422, "metadata"},
 		"unknown kind":        {"a.md", []byte(manualMD), map[string]string{"kind": "video"}, 422, "kind"},
@@ -394,7 +398,8 @@ func TestJobFailsWithTheFilesReason(t *testing.T) {
 	j := b.waitJob(t, jobOf(t, r).ID, final)
 	require.Equal(t, jobs.StateFailed, j.State)
 	require.Contains(t, j.Error, "broken.pdf")
-	require.Contains(t, j.Error, " / ", "bilingual: %s", j.Error)
+	require.Contains(t, j.ErrorZh, "broken.pdf", "bilingual: %s", j.Error)
+	require.Regexp(t, `\p{Han}`, j.ErrorZh)
 	require.Equal(t, 1, j.Attempt, "a bad file is not retried")
 }
 
@@ -479,4 +484,28 @@ func TestJobSurvivesRestart(t *testing.T) {
 	require.Contains(t, docs.Raw, `"total":3`)
 	res := results(t, b.do(t, adminKey, "POST", "/v1/knowledge-bases/kb1/search", `{"query":"电机保修几年","top_k":1}`))
 	require.Equal(t, "p3", res[0]["external_id"])
+}
+
+// GBK/GB18030 and UTF-16 with a BOM are read (converted to UTF-8); text in an encoding
+// that fits none is refused with 415 at upload, naming the byte, in both languages.
+func TestUploadTextEncodings(t *testing.T) {
+	t.Parallel()
+	b := setupUpload(t, 0)
+	b.startWorkers(t)
+	text := "# 退货政策\n\n七天无理由退货，运费由买家承担。\n"
+	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(text))
+	require.NoError(t, err)
+	utf16, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.UseBOM).NewEncoder().Bytes([]byte(text))
+	require.NoError(t, err)
+	for name, data := range map[string][]byte{"gbk.txt": gbk, "utf16.txt": utf16} {
+		r := b.upload(t, adminKey, "kb1", name, data, nil)
+		require.Equal(t, 202, r.Code, r.Raw)
+		j := b.waitJob(t, jobOf(t, r).ID, final)
+		require.Equal(t, jobs.StateSucceeded, j.State, "%s: %s", name, j.Error)
+	}
+	r := b.upload(t, adminKey, "kb1", "latin1.txt", []byte("Caf\xe9 cr\xe8me br\xfbl\xe9e \xff\xfe\xfd"), nil)
+	require.Equal(t, 415, r.Code, r.Raw)
+	e := r.Body["error"].(map[string]any)
+	require.Contains(t, e["message"], "text encoding not recognised")
+	require.Contains(t, e["message_zh"], "无法识别文本编码")
 }

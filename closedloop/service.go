@@ -82,12 +82,12 @@ func (s *Service) List(ctx context.Context, f kb.GapFilter) ([]kb.Gap, int, erro
 	switch f.Status {
 	case "", kb.GapOpen, kb.GapResolved, kb.GapDismissed:
 	default:
-		return nil, 0, fmt.Errorf("%w: status must be open, resolved or dismissed / status 只能是 open、resolved 或 dismissed", kb.ErrInvalid)
+		return nil, 0, kb.Invalid("status must be open, resolved or dismissed", "status 只能是 open、resolved 或 dismissed")
 	}
 	switch f.Sort {
 	case "", kb.GapSortImpact, kb.GapSortCount, kb.GapSortLastSeen:
 	default:
-		return nil, 0, fmt.Errorf("%w: sort must be impact, count or last_seen / sort 只能是 impact、count 或 last_seen", kb.ErrInvalid)
+		return nil, 0, kb.Invalid("sort must be impact, count or last_seen", "sort 只能是 impact、count 或 last_seen")
 	}
 	return s.d.Store.ListGaps(ctx, f)
 }
@@ -130,7 +130,7 @@ func (s *Service) gap(ctx context.Context, tenantID int64, kbIDs []int64, id int
 func (s *Service) Assign(ctx context.Context, tenantID int64, kbIDs []int64, id int64, assignee string) (kb.Gap, error) {
 	assignee = strings.TrimSpace(assignee)
 	if utf8.RuneCountInString(assignee) > 200 {
-		return kb.Gap{}, fmt.Errorf("%w: assignee is longer than 200 characters / assignee 超过 200 个字符", kb.ErrInvalid)
+		return kb.Gap{}, kb.Invalid("assignee is longer than 200 characters", "assignee 超过 200 个字符")
 	}
 	if _, err := s.gap(ctx, tenantID, kbIDs, id); err != nil {
 		return kb.Gap{}, err
@@ -152,7 +152,7 @@ type Resolution struct {
 // operators cannot both resolve it.
 func (s *Service) Resolve(ctx context.Context, tenantID int64, kbIDs []int64, id int64, r Resolution) (kb.Gap, kb.FAQ, error) {
 	if strings.TrimSpace(r.Answer) == "" {
-		return kb.Gap{}, kb.FAQ{}, fmt.Errorf("%w: answer is required / 答案不能为空", kb.ErrInvalid)
+		return kb.Gap{}, kb.FAQ{}, kb.Invalid("answer is required", "答案不能为空")
 	}
 	g, err := s.gap(ctx, tenantID, kbIDs, id)
 	if err != nil {
@@ -205,8 +205,7 @@ var DismissReasons = []string{"out_of_scope", "spam", "duplicate", "answered_els
 // Dismiss closes an open gap without an answer.
 func (s *Service) Dismiss(ctx context.Context, tenantID int64, kbIDs []int64, id int64, reason string) (kb.Gap, error) {
 	if !slices.Contains(DismissReasons, reason) {
-		return kb.Gap{}, fmt.Errorf("%w: reason must be one of %s / reason 只能是 %s", kb.ErrInvalid,
-			strings.Join(DismissReasons, ", "), strings.Join(DismissReasons, "、"))
+		return kb.Gap{}, kb.Invalid(fmt.Sprintf("reason must be one of %s", strings.Join(DismissReasons, ", ")), fmt.Sprintf("reason 只能是 %s", strings.Join(DismissReasons, "、")))
 	}
 	if _, err := s.gap(ctx, tenantID, kbIDs, id); err != nil {
 		return kb.Gap{}, err
@@ -219,12 +218,12 @@ func (s *Service) Merge(ctx context.Context, tenantID int64, kbIDs []int64, ids 
 	seen := map[int64]bool{}
 	for _, id := range ids {
 		if seen[id] {
-			return kb.Gap{}, fmt.Errorf("%w: ids repeats gap %d / ids 中有重复的缺口", kb.ErrInvalid, id)
+			return kb.Gap{}, kb.Invalid(fmt.Sprintf("ids repeats gap %d", id), "ids 中有重复的缺口")
 		}
 		seen[id] = true
 	}
 	if len(ids) < 2 || len(ids) > 100 {
-		return kb.Gap{}, fmt.Errorf("%w: ids must name 2 to 100 gaps / ids 须包含 2 到 100 个缺口", kb.ErrInvalid)
+		return kb.Gap{}, kb.Invalid("ids must name 2 to 100 gaps", "ids 须包含 2 到 100 个缺口")
 	}
 	for _, id := range ids {
 		if _, err := s.gap(ctx, tenantID, kbIDs, id); err != nil {
@@ -237,7 +236,7 @@ func (s *Service) Merge(ctx context.Context, tenantID int64, kbIDs []int64, ids 
 // Split moves occurrences of gap id into a new gap, which it returns.
 func (s *Service) Split(ctx context.Context, tenantID int64, kbIDs []int64, id int64, occurrenceIDs []int64) (kb.Gap, error) {
 	if len(occurrenceIDs) == 0 {
-		return kb.Gap{}, fmt.Errorf("%w: occurrence_ids is required / occurrence_ids 不能为空", kb.ErrInvalid)
+		return kb.Gap{}, kb.Invalid("occurrence_ids is required", "occurrence_ids 不能为空")
 	}
 	if _, err := s.gap(ctx, tenantID, kbIDs, id); err != nil {
 		return kb.Gap{}, err
@@ -273,7 +272,7 @@ func (s *Service) Stats(ctx context.Context, tenantID int64, kbIDs []int64, days
 		days = 7
 	}
 	if days < 1 || days > 90 {
-		return nil, fmt.Errorf("%w: days must be 1..90 / days 须在 1 到 90 之间", kb.ErrInvalid)
+		return nil, kb.Invalid("days must be 1..90", "days 须在 1 到 90 之间")
 	}
 	return s.d.Store.LoopStats(ctx, tenantID, kbIDs, days)
 }
@@ -284,6 +283,7 @@ type Draft struct {
 	Passages  []kb.Hit `json:"passages"`
 	Answer    string   `json:"answer,omitempty"` // drafted by the chat model; empty without one
 	Error     string   `json:"error,omitempty"`  // why the model gave no draft
+	ErrorZh   string   `json:"error_zh,omitempty"`
 }
 
 // Draft finds the best passages of knowledge base k for the gap's questions and, with a
@@ -325,7 +325,7 @@ func (s *Service) Draft(ctx context.Context, k kb.KnowledgeBase, g kb.Gap) (Draf
 	text, err := s.d.Drafter.Complete(ctx, draftPrompt(g.Question, questions, d.Passages))
 	if err != nil {
 		s.log.Warn("drafting an answer failed", "gap", g.ID, "error", err)
-		d.Error = "the chat model gave no draft / 模型未能生成草稿"
+		d.Error, d.ErrorZh = "the chat model gave no draft", "模型未能生成草稿"
 		return d, nil
 	}
 	d.Answer = strings.TrimSpace(text)

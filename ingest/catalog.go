@@ -13,18 +13,18 @@ const SKUPrefix = "sku:"
 
 // readCatalog turns each product row into a document holding one product card. The
 // content hash is the product's own, so re-importing an unchanged row writes nothing.
-func readCatalog(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	cat, err := catalog.ParseBytes(data, name, catalog.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes})
+func readCatalog(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	cat, err := catalog.ParseBytes(data, name, catalog.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes, Context: ctx})
 	if err != nil {
 		return FileResult{}, err
 	}
 	res := FileResult{Method: string(cat.Format), ReplaceScope: kb.KindCatalog + ":" + name}
 	for _, e := range cat.Errors {
-		res.Warnings = append(res.Warnings, e.Error())
+		res.Warnings = append(res.Warnings, kb.TextOf(e))
 	}
 	res.Warnings = capWarnings(res.Warnings)
 	if len(cat.Products) == 0 {
-		return FileResult{}, fmt.Errorf("%w: no products in %s (%d row(s) skipped) / 未读取到任何商品", kb.ErrInvalid, name, len(cat.Errors))
+		return FileResult{}, kb.Invalid(fmt.Sprintf("no products in %s (%d row(s) skipped)", name, len(cat.Errors)), "未读取到任何商品")
 	}
 	res.Units = make([]Unit, 0, len(cat.Products))
 	for _, p := range cat.Products {
@@ -75,10 +75,10 @@ func productMetadata(p catalog.Product) map[string]any {
 }
 
 // capWarnings keeps a long list of row problems readable.
-func capWarnings(w []string) []string {
+func capWarnings(w []kb.Text) []kb.Text {
 	const keep = 20
 	if len(w) <= keep {
 		return w
 	}
-	return append(w[:keep:keep], fmt.Sprintf("and %d more / 另有 %d 条", len(w)-keep, len(w)-keep))
+	return append(w[:keep:keep], kb.T(fmt.Sprintf("and %d more", len(w)-keep), fmt.Sprintf("另有 %d 条", len(w)-keep)))
 }

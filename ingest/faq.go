@@ -16,14 +16,14 @@ const FAQPrefix = "faq:"
 
 // readFAQ turns each curated question into a ready document. Its similar questions are
 // indexed with it, so any phrasing finds the answer.
-func readFAQ(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	entries, err := faq.Parse(bytes.NewReader(data), name, faq.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes})
+func readFAQ(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	entries, err := faq.Parse(bytes.NewReader(data), name, faq.Options{MaxRows: opts.Limits.MaxRows, MaxBytes: opts.Limits.MaxBytes, Context: ctx})
 	var res FileResult
 	switch {
 	case faq.IsRowErrors(err) && len(entries) > 0:
 		if re, ok := err.(*faq.RowErrors); ok {
 			for _, r := range re.Rows {
-				res.Warnings = append(res.Warnings, r.Error())
+				res.Warnings = append(res.Warnings, kb.TextOf(r))
 			}
 		}
 		res.Warnings = capWarnings(res.Warnings)
@@ -31,7 +31,7 @@ func readFAQ(_ context.Context, name string, data []byte, opts FileOptions) (Fil
 		return FileResult{}, err
 	}
 	if len(entries) == 0 {
-		return FileResult{}, fmt.Errorf("%w: no questions in %s / 未读取到任何问答", kb.ErrInvalid, name)
+		return FileResult{}, kb.Invalid(fmt.Sprintf("no questions in %s", name), "未读取到任何问答")
 	}
 	if f, err := tabular.Detect(data, name); err == nil {
 		res.Method = string(f)
@@ -40,7 +40,7 @@ func readFAQ(_ context.Context, name string, data []byte, opts FileOptions) (Fil
 	for _, e := range entries {
 		id := FAQPrefix + questionKey(e.Question)
 		if seen[id] {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("row %d: question repeats an earlier one / 问题重复", e.Row))
+			res.Warnings = append(res.Warnings, kb.T(fmt.Sprintf("row %d: question repeats an earlier one", e.Row), fmt.Sprintf("第 %d 行：问题重复", e.Row)))
 			continue
 		}
 		seen[id] = true

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/zhiku/zhiku/ingest/parse"
 	"github.com/zhiku/zhiku/internal/kb"
 )
 
@@ -64,7 +63,7 @@ type FileResult struct {
 	Method   string // how the text was obtained: the parse method ("pdf+cmap"), "csv", "xlsx", "jsonl"...
 	Units    []Unit
 	Pages    int
-	Warnings []string // non-fatal: garbled page repaired, row 12 skipped (no SKU), ...
+	Warnings []kb.Text // non-fatal: garbled page repaired, row 12 skipped (no SKU), ...
 	// ReplaceScope, when not empty, names the set a catalog import may prune with --replace
 	// ("catalog:<file name>"); see Prune.
 	ReplaceScope string
@@ -83,11 +82,10 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 	name = filepath.Base(name)
 	opts.Limits = opts.Limits.withDefaults()
 	if int64(len(data)) > opts.Limits.MaxBytes {
-		return FileResult{}, fmt.Errorf("%w: %s is %s, the limit is %s / 文件 %s 超过大小上限 %s",
-			kb.ErrTooLarge, name, humanBytes(int64(len(data))), humanBytes(opts.Limits.MaxBytes), name, humanBytes(opts.Limits.MaxBytes))
+		return FileResult{}, kb.TooLarge(fmt.Sprintf("%s is %s, the limit is %s", name, humanBytes(int64(len(data))), humanBytes(opts.Limits.MaxBytes)), fmt.Sprintf("文件 %s 超过大小上限 %s", name, humanBytes(opts.Limits.MaxBytes)))
 	}
 	if len(data) == 0 {
-		return FileResult{}, fmt.Errorf("%w: %s is empty / 文件 %s 为空", kb.ErrInvalid, name, name)
+		return FileResult{}, kb.Invalid(fmt.Sprintf("%s is empty", name), fmt.Sprintf("文件 %s 为空", name))
 	}
 	kind := opts.Kind
 	if kind == "" {
@@ -101,7 +99,7 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 	}
 	read, ok := readers[kind]
 	if !ok {
-		return FileResult{}, fmt.Errorf("%w: unknown kind %q (auto, manual, catalog, tickets, faq, records) / 未知的文档类型 %q", kb.ErrInvalid, kind, kind)
+		return FileResult{}, kb.Invalid(fmt.Sprintf("unknown kind %q (auto, manual, catalog, tickets, faq, records)", kind), fmt.Sprintf("未知的文档类型 %q", kind))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Limits.Timeout)
@@ -115,7 +113,7 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 		var o outcome
 		defer func() {
 			if p := recover(); p != nil {
-				o = outcome{err: fmt.Errorf("%w: %s: reader crashed (%v) / 文件无法读取，解析器异常", kb.ErrInvalid, name, p)}
+				o = outcome{err: kb.Invalid(fmt.Sprintf("reader crashed (%v)", p), fmt.Sprintf("文件无法读取，解析器异常（%v）", p))}
 			}
 			done <- o
 		}()
@@ -131,7 +129,7 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 		return o.res, nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return FileResult{}, fmt.Errorf("%w: %s: reading took longer than %s / 文件 %s 解析超时", kb.ErrInvalid, name, opts.Limits.Timeout, name)
+			return FileResult{}, kb.Invalid(fmt.Sprintf("%s: reading took longer than %s", name, opts.Limits.Timeout), fmt.Sprintf("文件 %s 解析超时", name))
 		}
 		return FileResult{}, ctx.Err()
 	}
@@ -179,15 +177,20 @@ func finishUnits(res *FileResult, name string, size int64, extra map[string]any)
 // kb.ErrTooLarge, unknown formats kb.ErrUnsupported, anything else the file's fault
 // kb.ErrInvalid.
 func fileError(name string, err error) error {
+	kind := kb.ErrInvalid
 	switch {
-	case errors.Is(err, kb.ErrTooLarge), errors.Is(err, kb.ErrUnsupported), errors.Is(err, kb.ErrInvalid):
-		return fmt.Errorf("%s: %w", name, err)
-	case errors.Is(err, parse.ErrTooManyPages):
-		return fmt.Errorf("%w: %s: %w", kb.ErrTooLarge, name, err)
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, kb.ErrTooLarge):
+		kind = kb.ErrTooLarge
+	case errors.Is(err, kb.ErrUnsupported):
+		kind = kb.ErrUnsupported
 	}
-	return fmt.Errorf("%w: %s: %w", kb.ErrInvalid, name, err)
+	en, zh := kb.Texts(err)
+	if zh == "" {
+		zh = en
+	}
+	return &kb.Error{Kind: kind, Cause: err, En: name + ": " + en, Zh: name + "：" + zh}
 }
 
 func humanBytes(n int64) string {

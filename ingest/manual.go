@@ -68,14 +68,14 @@ var mimeTypes = map[parse.Format]string{
 
 // parseDetail is the status line operators see: how the text was obtained and what went
 // wrong on the way, e.g. "parsed with pdf+cmap+pdftotext; page 3: garbled text repaired by pdftotext".
-func parseDetail(method string, warnings []string) string {
+func parseDetail(method string, warnings []kb.Text) string {
 	s := "parsed with " + method
 	for i, w := range warnings {
 		if i == 3 {
 			s += fmt.Sprintf("; and %d more warning(s)", len(warnings)-3)
 			break
 		}
-		s += "; " + w
+		s += "; " + w.En
 	}
 	return s
 }

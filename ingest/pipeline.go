@@ -116,12 +116,13 @@ type Outcome struct {
 }
 
 // DuplicateNote says, in English and Chinese, that the unit was skipped as a copy of a
-// document already in the knowledge base; "" when it was not.
-func (o Outcome) DuplicateNote() string {
+// document already in the knowledge base; empty when it was not.
+func (o Outcome) DuplicateNote() kb.Text {
 	if o.Result.DuplicateOf == "" {
-		return ""
+		return kb.Text{}
 	}
-	return fmt.Sprintf("%s has the same content as %s, already in the knowledge base: skipped / 与已有文档内容相同，已跳过", o.ExternalID, o.Result.DuplicateOf)
+	return kb.T(fmt.Sprintf("%s has the same content as %s, already in the knowledge base: skipped", o.ExternalID, o.Result.DuplicateOf),
+		fmt.Sprintf("%s 与已有文档 %s 内容相同，已跳过", o.ExternalID, o.Result.DuplicateOf))
 }
 
 // Progress is called after each unit is written (from several goroutines, serialised).

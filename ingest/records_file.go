@@ -16,7 +16,7 @@ func readRecords(_ context.Context, name string, data []byte, opts FileOptions) 
 		return FileResult{}, err
 	}
 	if len(recs) > opts.Limits.MaxRows {
-		return FileResult{}, fmt.Errorf("%w: %s has %d records, the limit is %d / 记录数超过上限 %d", kb.ErrTooLarge, name, len(recs), opts.Limits.MaxRows, opts.Limits.MaxRows)
+		return FileResult{}, kb.TooLarge(fmt.Sprintf("%s has %d records, the limit is %d", name, len(recs), opts.Limits.MaxRows), fmt.Sprintf("记录数超过上限 %d", opts.Limits.MaxRows))
 	}
 	method := "jsonl"
 	if t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {

@@ -37,7 +37,7 @@ func SniffKind(name string, data []byte) (string, error) {
 		if k := jsonKind(first); k != "" {
 			return k, nil
 		}
-		return "", fmt.Errorf("%w: cannot tell what %s holds from its first line's keys; pass --kind / 无法从首行的字段判断文件类型，请指定 --kind", kb.ErrInvalid, name)
+		return "", kb.Invalid(fmt.Sprintf("cannot tell what %s holds from its first line's keys; pass --kind", name), "无法从首行的字段判断文件类型，请指定 --kind")
 	case bytes.HasPrefix(text, []byte("[")):
 		return tableKind(name, data, true)
 	}
@@ -68,8 +68,7 @@ func tableKind(name string, data []byte, strict bool) (string, error) {
 	if !strict {
 		return kb.KindManual, nil
 	}
-	return "", fmt.Errorf("%w: cannot tell what %s holds from its columns (%s): a catalog needs a SKU/货号 column, a FAQ 问题/question and 答案/answer, tickets a ticket id and role; pass --kind / 无法从列名判断文件类型，请指定 --kind",
-		kb.ErrInvalid, name, strings.Join(headers[:min(len(headers), 12)], ", "))
+	return "", kb.Invalid(fmt.Sprintf("cannot tell what %s holds from its columns (%s): a catalog needs a SKU/货号 column, a FAQ 问题/question and 答案/answer, tickets a ticket id and role; pass --kind", name, strings.Join(headers[:min(len(headers), 12)], ", ")), "无法从列名判断文件类型，请指定 --kind")
 }
 
 // Header names that give a kind away, as tabular.NormalizeHeader folds them. "id" alone says

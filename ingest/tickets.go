@@ -26,7 +26,7 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 	switch {
 	case errors.As(err, &pe) && len(ts) > 0:
 		for _, l := range pe.Lines {
-			res.Warnings = append(res.Warnings, l.Error())
+			res.Warnings = append(res.Warnings, kb.TextOf(l))
 		}
 		res.Warnings = capWarnings(res.Warnings)
 	case err != nil:
@@ -37,7 +37,7 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 		messages += len(t.Messages)
 	}
 	if messages > opts.Limits.MaxRows {
-		return FileResult{}, fmt.Errorf("%w: %s has %d messages, the limit is %d / 消息条数超过上限 %d", kb.ErrTooLarge, name, messages, opts.Limits.MaxRows, opts.Limits.MaxRows)
+		return FileResult{}, kb.TooLarge(fmt.Sprintf("%s has %d messages, the limit is %d", name, messages, opts.Limits.MaxRows), fmt.Sprintf("消息条数超过上限 %d", opts.Limits.MaxRows))
 	}
 	res.Method = "jsonl"
 	if t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {
@@ -45,7 +45,7 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 	}
 	pairs := tickets.Extract(ts, tickets.ExtractOptions{})
 	if len(pairs) == 0 {
-		return FileResult{}, fmt.Errorf("%w: no question/answer pairs found in %d ticket(s) of %s / 未从工单中提取到问答对", kb.ErrInvalid, len(ts), name)
+		return FileResult{}, kb.Invalid(fmt.Sprintf("no question/answer pairs found in %d ticket(s) of %s", len(ts), name), "未从工单中提取到问答对")
 	}
 	seen := map[string]bool{}
 	for _, p := range pairs {
@@ -62,7 +62,7 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 		res.Units = append(res.Units, Unit{
 			Doc: kb.Document{
 				ExternalID: id, Title: tickets.Title(p.Question, 60), Kind: kb.KindTickets, Status: kb.StatusReview,
-				StatusDetail: fmt.Sprintf("mined from %d ticket(s); awaiting review / 待审核", p.Count),
+				StatusDetail: fmt.Sprintf("mined from %d ticket(s); awaiting review", p.Count),
 				// Only the pair's text decides the version: a later export that merely
 				// counts the question again must not send an approved pair back to review.
 				ContentHash: textHash(content),

@@ -202,7 +202,7 @@ type Weights struct {
 }
 
 // ErrEmptyQuery is returned for a query with no text at all.
-var ErrEmptyQuery = fmt.Errorf("%w: query is empty / 查询内容为空", kb.ErrInvalid)
+var ErrEmptyQuery = kb.Invalid("query is empty", "查询内容为空")
 
 // Search answers r with up to TopK hits, best first.
 func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
@@ -210,16 +210,16 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		r.Mode = kb.ModeHybrid
 	}
 	if !kb.ValidMode(r.Mode) {
-		return nil, fmt.Errorf("%w: mode must be hybrid, vector or text / 检索模式只能是 hybrid、vector 或 text", kb.ErrInvalid)
+		return nil, kb.Invalid("mode must be hybrid, vector or text", "检索模式只能是 hybrid、vector 或 text")
 	}
 	if r.TopK <= 0 {
 		r.TopK = 5
 	}
 	if r.TopK > 100 {
-		return nil, fmt.Errorf("%w: top_k must be at most 100 / top_k 不能超过 100", kb.ErrInvalid)
+		return nil, kb.Invalid("top_k must be at most 100", "top_k 不能超过 100")
 	}
 	if r.ScoreThreshold < 0 || r.ScoreThreshold > 1 {
-		return nil, fmt.Errorf("%w: score_threshold must be within 0..1 / score_threshold 须在 0 到 1 之间", kb.ErrInvalid)
+		return nil, kb.Invalid("score_threshold must be within 0..1", "score_threshold 须在 0 到 1 之间")
 	}
 	// Request settings win over the knowledge base's, which win over the engine's.
 	set := r.KB.Retrieval()
@@ -230,7 +230,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	if r.Weights != nil {
 		if r.Weights.Vector < 0 || r.Weights.Text < 0 || r.Weights.Vector+r.Weights.Text == 0 {
-			return nil, fmt.Errorf("%w: weights must be ≥ 0 and not both 0 / 权重须非负且不能同时为 0", kb.ErrInvalid)
+			return nil, kb.Invalid("weights must be ≥ 0 and not both 0", "权重须非负且不能同时为 0")
 		}
 		w = *r.Weights
 		share = w.Vector / (w.Vector + w.Text)
@@ -244,7 +244,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 	}
 	if r.Fusion != "" {
 		if r.Fusion != FusionScore && r.Fusion != FusionRRF {
-			return nil, fmt.Errorf("%w: fusion must be score or rrf / 融合方式只能是 score 或 rrf", kb.ErrInvalid)
+			return nil, kb.Invalid("fusion must be score or rrf", "融合方式只能是 score 或 rrf")
 		}
 		fusion = r.Fusion
 	}

@@ -232,3 +232,7 @@ export function t(key, ...args) {
   const s = texts[lang][key] ?? texts.zh[key] ?? key;
   return s.replace(/\{(\d+)\}/g, (_, i) => String(args[+i] ?? ''));
 }
+
+// bi picks the current language's half of a message sent as two fields (en, zh), falling
+// back to the other when one is empty.
+export function bi(en, zh) { return (lang === 'zh' ? zh || en : en || zh) || ''; }

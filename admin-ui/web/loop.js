@@ -1,6 +1,6 @@
 // The closed loop's screens: the gap queue (and the review tab), the dashboard of
 // /v1/stats, and the conversation log. They use the same API as scripts do.
-import { t } from './i18n.js';
+import { t, bi } from './i18n.js';
 import { h, api, state, has, go, toast, errorBox, empty, fmtTime } from './app.js';
 import { card, field, table, form, notAvailable, scoreRow } from './screens.js';
 import { stacked, lines, hbars, legend } from './chart.js';
@@ -163,7 +163,7 @@ function resolveForm(g, done) {
     const ps = d.passages || [];
     if (d.answer && !answer.value) answer.value = d.answer;
     draftBox.replaceChildren(...[
-      d.answer ? h('p', { class: 'notice' }, t('gaps.drafted')) : d.error ? h('p', { class: 'notice' }, t('gaps.draftFailed', d.error)) : null,
+      d.answer ? h('p', { class: 'notice' }, t('gaps.drafted')) : d.error ? h('p', { class: 'notice' }, t('gaps.draftFailed', bi(d.error, d.error_zh))) : null,
       h('h3', {}, t('gaps.passages')),
       ps.length ? h('ol', { class: 'passages' }, ps.map((p) => h('li', {},
         h('label', { class: 'inline' }, h('input', { type: 'checkbox', 'data-doc': p.document_id, onchange: (e) => { if (e.target.checked) docIDs.add(p.document_id); else docIDs.delete(p.document_id); } }),

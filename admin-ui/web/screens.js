@@ -1,6 +1,6 @@
 // The screens. Each takes {kb, route} and returns the node to show; it loads its data
 // from the public API first, so a screen appears whole.
-import { t } from './i18n.js';
+import { t, bi } from './i18n.js';
 import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, fmt, refreshKBs, signedIn, ApiError } from './app.js';
 import { gaps, dashboard, conversations } from './loop.js';
 import { kbPath, docsPath, jobsPath, productsPath, faqsPath, auditPath } from './early.js';
@@ -183,7 +183,7 @@ function jobText(j) {
       if (p.stage === 'writing') return t('job.writing');
       return t('job.running');
     case 'succeeded': { const r = j.result || {}; return t('job.succeeded', r.documents_new || 0, r.documents_updated || 0, r.documents_unchanged || 0, r.chunks || 0); }
-    case 'failed': return t('job.failed', j.error || '');
+    case 'failed': return t('job.failed', bi(j.error, j.error_zh));
     case 'cancelled': return t('job.cancelled');
   }
   return j.state;
@@ -199,8 +199,8 @@ function jobPercent(j) {
 function jobDetails(j) {
   const r = j.result || {};
   return [
-    r.failures?.length ? h('div', { class: 'error' }, t('job.someFailed', r.documents_failed), h('ul', {}, r.failures.map((f) => h('li', {}, `${f.external_id}: ${f.error}`)))) : null,
-    r.warnings?.length ? h('div', { class: 'notice' }, t('job.warnings'), h('ul', {}, r.warnings.map((w) => h('li', {}, w)))) : null,
+    r.failures?.length ? h('div', { class: 'error' }, t('job.someFailed', r.documents_failed), h('ul', {}, r.failures.map((f) => h('li', {}, `${f.external_id}: ${bi(f.error, f.error_zh)}`)))) : null,
+    r.warnings?.length ? h('div', { class: 'notice' }, t('job.warnings'), h('ul', {}, r.warnings.map((w) => h('li', {}, typeof w === 'string' ? w : bi(w.message, w.message_zh))))) : null,
   ];
 }
 

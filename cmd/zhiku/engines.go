@@ -71,8 +71,7 @@ func (e *embedders) forKB(k kb.KnowledgeBase) (docEmbedder, string, error) {
 	case k.Embedder == "openai" && e.remote != nil && k.EmbeddingModel == e.cfg.EmbedModel && k.EmbeddingDim == e.cfg.EmbedDim:
 		return e.remote, k.EmbeddingModel, nil
 	}
-	return nil, "", fmt.Errorf("%w: knowledge base %q was built with %s model %q (%d dims), which this server is not configured for (ZHIKU_EMBEDDER=%s %s); configure it, or re-embed the knowledge base / 知识库“%s”使用的向量模型与当前配置不一致",
-		kb.ErrInvalid, k.Name, k.Embedder, k.EmbeddingModel, k.EmbeddingDim, e.cfg.Embedder, e.cfg.EmbedModel, k.Name)
+	return nil, "", kb.Invalid(fmt.Sprintf("knowledge base %q was built with %s model %q (%d dims), which this server is not configured for (ZHIKU_EMBEDDER=%s %s); configure it, or re-embed the knowledge base", k.Name, k.Embedder, k.EmbeddingModel, k.EmbeddingDim, e.cfg.Embedder, e.cfg.EmbedModel), fmt.Sprintf("知识库“%s”使用的向量模型与当前配置不一致", k.Name))
 }
 
 func (e *embedders) queryEmbedder(k kb.KnowledgeBase) (retrieval.QueryEmbedder, error) {

@@ -50,6 +50,7 @@ func (c *cachedStore) PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.P
 	now := time.Now()
 	c.mu.RLock()
 	e, ok := c.keys[k]
+	epoch := c.epoch
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.p, nil
@@ -62,7 +63,9 @@ func (c *cachedStore) PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.P
 	if len(c.keys) > 100_000 {
 		clear(c.keys)
 	}
-	c.keys[k] = cachedPrincipal{p: p, expires: now.Add(keyTTL)}
+	if c.epoch == epoch { // no revocation was announced while reading
+		c.keys[k] = cachedPrincipal{p: p, expires: now.Add(keyTTL)}
+	}
 	c.mu.Unlock()
 	return p, nil
 }
@@ -112,6 +115,15 @@ func (c *cachedStore) DeleteKB(ctx context.Context, tenantID, id int64) error {
 func (c *cachedStore) invalidate() {
 	c.mu.Lock()
 	clear(c.kbs)
+	c.epoch++
+	c.mu.Unlock()
+}
+
+// forgetKeys drops every cached key: one was revoked, in this process or another (the
+// store's notification), and it must stop working now, not when its entry expires.
+func (c *cachedStore) forgetKeys() {
+	c.mu.Lock()
+	clear(c.keys)
 	c.epoch++
 	c.mu.Unlock()
 }

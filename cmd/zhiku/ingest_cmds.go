@@ -135,7 +135,7 @@ func (a *app) ingestFile(ctx context.Context, eng *engines, st *store.Store, k k
 			continue
 		case o.Result.DuplicateOf != "":
 			unchanged++
-			fmt.Fprintf(a.out, "  %s\n", o.DuplicateNote())
+			fmt.Fprintf(a.out, "  %s\n", o.DuplicateNote().En)
 		case o.Result.Unchanged:
 			unchanged++
 		case o.Result.Replaced > 0:

@@ -69,7 +69,7 @@ func (a *app) reembedCmd() *cobra.Command {
 				},
 			})
 			if err != nil {
-				return fmt.Errorf("reembed %s: %w (run it again to continue / 可重新运行以继续)", k.Name, err)
+				return fmt.Errorf("reembed %s: %w (run it again to continue)", k.Name, err)
 			}
 			if res.AlreadyCurrent {
 				fmt.Fprintf(a.out, "knowledge base %q already uses %s %q (%d dims); nothing to do\n", k.Name, k.Embedder, k.EmbeddingModel, k.EmbeddingDim)

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -26,7 +27,7 @@ var ErrTooManyRows = tabular.ErrTooManyRows
 
 // ErrNoSKUColumn is returned when no column maps to the SKU; the message lists the columns
 // seen. It wraps kb.ErrInvalid.
-var ErrNoSKUColumn = fmt.Errorf("no SKU column / 未找到 SKU 列: %w", kb.ErrInvalid)
+var ErrNoSKUColumn = kb.Invalid("no SKU column", "未找到 SKU 列")
 
 // Options tune Parse. The zero value is ready to use.
 type Options struct {
@@ -34,6 +35,8 @@ type Options struct {
 	MaxRows int
 	// MaxBytes caps the input size read from the io.Reader. Defaults to 128 MiB.
 	MaxBytes int64
+	// Context, when set, stops reading once it is done.
+	Context context.Context
 	// MaxUnzipBytes caps an XLSX's uncompressed size (zip-bomb guard). Defaults to 256 MiB.
 	MaxUnzipBytes int64
 	// ColumnMap maps headers (matched ignoring case, spaces and punctuation) to fields
@@ -76,7 +79,7 @@ func Parse(r io.Reader, name string, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog: read %s: %w", filepath.Base(name), err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("catalog: %s is larger than %d bytes / 文件超过 %d 字节: %w", filepath.Base(name), limit, limit, kb.ErrTooLarge)
+		return nil, kb.TooLarge(fmt.Sprintf("catalog: %s is larger than %d bytes", filepath.Base(name), limit), fmt.Sprintf("文件超过 %d 字节", limit))
 	}
 	return ParseBytes(data, name, opts)
 }
@@ -90,7 +93,7 @@ func Parse(r io.Reader, name string, opts Options) (*Catalog, error) {
 // a generated one would not survive them. A file with no SKU column at all fails with
 // ErrNoSKUColumn naming the columns it saw.
 func ParseBytes(data []byte, name string, opts Options) (*Catalog, error) {
-	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, MaxUnzipBytes: opts.MaxUnzipBytes})
+	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, MaxUnzipBytes: opts.MaxUnzipBytes, Context: opts.Context})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -132,7 +135,7 @@ func ParseBytes(data []byte, name string, opts Options) (*Catalog, error) {
 			}
 			if first, dup := firstRow[p.SKU]; dup {
 				c.Errors = append(c.Errors, RowError{Sheet: sh.Name, Row: row.Num,
-					Err: fmt.Errorf("duplicate SKU %q, first seen at %s / SKU 重复: %w", p.SKU, where(first), kb.ErrConflict)})
+					Err: kb.Conflict(fmt.Sprintf("duplicate SKU %q, first seen at %s", p.SKU, where(first)), "SKU 重复")})
 				continue
 			}
 			firstRow[p.SKU] = RowError{Sheet: sh.Name, Row: row.Num}
@@ -143,11 +146,10 @@ func ParseBytes(data []byte, name string, opts Options) (*Catalog, error) {
 		}
 	}
 	if len(c.Columns) == 0 {
-		return nil, fmt.Errorf("catalog: %s: columns seen: %s; name one with a SKU/货号/商品编码 header or Options.ColumnMap / 现有列：%s: %w",
-			filepath.Base(name), strings.Join(uniq(allHeaders), ", "), strings.Join(uniq(allHeaders), "、"), ErrNoSKUColumn)
+		return nil, kb.NewError(ErrNoSKUColumn, fmt.Sprintf("catalog: %s: columns seen: %s; name one with a SKU/货号/商品编码 header or Options.ColumnMap", filepath.Base(name), strings.Join(uniq(allHeaders), ", ")), fmt.Sprintf("现有列：%s", strings.Join(uniq(allHeaders), "、")))
 	}
 	for _, s := range skipped {
-		c.Errors = append(c.Errors, RowError{Err: fmt.Errorf("%s skipped: no SKU column / 无 SKU 列，已跳过", s)})
+		c.Errors = append(c.Errors, RowError{Err: kb.Invalid(fmt.Sprintf("%s skipped: no SKU column", s), "无 SKU 列，已跳过")})
 	}
 	c.Language = opts.Language
 	if c.Language == "" {
@@ -253,7 +255,7 @@ func buildProduct(sh tabular.Sheet, row tabular.Row, fieldOf map[string]string, 
 		}
 	}
 	if p.SKU == "" {
-		return Product{}, fmt.Errorf("missing SKU / 缺少 SKU: %w", kb.ErrInvalid)
+		return Product{}, kb.Invalid("missing SKU", "缺少 SKU")
 	}
 	return p, nil
 }

@@ -3,6 +3,8 @@
 // the text was obtained. Keeping it separate lets parsers and chunker evolve independently.
 package document
 
+import "github.com/zhiku/zhiku/internal/kb"
+
 // BlockKind says what a block is, so the chunker knows where it may cut.
 type BlockKind string
 
@@ -35,6 +37,6 @@ type Document struct {
 	// Method says how the text was obtained, e.g. "pdf", "pdf+cmap", "pdftotext", "docx",
 	// "markdown", "html", "text/gb18030"; it is shown in the document's status.
 	Method   string
-	Warnings []string       // non-fatal problems an operator should see (e.g. a garbled page)
+	Warnings []kb.Text      // non-fatal problems an operator should see (e.g. a garbled page)
 	Metadata map[string]any // author, subject, created date, form fields... when known
 }

@@ -1,6 +1,7 @@
 package faq
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type Options struct {
 	MaxRows int
 	// MaxBytes caps the input size. Defaults to DefaultMaxBytes (64 MiB).
 	MaxBytes int64
+	// Context, when set, stops reading once it is done.
+	Context context.Context
 	// ColumnMap maps headers (matched ignoring case, spaces and punctuation) to the roles
 	// "question", "answer", "similar", "category" and "tags", overriding the synonyms.
 	ColumnMap map[string]string
@@ -58,16 +61,24 @@ type RowErrors struct {
 }
 
 func (e *RowErrors) Error() string {
+	en, _ := e.Texts()
+	return "faq: " + en
+}
+
+// Texts counts the bad rows and shows the first five, in both languages.
+func (e *RowErrors) Texts() (en, zh string) {
 	const show = 5
-	var parts []string
+	var pe, pz []string
 	for i, r := range e.Rows {
 		if i == show {
-			parts = append(parts, fmt.Sprintf("and %d more", len(e.Rows)-show))
+			pe, pz = append(pe, fmt.Sprintf("and %d more", len(e.Rows)-show)), append(pz, fmt.Sprintf("另有 %d 行", len(e.Rows)-show))
 			break
 		}
-		parts = append(parts, r.Error())
+		re, rz := r.Texts()
+		pe, pz = append(pe, re), append(pz, rz)
 	}
-	return fmt.Sprintf("faq: %d bad rows / %d 行有误: %s", len(e.Rows), len(e.Rows), strings.Join(parts, "; "))
+	return fmt.Sprintf("%d bad rows: %s", len(e.Rows), strings.Join(pe, "; ")),
+		fmt.Sprintf("%d 行有误：%s", len(e.Rows), strings.Join(pz, "；"))
 }
 
 // Unwrap exposes each row's error to errors.Is and errors.As.
@@ -112,9 +123,9 @@ func Parse(r io.Reader, name string, opts Options) ([]Entry, error) {
 		return nil, fmt.Errorf("faq: read %s: %w", filepath.Base(name), err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("faq: %s is larger than %d bytes / 文件超过 %d 字节: %w", filepath.Base(name), limit, limit, kb.ErrTooLarge)
+		return nil, kb.TooLarge(fmt.Sprintf("faq: %s is larger than %d bytes", filepath.Base(name), limit), fmt.Sprintf("文件超过 %d 字节", limit))
 	}
-	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows})
+	t, err := tabular.Read(data, name, tabular.Options{MaxRows: opts.MaxRows, Context: opts.Context})
 	if err != nil {
 		return nil, fmt.Errorf("faq: %w", err)
 	}
@@ -154,16 +165,16 @@ func Parse(r io.Reader, name string, opts Options) ([]Entry, error) {
 			case e.Question == "" && e.Answer == "" && cell(RoleSimilar) == "":
 				continue // a spacer row with only a category or tags
 			case e.Question == "":
-				bad = append(bad, RowError{Sheet: sh.Name, Row: row.Num, Err: fmt.Errorf("blank question / 问题为空: %w", kb.ErrInvalid)})
+				bad = append(bad, RowError{Sheet: sh.Name, Row: row.Num, Err: kb.Invalid("blank question", "问题为空")})
 				continue
 			case e.Answer == "":
-				bad = append(bad, RowError{Sheet: sh.Name, Row: row.Num, Err: fmt.Errorf("blank answer for %q / 答案为空: %w", e.Question, kb.ErrInvalid)})
+				bad = append(bad, RowError{Sheet: sh.Name, Row: row.Num, Err: kb.Invalid(fmt.Sprintf("blank answer for %q", e.Question), "答案为空")})
 				continue
 			}
 			key := strings.ToLower(e.Question)
 			if f, dup := first[key]; dup {
 				bad = append(bad, RowError{Sheet: sh.Name, Row: row.Num,
-					Err: fmt.Errorf("question %q repeats row %d / 问题重复: %w", e.Question, f.Row, kb.ErrConflict)})
+					Err: kb.Conflict(fmt.Sprintf("question %q repeats row %d", e.Question, f.Row), "问题重复")})
 				continue
 			}
 			first[key] = RowError{Sheet: sh.Name, Row: row.Num}
@@ -177,8 +188,7 @@ func Parse(r io.Reader, name string, opts Options) ([]Entry, error) {
 	}
 	if usable == 0 {
 		cols := strings.Join(uniq(seen), ", ")
-		return nil, fmt.Errorf("faq: %s: no question and answer columns (columns seen: %s); use headers like 问题/question and 答案/answer / 未找到问题列和答案列: %w",
-			filepath.Base(name), cols, kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("faq: %s: no question and answer columns (columns seen: %s); use headers like 问题/question and 答案/answer", filepath.Base(name), cols), "未找到问题列和答案列")
 	}
 	if len(bad) > 0 {
 		return entries, &RowErrors{Rows: bad}

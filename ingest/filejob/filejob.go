@@ -48,7 +48,7 @@ func (p *Processor) Process(ctx context.Context, j jobs.Job, k kb.KnowledgeBase,
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	res := jobs.Result{Kind: fr.Kind, Method: fr.Method, Pages: fr.Pages, Warnings: append([]string{}, fr.Warnings...)}
+	res := jobs.Result{Kind: fr.Kind, Method: fr.Method, Pages: fr.Pages, Warnings: append([]kb.Text{}, fr.Warnings...)}
 	t.update(func(pr *jobs.Progress) {
 		pr.Stage, pr.PagesParsed, pr.DocumentsTotal = jobs.StageEmbedding, fr.Pages, len(fr.Units)
 	})
@@ -70,7 +70,8 @@ func (p *Processor) Process(ctx context.Context, j jobs.Job, k kb.KnowledgeBase,
 			res.DocumentsFailed++
 			failed.add(o.ExternalID, o.Err)
 			if len(res.Failures) < jobs.MaxFailures {
-				res.Failures = append(res.Failures, jobs.Failure{ExternalID: o.ExternalID, Error: o.Err.Error()})
+				en, zh := kb.Texts(o.Err)
+				res.Failures = append(res.Failures, jobs.Failure{ExternalID: o.ExternalID, Error: en, ErrorZh: zh})
 			}
 			continue
 		case o.Result.DuplicateOf != "":
@@ -100,16 +101,17 @@ func (p *Processor) Process(ctx context.Context, j jobs.Job, k kb.KnowledgeBase,
 
 // prune removes catalog rows the file no longer has; a failure becomes a warning because
 // every row the file holds has been written.
-func (p *Processor) prune(ctx context.Context, k kb.KnowledgeBase, fr ingest.FileResult, warnings []string) (int, []string) {
+func (p *Processor) prune(ctx context.Context, k kb.KnowledgeBase, fr ingest.FileResult, warnings []kb.Text) (int, []kb.Text) {
 	switch {
 	case fr.ReplaceScope == "":
-		return 0, append(warnings, "replace applies to catalog imports only; nothing was removed / replace 仅适用于商品目录导入，未删除任何文档")
+		return 0, append(warnings, kb.T("replace applies to catalog imports only; nothing was removed", "replace 仅适用于商品目录导入，未删除任何文档"))
 	case p.opts.Pruner == nil:
-		return 0, append(warnings, "replace is not available on this server; nothing was removed / 此服务器不支持 replace，未删除任何文档")
+		return 0, append(warnings, kb.T("replace is not available on this server; nothing was removed", "此服务器不支持 replace，未删除任何文档"))
 	}
 	gone, err := ingest.Prune(ctx, p.opts.Pruner, k.ID, fr)
 	if err != nil {
-		return 0, append(warnings, fmt.Sprintf("removing rows missing from the file failed: %v / 删除文件中已不存在的条目失败", err))
+		en, zh := kb.Texts(err)
+		return 0, append(warnings, kb.T("removing rows missing from the file failed: "+en, "删除文件中已不存在的条目失败："+zh))
 	}
 	return len(gone), warnings
 }
@@ -117,23 +119,34 @@ func (p *Processor) prune(ctx context.Context, k kb.KnowledgeBase, fr ingest.Fil
 // unitErrors is the error of a job some of whose documents failed. It unwraps to every
 // document's error, so errors.As finds a transient provider error among them.
 type unitErrors struct {
-	total int
-	first string
-	errs  []error
+	total            int
+	firstEn, firstZh string
+	errs             []error
 }
 
 func (e *unitErrors) add(externalID string, err error) {
-	if e.first == "" {
-		e.first = fmt.Sprintf("%s: %v", externalID, err)
+	if len(e.errs) == 0 {
+		en, zh := kb.Texts(err)
+		if zh == "" {
+			zh = en
+		}
+		e.firstEn, e.firstZh = externalID+": "+en, externalID+"："+zh
 	}
 	e.errs = append(e.errs, err)
 }
 
 func (e *unitErrors) Error() string {
+	en, _ := e.Texts()
+	return en
+}
+
+// Texts counts the failed documents and names the first, in both languages.
+func (e *unitErrors) Texts() (en, zh string) {
 	if len(e.errs) == 1 && e.total == 1 {
-		return e.first
+		return e.firstEn, e.firstZh
 	}
-	return fmt.Sprintf("%d of %d documents failed; first: %s / %d 个文档写入失败", len(e.errs), e.total, e.first, len(e.errs))
+	return fmt.Sprintf("%d of %d documents failed; first: %s", len(e.errs), e.total, e.firstEn),
+		fmt.Sprintf("%d 个文档（共 %d 个）写入失败，首个：%s", len(e.errs), e.total, e.firstZh)
 }
 
 func (e *unitErrors) Unwrap() []error { return e.errs }

@@ -79,7 +79,7 @@ func TestCatalogReplaceRemovesDroppedRows(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.DocumentsRemoved)
 	require.Len(t, res.Warnings, 1)
-	require.Contains(t, res.Warnings[0], "catalog imports only")
+	require.Contains(t, res.Warnings[0].En, "catalog imports only")
 }
 
 type providerDown struct{}
@@ -111,5 +111,6 @@ func TestUnreadableFileFailsWithItsReason(t *testing.T) {
 	b := setup(t)
 	_, err := b.processor(t, nil).Process(context.Background(), job("x.csv", "catalog", false), b.kb, jobs.File{Data: []byte("名称,颜色\n电饭煲,白\n")}, nil)
 	require.ErrorIs(t, err, kb.ErrInvalid)
-	require.Contains(t, err.Error(), " / ")
+	_, zh := kb.Texts(err)
+	require.NotEmpty(t, zh, "both languages")
 }

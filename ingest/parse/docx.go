@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/ingest/document"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // unzipBudget hands out decompressed bytes across all parts of one archive, so a zip bomb
@@ -25,7 +26,7 @@ type budgetReader struct {
 	b *unzipBudget
 }
 
-var errZipBomb = fmt.Errorf("%w: archive inflates beyond %d MB (zip bomb?) / 解压后过大", ErrCorrupt, maxUnpackedBytes>>20)
+var errZipBomb = kb.NewError(ErrCorrupt, fmt.Sprintf("file is corrupt: archive inflates beyond %d MB (zip bomb?)", maxUnpackedBytes>>20), fmt.Sprintf("文件已损坏：解压后超过 %d MB（疑似压缩炸弹）", maxUnpackedBytes>>20))
 
 func (br *budgetReader) Read(p []byte) (int, error) {
 	if br.b.left <= 0 {
@@ -49,7 +50,7 @@ func openPart(zr *zip.Reader, name string, budget *unzipBudget) (io.ReadCloser, 
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+			return nil, kb.Detailf(ErrCorrupt, "%s: %v", name, err)
 		}
 		return struct {
 			io.Reader
@@ -65,7 +66,7 @@ func openPart(zr *zip.Reader, name string, budget *unzipBudget) (io.ReadCloser, 
 func parseDOCX(ctx context.Context, data []byte) (*document.Document, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a valid ZIP archive: %v", ErrCorrupt, err)
+		return nil, kb.Detailf(ErrCorrupt, "not a valid ZIP archive: %v", err)
 	}
 	budget := &unzipBudget{left: maxUnpackedBytes}
 	styles, err := docxStyles(zr, budget)
@@ -77,7 +78,7 @@ func parseDOCX(ctx context.Context, data []byte) (*document.Document, error) {
 		return nil, err
 	}
 	if body == nil {
-		return nil, fmt.Errorf("%w: word/document.xml missing", ErrCorrupt)
+		return nil, kb.Detailf(ErrCorrupt, "word/document.xml missing")
 	}
 	defer body.Close()
 	doc := &document.Document{Method: "docx", Metadata: docxCoreProps(zr, budget)}
@@ -206,7 +207,13 @@ type docxTable struct {
 	rowHeader bool
 }
 
+// maxDocxDepth bounds element nesting in word/document.xml: Word's own documents nest a
+// few dozen deep (tables in tables included); a file nested deeper is made to exhaust the
+// reader, and is refused naming that instead of reading as an empty document.
+const maxDocxDepth = 256
+
 func (w *docxWalker) run(ctx context.Context, dec *xml.Decoder) error {
+	depth := 0
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -219,12 +226,17 @@ func (w *docxWalker) run(ctx context.Context, dec *xml.Decoder) error {
 			if errors.Is(err, errZipBomb) {
 				return err
 			}
-			return fmt.Errorf("%w: word/document.xml: %v", ErrCorrupt, err)
+			return kb.Detailf(ErrCorrupt, "word/document.xml: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if depth++; depth > maxDocxDepth {
+				return kb.NewError(ErrCorrupt, fmt.Sprintf("file is corrupt: word/document.xml nests elements more than %d deep (<%s> at line %d); Word does not write such files",
+					maxDocxDepth, t.Name.Local, lineOf(dec)), fmt.Sprintf("文件已损坏：word/document.xml 的元素嵌套超过 %d 层，不是 Word 生成的文件", maxDocxDepth))
+			}
 			w.start(t)
 		case xml.EndElement:
+			depth--
 			w.end(t)
 		case xml.CharData:
 			if w.inText {
@@ -395,4 +407,10 @@ func looksLikeHeader(rows [][]string) bool {
 		}
 	}
 	return true
+}
+
+// lineOf is the decoder's current line, for messages.
+func lineOf(dec *xml.Decoder) int {
+	line, _ := dec.InputPos()
+	return line
 }

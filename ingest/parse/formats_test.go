@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zhiku/zhiku/ingest/document"
 	"github.com/zhiku/zhiku/ingest/parse/internal/pdfgen"
+	"github.com/zhiku/zhiku/internal/kb"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	xunicode "golang.org/x/text/encoding/unicode"
 )
@@ -65,7 +66,7 @@ func TestParseTextErrors(t *testing.T) {
 		_, err := Parse(context.Background(), []byte("Caf\xe9 cr\xe8me br\xfbl\xe9e \xff\xfe\xfd"), "menu.txt", Options{})
 		require.ErrorIs(t, err, ErrUnsupported)
 		require.Contains(t, err.Error(), "offset 3")
-		require.Contains(t, err.Error(), "无法识别文本编码")
+		require.Contains(t, func() string { _, zh := kb.Texts(err); return zh }(), "无法识别文本编码")
 	})
 	t.Run("Binary", func(t *testing.T) {
 		t.Parallel()

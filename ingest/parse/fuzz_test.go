@@ -61,7 +61,8 @@ func checkParse(t *testing.T, data []byte, name string) {
 		}
 	}
 	for _, w := range doc.Warnings {
-		storable("warning", w)
+		storable("warning", w.En)
+		storable("warning", w.Zh)
 	}
 	storable("rendered", Render(doc))
 	var walk func(v any)

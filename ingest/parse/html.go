@@ -2,11 +2,11 @@ package parse
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/zhiku/zhiku/ingest/document"
+	"github.com/zhiku/zhiku/internal/kb"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/charset"
 )
@@ -23,7 +23,7 @@ func parseHTML(data []byte) (*document.Document, error) {
 	}
 	dom, err := goquery.NewDocumentFromReader(strings.NewReader(text))
 	if err != nil {
-		return nil, fmt.Errorf("%w: HTML: %v", ErrCorrupt, err)
+		return nil, kb.Detailf(ErrCorrupt, "HTML: %v", err)
 	}
 	doc := &document.Document{Method: "html", Metadata: map[string]any{}}
 	if enc != "utf-8" {
@@ -67,7 +67,7 @@ func decodeHTML(data []byte) (string, string, error) {
 	}
 	out, err := enc.NewDecoder().Bytes(data)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: HTML declared as %s but is not: %v", ErrCorrupt, name, err)
+		return "", "", kb.Detailf(ErrCorrupt, "HTML declared as %s but is not: %v", name, err)
 	}
 	return string(bytes.TrimPrefix(out, []byte("\ufeff"))), name, nil
 }

@@ -35,15 +35,15 @@ const (
 // Sentinel errors. Their messages are shown to operators as the reason a file failed, so
 // they are complete sentences in English and Chinese; wrapped errors add the detail.
 var (
-	ErrEncrypted     = errors.New("PDF is encrypted and needs a password / PDF 已加密，需要密码")
-	ErrWrongPassword = errors.New("wrong password for encrypted PDF / PDF 密码错误")
-	ErrNoText        = errors.New("no extractable text (scanned image?) / 未提取到文本（可能是扫描件）")
-	ErrGarbled       = errors.New("text is garbled: unsupported font encoding / 文本乱码：字体编码不受支持")
-	ErrCorrupt       = errors.New("file is corrupt / 文件已损坏")
-	ErrTooManyPages  = errors.New("document has too many pages / 文档页数过多")
-	ErrTooLarge      = fmt.Errorf("file is too large / 文件过大: %w", kb.ErrTooLarge)
-	ErrUnsupported   = fmt.Errorf("file format is not supported / 不支持的文件格式: %w", kb.ErrUnsupported)
-	ErrTimeout       = fmt.Errorf("parsing timed out / 解析超时: %w", context.DeadlineExceeded)
+	ErrEncrypted     = kb.Invalid("PDF is encrypted and needs a password", "PDF 已加密，需要密码")
+	ErrWrongPassword = kb.Invalid("wrong password for encrypted PDF", "PDF 密码错误")
+	ErrNoText        = kb.Invalid("no extractable text (scanned image?)", "未提取到文本（可能是扫描件）")
+	ErrGarbled       = kb.Unsupported("text is garbled: unsupported font encoding", "文本乱码：字体编码不受支持")
+	ErrCorrupt       = kb.Invalid("file is corrupt", "文件已损坏")
+	ErrTooManyPages  = kb.TooLarge("document has too many pages", "文档页数过多")
+	ErrTooLarge      = kb.TooLarge("file is too large", "文件过大")
+	ErrUnsupported   = kb.Unsupported("file format is not supported", "不支持的文件格式")
+	ErrTimeout       = kb.NewError(context.DeadlineExceeded, "parsing timed out", "解析超时")
 )
 
 // Defaults for Options.
@@ -67,6 +67,8 @@ type Options struct {
 	MaxBytes int64
 	// Timeout bounds one Parse call. Defaults to 60 s.
 	Timeout time.Duration
+	// MaxTextBytes caps the text one file may yield (see textBudget). Defaults to MaxTextBytes.
+	MaxTextBytes int
 	// NoExternalTools disables the pdftotext fallback even when poppler-utils is installed,
 	// so the result does not depend on the machine (tests, sandboxes).
 	NoExternalTools bool
@@ -96,7 +98,7 @@ func Sniff(name string, head []byte) (Format, error) {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		return sniffZip(ext, head)
 	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
-		return "", fmt.Errorf("%w: legacy Office file (.doc/.xls); save it as .docx or .xlsx / 旧版 Office 文件，请另存为 .docx 或 .xlsx", ErrUnsupported)
+		return "", kb.NewError(ErrUnsupported, "legacy Office file (.doc/.xls); save it as .docx or .xlsx", "旧版 Office 文件，请另存为 .docx 或 .xlsx")
 	}
 	if i := bytes.Index(head[:min(len(head), 1024)], []byte("%PDF-")); i >= 0 {
 		return FormatPDF, nil // junk before the header is tolerated by PDF readers
@@ -133,7 +135,7 @@ func sniffZip(ext string, head []byte) (Format, error) {
 				return FormatXLSX, nil
 			}
 		}
-		return "", fmt.Errorf("%w: ZIP archive that is neither DOCX nor XLSX / 不是 DOCX 或 XLSX 的压缩包", ErrUnsupported)
+		return "", kb.NewError(ErrUnsupported, "ZIP archive that is neither DOCX nor XLSX", "不是 DOCX 或 XLSX 的压缩包")
 	}
 	// Only the head is available: look at the local file names it shows.
 	switch {
@@ -146,7 +148,7 @@ func sniffZip(ext string, head []byte) (Format, error) {
 	case ext == ".xlsx":
 		return FormatXLSX, nil
 	}
-	return "", fmt.Errorf("%w: ZIP archive that is neither DOCX nor XLSX / 不是 DOCX 或 XLSX 的压缩包", ErrUnsupported)
+	return "", kb.NewError(ErrUnsupported, "ZIP archive that is neither DOCX nor XLSX", "不是 DOCX 或 XLSX 的压缩包")
 }
 
 func looksLikeHTML(s string) bool {
@@ -221,7 +223,7 @@ func makeStorable(doc *document.Document) {
 		}
 	}
 	for i := range doc.Warnings {
-		doc.Warnings[i] = storable(doc.Warnings[i])
+		doc.Warnings[i] = kb.T(storable(doc.Warnings[i].En), storable(doc.Warnings[i].Zh))
 	}
 	if doc.Metadata != nil {
 		doc.Metadata = storableValue(doc.Metadata).(map[string]any)
@@ -257,7 +259,7 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 		return nil, fmt.Errorf("parse %s: %d bytes, limit %d: %w", name, len(data), opts.MaxBytes, ErrTooLarge)
 	}
 	if len(data) == 0 {
-		return nil, fmt.Errorf("parse %s: empty file / 空文件: %w", name, ErrNoText)
+		return nil, kb.NewError(ErrNoText, fmt.Sprintf("parse %s: empty file", name), "空文件")
 	}
 	format, err := Sniff(name, data)
 	if err != nil {
@@ -275,7 +277,7 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 		var res result
 		defer func() {
 			if p := recover(); p != nil {
-				res = result{err: fmt.Errorf("%w: parser crashed: %v", ErrCorrupt, p)}
+				res = result{err: kb.Detailf(ErrCorrupt, "parser crashed: %v", p)}
 				if debugPanics {
 					res.err = fmt.Errorf("%w\n%s", res.err, debug.Stack())
 				}
@@ -295,6 +297,9 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 			return nil, fmt.Errorf("parse %s: %w", name, res.err)
 		}
 		makeStorable(res.doc)
+		if n, budget := docTextBytes(res.doc), textBudget(len(data), opts); n > budget {
+			return nil, fmt.Errorf("parse %s: %w", name, textTooLarge(n, budget, len(data)))
+		}
 		if !hasText(res.doc.Blocks) {
 			return nil, fmt.Errorf("parse %s: %w", name, ErrNoText)
 		}
@@ -306,6 +311,47 @@ func parse(ctx context.Context, data []byte, name string, opts Options) (*docume
 		}
 		return nil, fmt.Errorf("parse %s: %w", name, ctx.Err())
 	}
+}
+
+// MaxTextBytes bounds the text read from one file, whatever its size: everything after
+// reading (chunking, tokenizing, embedding) costs a multiple of it. TextPerFileByte bounds
+// it relative to the file (at least MinTextBudget): real documents hold less text than
+// bytes, or a few times more when compressed; a file that unpacks into far more text is a
+// bomb, not a manual.
+const (
+	MaxTextBytes    = 64 << 20
+	MinTextBudget   = 4 << 20
+	TextPerFileByte = 20
+)
+
+// textBudget is how much text a file of n bytes may yield.
+func textBudget(n int, opts Options) int {
+	limit := MaxTextBytes
+	if opts.MaxTextBytes > 0 {
+		limit = opts.MaxTextBytes
+	}
+	return min(limit, max(MinTextBudget, TextPerFileByte*n))
+}
+
+func textTooLarge(n, budget, size int) error {
+	return kb.NewError(ErrTooLarge, fmt.Sprintf("the file yields more than %d bytes of text (read %d so far from a %d-byte file; the limit is %d× the file size, at least %d MiB, at most %d MiB)",
+		budget, n, size, TextPerFileByte, MinTextBudget>>20, MaxTextBytes>>20),
+		fmt.Sprintf("文件提取出的文本超过 %d 字节（%d 字节的文件已读出 %d 字节；上限为文件大小的 %d 倍，至少 %d MiB，至多 %d MiB）",
+			budget, size, n, TextPerFileByte, MinTextBudget>>20, MaxTextBytes>>20))
+}
+
+// docTextBytes is the size of a document's text: blocks and table cells.
+func docTextBytes(doc *document.Document) int {
+	n := 0
+	for _, b := range doc.Blocks {
+		n += len(b.Text)
+		for _, row := range b.Rows {
+			for _, c := range row {
+				n += len(c)
+			}
+		}
+	}
+	return n
 }
 
 // debugPanics adds stack traces to recovered panics; flipped in tests when debugging.
@@ -324,9 +370,9 @@ func parseFormat(ctx context.Context, f Format, data []byte, name string, opts O
 	case FormatText, FormatCSV, FormatJSONL:
 		return parseText(data)
 	case FormatXLSX:
-		return nil, fmt.Errorf("%w: XLSX is read as a catalog (use --kind catalog) / XLSX 请作为商品目录导入", ErrUnsupported)
+		return nil, kb.NewError(ErrUnsupported, "XLSX is read as a catalog (use --kind catalog)", "XLSX 请作为商品目录导入")
 	}
-	return nil, fmt.Errorf("%w: %s", ErrUnsupported, f)
+	return nil, kb.Detailf(ErrUnsupported, "%s", f)
 }
 
 // finish fills the title and rejects documents without any text.

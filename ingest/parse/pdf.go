@@ -9,6 +9,7 @@ import (
 
 	"github.com/ledongthuc/pdf"
 	"github.com/zhiku/zhiku/ingest/document"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // parsePDF extracts a PDF's text page by page; see the package documentation for the paths.
@@ -39,9 +40,13 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 	var images, badPages int
 	var readErr, bomb string
 	usedCMap := false
+	budget, textBytes := textBudget(len(data), opts), 0
 	for i, pv := range pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if textBytes > budget {
+			return nil, textTooLarge(textBytes, budget, len(data))
 		}
 		scan, err := scanPage(walker, pv)
 		if errors.Is(err, ErrCorrupt) {
@@ -66,6 +71,7 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			for _, l := range res.lines {
 				all.WriteString(l.text)
 			}
+			textBytes += all.Len()
 			if garbled(all.String()) {
 				res.bad = "text is garbled (font encoding not decodable)"
 			}
@@ -88,7 +94,7 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			// pdftotext decodes inline image data to skip it: it would run until the deadline.
 			fixErr = fmt.Errorf("pdftotext not run: %s", bomb)
 		} else if bin != "" {
-			var warns []string
+			var warns []kb.Text
 			fixed, warns, fixErr = runPdftotext(ctx, bin, data, opts)
 			doc.Warnings = append(doc.Warnings, warns...)
 		}
@@ -101,15 +107,21 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			if fixErr == nil && i < len(fixed) && strings.TrimSpace(fixed[i]) != "" && !garbled(fixed[i]) {
 				res.lines = pdftotextLines(fixed[i], i+1)
 				repaired = append(repaired, fmt.Sprint(i+1))
-				doc.Warnings = append(doc.Warnings, fmt.Sprintf("page %d: %s; text repaired with pdftotext / 第 %d 页已用 pdftotext 修复", i+1, res.bad, i+1))
+				doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("page %d: %s; text repaired with pdftotext", i+1, res.bad),
+					fmt.Sprintf("第 %d 页（%s）已用 pdftotext 修复", i+1, res.bad)))
 				continue
 			}
 			reason := "pdftotext could not repair it"
 			if fixErr != nil {
 				reason = fixErr.Error()
 			}
-			doc.Warnings = append(doc.Warnings, fmt.Sprintf("page %d: %s; page skipped (%s) / 第 %d 页文本无法识别，已跳过", i+1, res.bad, reason, i+1))
+			doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("page %d: %s; page skipped (%s)", i+1, res.bad, reason),
+				fmt.Sprintf("第 %d 页文本无法识别，已跳过（%s）", i+1, reason)))
 		}
+	}
+	if skipped := badPages - len(repaired); skipped > 0 {
+		doc.Warnings = append([]kb.Text{kb.T(fmt.Sprintf("%d of %d pages could not be read and were skipped; their text is missing", skipped, len(pages)),
+			fmt.Sprintf("共 %d 页，其中 %d 页无法读取，已跳过，这些页的内容缺失", len(pages), skipped))}, doc.Warnings...)
 	}
 	if len(repaired) > 0 {
 		method += "+pdftotext"
@@ -142,13 +154,19 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 	}
 	if !hasText(doc.Blocks) {
 		if readErr != "" {
-			return nil, fmt.Errorf("%w: %s", ErrCorrupt, readErr)
+			return nil, kb.Detailf(ErrCorrupt, "%s", readErr)
 		}
 		if badPages > 0 {
-			return nil, fmt.Errorf("%w (%d of %d pages): %s", ErrGarbled, badPages, len(pages), strings.Join(doc.Warnings, "; "))
+			ge, gz := kb.Texts(ErrGarbled)
+			we, wz := make([]string, len(doc.Warnings)), make([]string, len(doc.Warnings))
+			for i, w := range doc.Warnings {
+				we[i], wz[i] = w.En, w.Zh
+			}
+			return nil, kb.NewError(ErrGarbled, fmt.Sprintf("%s (%d of %d pages): %s", ge, badPages, len(pages), strings.Join(we, "; ")),
+				fmt.Sprintf("%s（%d/%d 页）：%s", gz, badPages, len(pages), strings.Join(wz, "；")))
 		}
 		if bomb != "" {
-			return nil, fmt.Errorf("%w: %s; its text layer is empty and the image is not decoded / 页面含超大内嵌图片（疑似解压炸弹），且没有文字层", ErrNoText, bomb)
+			return nil, kb.NewError(ErrNoText, fmt.Sprintf("%s; its text layer is empty and the image is not decoded", bomb), "页面含超大内嵌图片（疑似解压炸弹），且没有文字层")
 		}
 		if bin := pdftotextPath(opts); bin != "" {
 			// Our walker may have missed text drawn in a way it does not model.
@@ -157,9 +175,9 @@ func parsePDF(ctx context.Context, data []byte, opts Options) (*document.Documen
 			}
 		}
 		if images > 0 {
-			return nil, fmt.Errorf("%w: %d pages, %d images, no text layer", ErrNoText, len(pages), images)
+			return nil, kb.Detailf(ErrNoText, "%d pages, %d images, no text layer", len(pages), images)
 		}
-		return nil, fmt.Errorf("%w: %d pages without text", ErrNoText, len(pages))
+		return nil, kb.Detailf(ErrNoText, "%d pages without text", len(pages))
 	}
 	return doc, nil
 }
@@ -178,7 +196,7 @@ func openPDF(data []byte, opts Options) (r *pdf.Reader, err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, p)
+			r, err = nil, kb.Detailf(ErrCorrupt, "%v", p)
 		}
 	}()
 	// The library insists on "%PDF-1.x" at offset 0; tolerate junk before the header.
@@ -194,9 +212,9 @@ func openPDF(data []byte, opts Options) (r *pdf.Reader, err error) {
 	case errors.Is(err, pdf.ErrInvalidPassword):
 		return nil, ErrWrongPassword
 	case strings.Contains(err.Error(), "encryption"):
-		return nil, fmt.Errorf("%w: PDF encryption not readable natively (%v)", ErrUnsupported, err)
+		return nil, kb.Detailf(ErrUnsupported, "PDF encryption not readable natively (%v)", err)
 	}
-	return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	return nil, kb.Detailf(ErrCorrupt, "%v", err)
 }
 
 // pdftotextDocument reads the whole file with pdftotext after the native reader failed with
@@ -228,10 +246,22 @@ func pdftotextDocument(ctx context.Context, data []byte, opts Options, cause err
 		if cause != nil {
 			return nil, cause
 		}
-		return nil, fmt.Errorf("%w: %d pages", ErrNoText, len(pages))
+		return nil, kb.Detailf(ErrNoText, "%d pages", len(pages))
+	}
+	empty := 0
+	for _, p := range pages {
+		if strings.TrimSpace(p) == "" {
+			empty++
+		}
+	}
+	if cause != nil && empty > 0 {
+		doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("%d of %d pages could not be read and were skipped; their text is missing", empty, len(pages)),
+			fmt.Sprintf("共 %d 页，其中 %d 页无法读取，已跳过，这些页的内容缺失", len(pages), empty)))
 	}
 	if cause != nil {
-		doc.Warnings = append(doc.Warnings, fmt.Sprintf("PDF could not be read natively (%v); text extracted with pdftotext / 已改用 pdftotext 提取", cause))
+		en, zh := kb.Texts(cause)
+		doc.Warnings = append(doc.Warnings, kb.T(fmt.Sprintf("PDF could not be read natively (%s); pdftotext read %d page(s), %d of them with text; any page it could not read is missing", en, len(pages), len(pages)-empty),
+			fmt.Sprintf("无法直接读取 PDF（%s），已改用 pdftotext 提取：读出 %d 页，其中 %d 页有文本；无法读取的页面内容缺失", zh, len(pages), len(pages)-empty)))
 	}
 	return doc, nil
 }
@@ -247,19 +277,19 @@ const (
 func collectPages(r *pdf.Reader, maxPages int) (pages []pdf.Value, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			pages, err = nil, fmt.Errorf("%w: page tree: %v", ErrCorrupt, p)
+			pages, err = nil, kb.Detailf(ErrCorrupt, "page tree: %v", p)
 		}
 	}()
 	root := r.Trailer().Key("Root").Key("Pages")
 	if root.Kind() != pdf.Dict {
-		return nil, fmt.Errorf("%w: no page tree (/Root /Pages missing)", ErrCorrupt)
+		return nil, kb.Detailf(ErrCorrupt, "no page tree (/Root /Pages missing)")
 	}
 	visits := 0
 	var walk func(node pdf.Value, depth int) error
 	walk = func(node pdf.Value, depth int) error {
 		visits++
 		if depth > maxTreeDepth || visits > maxPages+extraTreeVisits {
-			return fmt.Errorf("%w: page tree is circular or too deep (/Kids loops back) / 页面树循环引用", ErrCorrupt)
+			return kb.NewError(ErrCorrupt, "file is corrupt: page tree is circular or too deep (/Kids loops back)", "文件已损坏：页面树循环引用或过深")
 		}
 		kids := node.Key("Kids")
 		if node.Key("Type").Name() == "Pages" || kids.Kind() == pdf.Array {
@@ -275,7 +305,7 @@ func collectPages(r *pdf.Reader, maxPages int) (pages []pdf.Value, err error) {
 		}
 		pages = append(pages, node)
 		if len(pages) > maxPages {
-			return fmt.Errorf("%w: more than %d pages / 超过 %d 页", ErrTooManyPages, maxPages, maxPages)
+			return kb.NewError(ErrTooManyPages, fmt.Sprintf("more than %d pages", maxPages), fmt.Sprintf("超过 %d 页", maxPages))
 		}
 		return nil
 	}
@@ -283,7 +313,7 @@ func collectPages(r *pdf.Reader, maxPages int) (pages []pdf.Value, err error) {
 		return nil, err
 	}
 	if len(pages) == 0 {
-		return nil, fmt.Errorf("%w: page tree has no pages", ErrCorrupt)
+		return nil, kb.Detailf(ErrCorrupt, "page tree has no pages")
 	}
 	return pages, nil
 }

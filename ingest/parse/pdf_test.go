@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zhiku/zhiku/ingest/document"
 	"github.com/zhiku/zhiku/ingest/parse/internal/pdfgen"
+	"github.com/zhiku/zhiku/internal/kb"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
@@ -100,7 +101,7 @@ func TestParsePDFScannedImage(t *testing.T) {
 	data := pdfgen.Document([]pdfgen.Page{{Image: true}, {Image: true}}, pdfgen.Options{})
 	_, err := parseBytes(t, data, "scan.pdf", Options{})
 	require.ErrorIs(t, err, ErrNoText)
-	require.Contains(t, err.Error(), "扫描件")
+	require.Contains(t, func() string { _, zh := kb.Texts(err); return zh }(), "扫描件")
 }
 
 func TestParsePDFTruncated(t *testing.T) {
@@ -316,7 +317,7 @@ func TestParsePDFEncrypted(t *testing.T) {
 		t.Parallel()
 		_, err := parseBytes(t, read(t, "user-secret-aes128.pdf"), "x.pdf", native)
 		require.ErrorIs(t, err, ErrEncrypted)
-		require.Contains(t, err.Error(), "需要密码")
+		require.Contains(t, func() string { _, zh := kb.Texts(err); return zh }(), "需要密码")
 	})
 	t.Run("WrongPassword", func(t *testing.T) {
 		t.Parallel()
@@ -421,9 +422,11 @@ func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pdf", doc.Method)
 	require.Equal(t, []document.Block{{Kind: document.Paragraph, Text: "Page one is plain", Page: 1}}, doc.Blocks)
-	require.Len(t, doc.Warnings, 1)
-	require.Contains(t, doc.Warnings[0], "page 2")
-	require.Contains(t, doc.Warnings[0], "LZWDecode")
+	require.Len(t, doc.Warnings, 2)
+	require.Equal(t, "1 of 2 pages could not be read and were skipped; their text is missing", doc.Warnings[0].En, "the count comes first")
+	require.Contains(t, doc.Warnings[0].Zh, "其中 1 页无法读取")
+	require.Contains(t, doc.Warnings[1].En, "page 2")
+	require.Contains(t, doc.Warnings[1].En, "LZWDecode")
 
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		t.Skip("pdftotext (poppler-utils) not installed")
@@ -432,7 +435,7 @@ func TestParsePDFRepairsPageWithPdftotext(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pdf+pdftotext", doc.Method)
 	require.Equal(t, document.Block{Kind: document.Paragraph, Text: "Page two is LZW", Page: 2}, doc.Blocks[1])
-	require.Contains(t, doc.Warnings[0], "repaired with pdftotext")
+	require.Contains(t, doc.Warnings[0].En, "repaired with pdftotext")
 }
 
 // bombPDF holds a 100000 × 100000 JBIG2 image, inline or as an image XObject, and a line

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/ledongthuc/pdf"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // maxPageContent caps the decompressed content of one page (all its streams and forms), so
@@ -39,7 +40,7 @@ func streamSize(strm pdf.Value, limit int64) (int64, error) {
 	defer rc.Close()
 	n, err := io.Copy(io.Discard, io.LimitReader(rc, limit+1))
 	if n > limit {
-		return n, fmt.Errorf("%w: decompressed stream exceeds %d MB (decompression bomb?) / 解压后数据过大", ErrCorrupt, limit>>20)
+		return n, kb.NewError(ErrCorrupt, fmt.Sprintf("file is corrupt: decompressed stream exceeds %d MB (decompression bomb?)", limit>>20), fmt.Sprintf("文件已损坏：解压后数据超过 %d MB（疑似解压炸弹）", limit>>20))
 	}
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return n, fmt.Errorf("broken stream: %v", err) // page-level: pdftotext may still read it

@@ -3,12 +3,13 @@ package parse
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // pdftotextPath finds poppler's pdftotext; "" when it is not installed (Debian package
@@ -25,7 +26,7 @@ func pdftotextPath(opts Options) string {
 }
 
 // errNoPdftotext explains why a repair could not happen.
-var errNoPdftotext = errors.New("pdftotext is not installed (apt-get install poppler-utils) / 未安装 pdftotext")
+var errNoPdftotext = kb.Plain("pdftotext is not installed (apt-get install poppler-utils)", "未安装 pdftotext")
 
 // limitedBuffer keeps at most max bytes, so a hostile PDF cannot make pdftotext's output
 // fill memory.
@@ -44,7 +45,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // runPdftotext extracts every page's text with pdftotext -layout (pages are separated by
 // form feeds). It needs a file on disk, so the data goes to a temporary file.
-func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([]string, []string, error) {
+func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([]string, []kb.Text, error) {
 	f, err := os.CreateTemp("", "zhiku-*.pdf")
 	if err != nil {
 		return nil, nil, fmt.Errorf("pdftotext: temp file: %w", err)
@@ -80,18 +81,18 @@ func runPdftotext(ctx context.Context, bin string, data []byte, opts Options) ([
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
 		}
-		return nil, nil, fmt.Errorf("%w: pdftotext: %v: %s", ErrCorrupt, err, msg)
+		return nil, nil, kb.Detailf(ErrCorrupt, "pdftotext: %v: %s", err, msg)
 	}
 	pages := strings.Split(stdout.String(), "\f")
 	if n := len(pages); n > 0 && strings.TrimSpace(pages[n-1]) == "" {
 		pages = pages[:n-1] // the output ends with a form feed
 	}
 	if len(pages) > opts.MaxPages {
-		return nil, nil, fmt.Errorf("%w: more than %d pages", ErrTooManyPages, opts.MaxPages)
+		return nil, nil, kb.Detailf(ErrTooManyPages, "more than %d pages", opts.MaxPages)
 	}
-	var warnings []string
+	var warnings []kb.Text
 	if strings.Contains(stderr.String(), "Missing language pack") {
-		warnings = append(warnings, "pdftotext lacks CJK font data, so some Chinese text may be missing; install poppler-data / 未安装 poppler-data，部分中文可能缺失")
+		warnings = append(warnings, kb.T("pdftotext lacks CJK font data, so some Chinese text may be missing; install poppler-data", "未安装 poppler-data，部分中文可能缺失"))
 	}
 	return pages, warnings, nil
 }

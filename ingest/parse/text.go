@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/ingest/document"
+	"github.com/zhiku/zhiku/internal/kb"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
@@ -35,7 +36,7 @@ func decodeText(data []byte, head bool) (string, string, error) {
 			if enc, name := utf16WithoutBOM(data); enc != nil {
 				return decodeWith(enc, data, name)
 			}
-			return "", "", fmt.Errorf("%w: binary file (contains NUL bytes) / 二进制文件", ErrUnsupported)
+			return "", "", kb.NewError(ErrUnsupported, "binary file (contains NUL bytes)", "二进制文件")
 		}
 		return string(data), "utf-8", nil
 	}
@@ -51,15 +52,14 @@ func decodeText(data []byte, head bool) (string, string, error) {
 		}
 	}
 	off := invalidUTF8Offset(data)
-	return "", "", fmt.Errorf("%w: text encoding not recognised: byte 0x%02X at offset %d is invalid UTF-8, "+
-		"and the text is not GB18030/GBK, Big5 or UTF-16 either / 无法识别文本编码（不是 UTF-8、GBK/GB18030、Big5 或 UTF-16）",
-		ErrUnsupported, data[off], off)
+	return "", "", kb.NewError(ErrUnsupported, fmt.Sprintf("text encoding not recognised: byte 0x%02X at offset %d is invalid UTF-8, "+
+		"and the text is not GB18030/GBK, Big5 or UTF-16 either", data[off], off), "无法识别文本编码（不是 UTF-8、GBK/GB18030、Big5 或 UTF-16）")
 }
 
 func decodeWith(enc encoding.Encoding, data []byte, name string) (string, string, error) {
 	out, err := enc.NewDecoder().Bytes(data)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: invalid %s text: %v", ErrCorrupt, name, err)
+		return "", "", kb.Detailf(ErrCorrupt, "invalid %s text: %v", name, err)
 	}
 	return strings.TrimPrefix(string(out), "\ufeff"), name, nil
 }
@@ -166,4 +166,17 @@ func parseText(data []byte) (*document.Document, error) {
 		blank = false
 	}
 	return &document.Document{Blocks: buildBlocks(lines, nil), Method: "text/" + enc}, nil
+}
+
+// CheckEncoding decodes a whole text file of format f (plain text, Markdown, CSV, JSONL) as
+// Parse would: UTF-8, UTF-16 (BOM, or detected), GB18030/GBK or Big5 pass; anything else is
+// an ErrUnsupported naming the first byte that fits none, so an upload can be refused with
+// 415 before a job is queued (Sniff looks at the head only). Other formats pass.
+func CheckEncoding(f Format, data []byte) error {
+	switch f {
+	case FormatText, FormatMarkdown, FormatCSV, FormatJSONL:
+		_, _, err := decodeText(data, false)
+		return err
+	}
+	return nil
 }

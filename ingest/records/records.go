@@ -3,7 +3,6 @@ package records
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -60,7 +59,7 @@ func Parse(r io.Reader, name string) ([]Record, error) {
 		return nil, fmt.Errorf("records: %s: %w", filepath.Base(name), err)
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("records: %s: no records / 没有记录: %w", filepath.Base(name), kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("records: %s: no records", filepath.Base(name)), "没有记录")
 	}
 	return recs, nil
 }
@@ -71,7 +70,7 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 		return nil, fmt.Errorf("records: read %s: %w", filepath.Base(name), err)
 	}
 	if len(data) > DefaultMaxBytes {
-		return nil, fmt.Errorf("records: %s is larger than %d bytes / 文件超过 %d 字节: %w", filepath.Base(name), DefaultMaxBytes, DefaultMaxBytes, kb.ErrTooLarge)
+		return nil, kb.TooLarge(fmt.Sprintf("records: %s is larger than %d bytes", filepath.Base(name), DefaultMaxBytes), fmt.Sprintf("文件超过 %d 字节", DefaultMaxBytes))
 	}
 	return data, nil
 }
@@ -86,18 +85,43 @@ func isCSV(text, name string) bool {
 	return !strings.HasPrefix(strings.TrimSpace(text), "{")
 }
 
+// joinTexts joins the errors' English messages; joinTextsZh their Chinese ones.
+func joinTexts(errs []error, sep string) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i], _ = kb.Texts(e)
+	}
+	return strings.Join(parts, sep)
+}
+
+func joinTextsZh(errs []error, sep string) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		en, zh := kb.Texts(e)
+		if zh == "" {
+			zh = en
+		}
+		parts[i] = zh
+	}
+	return strings.Join(parts, sep)
+}
+
 // problems collects line errors up to maxReported.
 type problems struct {
 	errs  []error
 	extra int
 }
 
-func (p *problems) add(line int, format string, args ...any) {
+func (p *problems) add(line int, err error) {
 	if len(p.errs) == maxReported {
 		p.extra++
 		return
 	}
-	p.errs = append(p.errs, fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...)))
+	en, zh := kb.Texts(err)
+	if zh == "" {
+		zh = en
+	}
+	p.errs = append(p.errs, kb.Invalid(fmt.Sprintf("line %d: %s", line, en), fmt.Sprintf("第 %d 行：%s", line, zh)))
 }
 
 func (p *problems) err() error {
@@ -105,9 +129,9 @@ func (p *problems) err() error {
 		return nil
 	}
 	if p.extra > 0 {
-		p.errs = append(p.errs, fmt.Errorf("and %d more bad lines / 另有 %d 行有误", p.extra, p.extra))
+		p.errs = append(p.errs, kb.Invalid(fmt.Sprintf("and %d more bad lines", p.extra), fmt.Sprintf("另有 %d 行有误", p.extra)))
 	}
-	return fmt.Errorf("%w: %w", errors.Join(p.errs...), kb.ErrInvalid)
+	return kb.Invalid(joinTexts(p.errs, "; "), joinTextsZh(p.errs, "；"))
 }
 
 // jsonLines calls fn with each non-blank line's number and bytes.
@@ -122,15 +146,15 @@ func jsonLines(text string, fn func(n int, line []byte)) {
 // decodeLine decodes one JSON object line into fields, rejecting anything else.
 func decodeLine(line []byte) (map[string]json.RawMessage, error) {
 	if line[0] != '{' {
-		return nil, errors.New("not a JSON object / 不是 JSON 对象")
+		return nil, kb.Invalid("not a JSON object", "不是 JSON 对象")
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("invalid JSON (%v) / JSON 格式错误", err)
+		return nil, kb.Invalid(fmt.Sprintf("invalid JSON (%v)", err), "JSON 格式错误")
 	}
 	if dec.More() {
-		return nil, errors.New("more than one JSON value on the line / 一行只能有一个 JSON 对象")
+		return nil, kb.Invalid("more than one JSON value on the line", "一行只能有一个 JSON 对象")
 	}
 	return obj, nil
 }
@@ -140,19 +164,19 @@ func stringField(obj map[string]json.RawMessage, key string, required bool) (str
 	raw, ok := obj[key]
 	if !ok || string(raw) == "null" {
 		if required {
-			return "", fmt.Errorf("missing %q / 缺少 %s 字段", key, key)
+			return "", kb.Invalid(fmt.Sprintf("missing %q", key), fmt.Sprintf("缺少 %s 字段", key))
 		}
 		return "", nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%q must be a string, got %s / %s 必须是字符串", key, raw, key)
+		return "", kb.Invalid(fmt.Sprintf("%q must be a string, got %s", key, raw), fmt.Sprintf("%s 必须是字符串", key))
 	}
 	if required && strings.TrimSpace(s) == "" {
-		return "", fmt.Errorf("%q is blank / %s 为空", key, key)
+		return "", kb.Invalid(fmt.Sprintf("%q is blank", key), fmt.Sprintf("%s 为空", key))
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return "", fmt.Errorf("%q holds a NUL character (\\u0000), which cannot be stored / %s 含有无法保存的 NUL 字符", key, key)
+		return "", kb.Invalid(fmt.Sprintf("%q holds a NUL character (\\u0000), which cannot be stored", key), fmt.Sprintf("%s 含有无法保存的 NUL 字符", key))
 	}
 	return s, nil
 }
@@ -188,11 +212,11 @@ func parseJSONL(text string) ([]Record, error) {
 	jsonLines(text, func(n int, line []byte) {
 		obj, err := decodeLine(line)
 		if err != nil {
-			bad.add(n, "%v", err)
+			bad.add(n, err)
 			return
 		}
 		rec := Record{Line: n}
-		var errs []string
+		var errs []error
 		for _, f := range []struct {
 			key      string
 			dst      *string
@@ -200,23 +224,23 @@ func parseJSONL(text string) ([]Record, error) {
 		}{{"id", &rec.ID, true}, {"title", &rec.Title, false}, {"text", &rec.Text, true}} {
 			v, err := stringField(obj, f.key, f.required)
 			if err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 			}
 			*f.dst = v
 		}
 		if raw, ok := obj["metadata"]; ok && string(raw) != "null" {
 			if err := json.Unmarshal(raw, &rec.Metadata); err != nil || rec.Metadata == nil {
-				errs = append(errs, fmt.Sprintf(`"metadata" must be an object, got %s / metadata 必须是对象`, abbreviate(raw)))
+				errs = append(errs, kb.Invalid(fmt.Sprintf(`"metadata" must be an object, got %s`, abbreviate(raw)), "metadata 必须是对象"))
 			} else if hasNUL(rec.Metadata) {
-				errs = append(errs, `"metadata" holds a NUL character (\u0000), which cannot be stored / metadata 含有无法保存的 NUL 字符`)
+				errs = append(errs, kb.Invalid(`"metadata" holds a NUL character (\u0000), which cannot be stored`, "metadata 含有无法保存的 NUL 字符"))
 			}
 		}
 		if len(errs) > 0 {
-			bad.add(n, "%s", strings.Join(errs, "; "))
+			bad.add(n, kb.Invalid(joinTexts(errs, "; "), joinTextsZh(errs, "；")))
 			return
 		}
 		if prev, dup := first[rec.ID]; dup {
-			bad.add(n, "duplicate id %q, first on line %d / id 重复", rec.ID, prev)
+			bad.add(n, kb.Invalid(fmt.Sprintf("duplicate id %q, first on line %d", rec.ID, prev), fmt.Sprintf("id %q 重复，首次出现在第 %d 行", rec.ID, prev)))
 			return
 		}
 		first[rec.ID] = n
@@ -226,13 +250,13 @@ func parseJSONL(text string) ([]Record, error) {
 }
 
 func parseCSV(data []byte, name string) ([]Record, error) {
-	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30})
+	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30, MaxCellBytes: 1 << 20})
 	if err != nil {
 		return nil, err
 	}
 	var bad problems
 	for _, e := range t.Errors {
-		bad.add(e.Row, "%v", e.Err)
+		bad.add(e.Row, e.Err)
 	}
 	sh := t.Sheets[0]
 	col := map[string]int{}
@@ -247,8 +271,7 @@ func parseCSV(data []byte, name string) ([]Record, error) {
 	_, hasID := col["id"]
 	_, hasText := col["text"]
 	if !hasID || !hasText {
-		return nil, fmt.Errorf("CSV needs the columns id,title,text; found %s / CSV 需要 id,title,text 列: %w",
-			strings.Join(sh.Header, ","), kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("CSV needs the columns id,title,text; found %s", strings.Join(sh.Header, ",")), "CSV 需要 id,title,text 列")
 	}
 	var recs []Record
 	first := map[string]int{}
@@ -259,14 +282,14 @@ func parseCSV(data []byte, name string) ([]Record, error) {
 		}
 		switch {
 		case rec.ID == "":
-			bad.add(row.Num, "blank id / id 为空")
+			bad.add(row.Num, kb.Invalid("blank id", "id 为空"))
 			continue
 		case strings.TrimSpace(rec.Text) == "":
-			bad.add(row.Num, "blank text for id %q / text 为空", rec.ID)
+			bad.add(row.Num, kb.Invalid(fmt.Sprintf("blank text for id %q", rec.ID), fmt.Sprintf("id %q 的 text 为空", rec.ID)))
 			continue
 		}
 		if prev, dup := first[rec.ID]; dup {
-			bad.add(row.Num, "duplicate id %q, first on line %d / id 重复", rec.ID, prev)
+			bad.add(row.Num, kb.Invalid(fmt.Sprintf("duplicate id %q, first on line %d", rec.ID, prev), fmt.Sprintf("id %q 重复，首次出现在第 %d 行", rec.ID, prev)))
 			continue
 		}
 		first[rec.ID] = row.Num
@@ -306,38 +329,38 @@ func ParseQueries(r io.Reader) ([]Query, error) {
 	jsonLines(text, func(n int, line []byte) {
 		obj, err := decodeLine(line)
 		if err != nil {
-			bad.add(n, "%v", err)
+			bad.add(n, err)
 			return
 		}
 		q := Query{Line: n}
-		var errs []string
+		var errs []error
 		if q.ID, err = stringField(obj, "id", true); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 		}
 		if q.Text, err = stringField(obj, "text", true); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 		}
 		raw, ok := obj["relevant"]
 		switch {
 		case !ok:
-			errs = append(errs, `missing "relevant" / 缺少 relevant 字段`)
+			errs = append(errs, kb.Invalid(`missing "relevant"`, "缺少 relevant 字段"))
 		case json.Unmarshal(raw, &q.Relevant) != nil:
-			errs = append(errs, fmt.Sprintf(`"relevant" must be an array of record ids, got %s / relevant 必须是 id 数组`, abbreviate(raw)))
+			errs = append(errs, kb.Invalid(fmt.Sprintf(`"relevant" must be an array of record ids, got %s`, abbreviate(raw)), "relevant 必须是 id 数组"))
 		case len(q.Relevant) == 0:
-			errs = append(errs, `"relevant" is empty / relevant 为空`)
+			errs = append(errs, kb.Invalid(`"relevant" is empty`, "relevant 为空"))
 		}
 		for _, id := range q.Relevant {
 			if strings.TrimSpace(id) == "" {
-				errs = append(errs, `"relevant" holds a blank id / relevant 含空 id`)
+				errs = append(errs, kb.Invalid(`"relevant" holds a blank id`, "relevant 含空 id"))
 				break
 			}
 		}
 		if len(errs) > 0 {
-			bad.add(n, "%s", strings.Join(errs, "; "))
+			bad.add(n, kb.Invalid(joinTexts(errs, "; "), joinTextsZh(errs, "；")))
 			return
 		}
 		if prev, dup := first[q.ID]; dup {
-			bad.add(n, "duplicate query id %q, first on line %d / 查询 id 重复", q.ID, prev)
+			bad.add(n, kb.Invalid(fmt.Sprintf("duplicate query id %q, first on line %d", q.ID, prev), fmt.Sprintf("查询 id %q 重复，首次出现在第 %d 行", q.ID, prev)))
 			return
 		}
 		first[q.ID] = n
@@ -347,7 +370,7 @@ func ParseQueries(r io.Reader) ([]Query, error) {
 		return nil, fmt.Errorf("records: queries: %w", err)
 	}
 	if len(qs) == 0 {
-		return nil, fmt.Errorf("records: queries: no queries / 没有查询: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("records: queries: no queries", "没有查询")
 	}
 	return qs, nil
 }

@@ -76,6 +76,15 @@ func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 
 func (e LineError) Unwrap() error { return e.Err }
 
+// Texts names the line in both languages, with the line's error.
+func (e LineError) Texts() (en, zh string) {
+	en, zh = kb.Texts(e.Err)
+	if zh == "" {
+		zh = en
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, en), fmt.Sprintf("第 %d 行：%s", e.Line, zh)
+}
+
 // ParseError lists the lines Parse skipped. Parse returns it together with the tickets it
 // could read, so one bad line does not lose a whole export; callers decide whether to keep
 // them. It wraps kb.ErrInvalid.
@@ -84,9 +93,19 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
+	en, _ := e.Texts()
+	return "tickets: " + en
+}
+
+// Texts counts the malformed lines and shows the first, in both languages.
+func (e *ParseError) Texts() (en, zh string) {
 	first := e.Lines[0]
-	return fmt.Sprintf("tickets: %d malformed line(s), first at line %d: %v / 工单文件有 %d 行格式错误，首个在第 %d 行",
-		len(e.Lines), first.Line, first.Err, len(e.Lines), first.Line)
+	fe, fz := kb.Texts(first.Err)
+	if fz == "" {
+		fz = fe
+	}
+	return fmt.Sprintf("%d malformed line(s), first at line %d: %s", len(e.Lines), first.Line, fe),
+		fmt.Sprintf("工单文件有 %d 行格式错误，首个在第 %d 行：%s", len(e.Lines), first.Line, fz)
 }
 
 func (e *ParseError) Unwrap() error { return kb.ErrInvalid }
@@ -107,7 +126,7 @@ func Parse(r io.Reader, format Format) ([]Ticket, error) {
 	if !utf8.Valid(data) {
 		decoded, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
 		if err != nil {
-			return nil, fmt.Errorf("tickets: file is neither UTF-8 nor GB18030 / 文件编码无法识别: %w", errors.Join(kb.ErrInvalid, err))
+			return nil, &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "tickets: file is neither UTF-8 nor GB18030", Zh: "文件编码无法识别"}
 		}
 		data = decoded
 	}
@@ -126,7 +145,7 @@ func Parse(r io.Reader, format Format) ([]Ticket, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("tickets: format %q is not jsonl or csv / 不支持的工单格式: %w", format, kb.ErrUnsupported)
+		return nil, kb.Unsupported(fmt.Sprintf("tickets: format %q is not jsonl or csv", format), "不支持的工单格式")
 	}
 	out := c.tickets()
 	if len(c.errs) > 0 {
@@ -226,19 +245,19 @@ func (c *collector) parseJSONL(data []byte) {
 		}
 		var t jsonTicket
 		if err := json.Unmarshal(line, &t); err != nil {
-			c.fail(lineNo, fmt.Errorf("malformed JSON / JSON 格式错误: %w", err))
+			c.fail(lineNo, &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "malformed JSON: " + err.Error(), Zh: "JSON 格式错误：" + err.Error()})
 			continue
 		}
 		id := rawString(firstRaw(t.ID, t.TicketID, t.ConversationID, t.SessionID))
 		if id == "" {
-			c.fail(lineNo, errors.New("no ticket id (id, ticket_id or conversation_id) / 缺少工单号"))
+			c.fail(lineNo, kb.Invalid("no ticket id (id, ticket_id or conversation_id)", "缺少工单号"))
 			continue
 		}
 		msgs := slices.Concat(t.Messages, t.Dialog, t.Turns)
 		if len(msgs) == 0 {
 			// One message per line: the line itself is the message.
 			if t.message().Text == "" {
-				c.fail(lineNo, errors.New("no messages and no text / 没有消息内容"))
+				c.fail(lineNo, kb.Invalid("no messages and no text", "没有消息内容"))
 				continue
 			}
 			msgs = []jsonMessage{t.jsonMessage}
@@ -278,7 +297,7 @@ func (c *collector) parseCSV(data []byte) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("tickets: read CSV header / 无法读取 CSV 表头: %w", errors.Join(kb.ErrInvalid, err))
+		return &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "tickets: read CSV header: " + err.Error(), Zh: "无法读取 CSV 表头：" + err.Error()}
 	}
 	cols := map[string]int{}
 	for i, h := range header {
@@ -291,8 +310,7 @@ func (c *collector) parseCSV(data []byte) error {
 	}
 	for _, col := range []string{"id", "role", "text"} {
 		if _, ok := cols[col]; !ok {
-			return fmt.Errorf("tickets: CSV header %q needs ticket id, role and text columns / CSV 表头需包含工单号、角色和内容列: %w",
-				strings.Join(header, ","), kb.ErrInvalid)
+			return kb.Invalid(fmt.Sprintf("tickets: CSV header %q needs ticket id, role and text columns", strings.Join(header, ",")), "CSV 表头需包含工单号、角色和内容列")
 		}
 	}
 	field := func(rec []string, col string) string {
@@ -321,7 +339,7 @@ func (c *collector) parseCSV(data []byte) error {
 		}
 		id := field(rec, "id")
 		if id == "" {
-			c.fail(line, errors.New("empty ticket id / 工单号为空"))
+			c.fail(line, kb.Invalid("empty ticket id", "工单号为空"))
 			continue
 		}
 		c.add(id, Message{

@@ -102,7 +102,7 @@ func TestParseCSVVariants(t *testing.T) {
 		t.Parallel()
 		_, err := Parse(strings.NewReader("a,b,c\n1,2,3\n"), FormatCSV)
 		require.ErrorIs(t, err, kb.ErrInvalid)
-		require.Contains(t, err.Error(), "工单号")
+		require.Contains(t, func() string { _, zh := kb.Texts(err); return zh }(), "工单号")
 	})
 	t.Run("UnknownFormat", func(t *testing.T) {
 		t.Parallel()

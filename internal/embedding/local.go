@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/internal/config"
+	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
 )
 
@@ -67,8 +68,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		opts.Dimension = DefaultDimension
 	}
 	if opts.Dimension < MinDimension || opts.Dimension > MaxDimension {
-		return nil, fmt.Errorf("embedding: local dimension must be %d..%d, got %d / 本地向量维度须在 %d..%d 之间",
-			MinDimension, MaxDimension, opts.Dimension, MinDimension, MaxDimension)
+		return nil, kb.Invalid(fmt.Sprintf("embedding: local dimension must be %d..%d, got %d", MinDimension, MaxDimension, opts.Dimension), fmt.Sprintf("本地向量维度须在 %d..%d 之间", MinDimension, MaxDimension))
 	}
 	return &Local{
 		dim: uint64(opts.Dimension),

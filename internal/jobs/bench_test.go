@@ -50,7 +50,7 @@ func BenchmarkQueueRoundTrip(b *testing.B) {
 		if _, err := db.Store.SaveProgress(ctx, j.ID, jobs.Progress{Stage: jobs.StageEmbedding}); err != nil {
 			b.Fatal(err)
 		}
-		if err := db.Store.FinishJob(ctx, j.ID, jobs.StateSucceeded, "", jobs.Result{}); err != nil {
+		if err := db.Store.FinishJob(ctx, j.ID, jobs.StateSucceeded, kb.Text{}, jobs.Result{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -121,12 +121,12 @@ func New(pool *pgxpool.Pool, q Queue, opts Options) (*Client, error) {
 	}
 	if opts.Reembed == nil {
 		opts.Reembed = func(context.Context, kb.KnowledgeBase, EmbeddingTarget, func(int, int)) error {
-			return errors.New("this worker cannot re-embed / 此工作进程不能重新向量化")
+			return kb.Plain("this worker cannot re-embed", "此工作进程不能重新向量化")
 		}
 	}
 	if opts.ReindexDocument == nil {
 		opts.ReindexDocument = func(context.Context, kb.KnowledgeBase, int64, func(int, int)) error {
-			return errors.New("this worker cannot re-index documents / 此工作进程不能重建单个文档的索引")
+			return kb.Plain("this worker cannot re-index documents", "此工作进程不能重建单个文档的索引")
 		}
 	}
 	c := &Client{q: q, opts: opts, log: opts.Log.With("component", "jobs"), locks: pool}

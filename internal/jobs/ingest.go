@@ -33,8 +33,11 @@ type ingestWorker struct {
 	c *Client
 }
 
+// CancelledOnRequest is the error of a job cancelled before it started.
+var CancelledOnRequest = kb.T("cancelled on request", "已按请求取消")
+
 var (
-	errCancelRequested = errors.New("cancelled on request / 已按请求取消")
+	errCancelRequested = kb.Plain(CancelledOnRequest.En, CancelledOnRequest.Zh)
 	errJobGone         = errors.New("the job stopped running: it finished or its knowledge base was deleted")
 )
 
@@ -57,36 +60,37 @@ func (w *ingestWorker) Work(ctx context.Context, rj *river.Job[IngestArgs]) erro
 	if j.Result != nil {
 		prev = *j.Result
 	}
-	finish := func(state State, msg string, r Result) error {
+	finish := func(state State, msg kb.Text, r Result) error {
 		if err := q.FinishJob(bg, j.ID, state, msg, r); err != nil && !errors.Is(err, kb.ErrNotFound) {
 			log.Error("finish job", "state", state, "error", err)
 			return err // River runs it again; the record is written then
 		}
-		log.Info("job finished", "state", state, "error", msg)
+		log.Info("job finished", "state", state, "error", msg.En)
 		if state == StateSucceeded {
 			return nil
 		}
-		return river.JobCancel(errors.New(msg))
+		return river.JobCancel(errors.New(msg.En))
 	}
 
 	if j.Attempt > j.MaxAttempts {
-		last := "the server stopped while it ran / 运行期间服务中断"
+		last, lastZh := "the server stopped while it ran", "运行期间服务中断"
 		if n := len(j.AttemptErrors); n > 0 {
-			last = j.AttemptErrors[n-1]
+			last, lastZh = j.AttemptErrors[n-1], j.AttemptErrors[n-1]
 		}
-		return finish(StateFailed, fmt.Sprintf("gave up after %d attempts; last: %s / 已重试 %d 次仍失败", j.MaxAttempts, last, j.MaxAttempts), prev)
+		return finish(StateFailed, kb.T(fmt.Sprintf("gave up after %d attempts; last: %s", j.MaxAttempts, last),
+			fmt.Sprintf("已重试 %d 次仍失败，最后一次：%s", j.MaxAttempts, lastZh)), prev)
 	}
 	k, err := q.GetKB(ctx, j.TenantID, strconv.FormatInt(j.KBID, 10))
 	if err != nil {
 		if errors.Is(err, kb.ErrNotFound) {
-			return finish(StateFailed, "the knowledge base no longer exists / 知识库已不存在", prev)
+			return finish(StateFailed, kb.T("the knowledge base no longer exists", "知识库已不存在"), prev)
 		}
 		return w.interrupted(ctx, bg, log, j, prev, err)
 	}
 	f, err := q.JobFile(ctx, j.ID)
 	if err != nil {
 		if errors.Is(err, kb.ErrNotFound) {
-			return finish(StateFailed, "the uploaded file is no longer stored; upload it again / 上传的文件已不存在，请重新上传", prev)
+			return finish(StateFailed, kb.T("the uploaded file is no longer stored; upload it again", "上传的文件已不存在，请重新上传"), prev)
 		}
 		return w.interrupted(ctx, bg, log, j, prev, err)
 	}
@@ -98,26 +102,32 @@ func (w *ingestWorker) Work(ctx context.Context, rj *river.Job[IngestArgs]) erro
 		log.Warn("job stopped running meanwhile")
 		return nil
 	case err == nil:
-		return finish(StateSucceeded, "", res)
+		return finish(StateSucceeded, kb.Text{}, res)
 	case errors.Is(cause, errCancelRequested):
-		msg := errCancelRequested.Error()
+		msg := CancelledOnRequest
 		if n := res.DocumentsNew + res.DocumentsUpdated; n > 0 {
-			msg = fmt.Sprintf("cancelled on request after %d documents were written; they stay searchable / 已按请求取消，已写入的 %d 个文档保留", n, n)
+			msg = kb.T(fmt.Sprintf("cancelled on request after %d documents were written; they stay searchable", n),
+				fmt.Sprintf("已按请求取消，已写入的 %d 个文档保留", n))
 		}
 		return finish(StateCancelled, msg, res)
 	case ctx.Err() != nil:
 		return w.interrupted(ctx, bg, log, j, res, err)
 	case w.c.opts.IsTransient(err) && j.Attempt < j.MaxAttempts:
 		runAt := time.Now().Add(w.c.backoff(j.ID, j.Attempt))
-		if rerr := q.RetryJob(bg, j.ID, runAt, err.Error(), res); rerr != nil {
+		if rerr := q.RetryJob(bg, j.ID, runAt, kb.TextOf(err).En, res); rerr != nil {
 			log.Error("retry job", "error", rerr)
 		}
 		log.Warn("job failed transiently; retrying", "run_at", runAt, "error", err)
 		return err
 	case w.c.opts.IsTransient(err):
-		return finish(StateFailed, fmt.Sprintf("still failing after %d attempts: %v / 重试 %d 次后仍失败", j.Attempt, err, j.Attempt), res)
+		en, zh := kb.Texts(err)
+		if zh == "" {
+			zh = en
+		}
+		return finish(StateFailed, kb.T(fmt.Sprintf("still failing after %d attempts: %s", j.Attempt, en),
+			fmt.Sprintf("重试 %d 次后仍失败：%s", j.Attempt, zh)), res)
 	default:
-		return finish(StateFailed, err.Error(), res)
+		return finish(StateFailed, kb.TextOf(err), res)
 	}
 }
 
@@ -197,7 +207,7 @@ func (w *ingestWorker) safeProcess(ctx context.Context, j Job, k kb.KnowledgeBas
 	defer func() {
 		if r := recover(); r != nil {
 			w.c.log.Error("job panicked", "job_id", j.ID, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("internal error while processing the file (%v) / 处理文件时发生内部错误", r)
+			err = kb.Plain(fmt.Sprintf("internal error while processing the file (%v)", r), "处理文件时发生内部错误")
 		}
 	}()
 	return w.c.opts.Processor.Process(ctx, j, k, f, report)

@@ -71,6 +71,7 @@ type Progress struct {
 type Failure struct {
 	ExternalID string `json:"external_id"`
 	Error      string `json:"error"`
+	ErrorZh    string `json:"error_zh"`
 }
 
 // MaxFailures bounds how many failed documents a Result lists by name.
@@ -87,7 +88,7 @@ type Result struct {
 	DocumentsFailed    int       `json:"documents_failed"`
 	DocumentsRemoved   int       `json:"documents_removed"` // pruned by replace
 	Chunks             int       `json:"chunks"`
-	Warnings           []string  `json:"warnings"`
+	Warnings           []kb.Text `json:"warnings"`
 	Failures           []Failure `json:"failures,omitempty"`
 }
 
@@ -102,6 +103,7 @@ type Job struct {
 	Progress        Progress   `json:"progress"`
 	Result          *Result    `json:"result"`
 	Error           string     `json:"error"`          // the final error of a failed or cancelled job
+	ErrorZh         string     `json:"error_zh"`       // the same in Chinese
 	AttemptErrors   []string   `json:"attempt_errors"` // why earlier attempts were retried
 	Attempt         int        `json:"attempt"`
 	MaxAttempts     int        `json:"max_attempts"`
@@ -160,7 +162,7 @@ type Queue interface {
 	// stopping; River hands the job to the next worker), keeping what it did so far.
 	RequeueJob(ctx context.Context, id int64, r Result) error
 	// FinishJob records a final state and deletes the uploaded bytes.
-	FinishJob(ctx context.Context, id int64, state State, errMsg string, r Result) error
+	FinishJob(ctx context.Context, id int64, state State, msg kb.Text, r Result) error
 	// GetKB loads the job's knowledge base (id as a decimal string).
 	GetKB(ctx context.Context, tenantID int64, idOrName string) (kb.KnowledgeBase, error)
 

@@ -31,13 +31,13 @@ func NormalizeFAQ(f FAQ) (FAQ, error) {
 	f.Answer = strings.TrimSpace(f.Answer)
 	switch {
 	case f.Question == "":
-		return f, fmt.Errorf("%w: question is required / 问题不能为空", ErrInvalid)
+		return f, Invalid("question is required", "问题不能为空")
 	case utf8.RuneCountInString(f.Question) > MaxFAQQuestion:
-		return f, fmt.Errorf("%w: question is longer than %d characters / 问题超过 %d 个字符", ErrInvalid, MaxFAQQuestion, MaxFAQQuestion)
+		return f, Invalid(fmt.Sprintf("question is longer than %d characters", MaxFAQQuestion), fmt.Sprintf("问题超过 %d 个字符", MaxFAQQuestion))
 	case f.Answer == "":
-		return f, fmt.Errorf("%w: answer is required / 答案不能为空", ErrInvalid)
+		return f, Invalid("answer is required", "答案不能为空")
 	case utf8.RuneCountInString(f.Answer) > MaxFAQAnswer:
-		return f, fmt.Errorf("%w: answer is longer than %d characters / 答案超过 %d 个字符", ErrInvalid, MaxFAQAnswer, MaxFAQAnswer)
+		return f, Invalid(fmt.Sprintf("answer is longer than %d characters", MaxFAQAnswer), fmt.Sprintf("答案超过 %d 个字符", MaxFAQAnswer))
 	}
 
 	similar, err := cleanList("similar_questions", f.SimilarQuestions, f.Question)
@@ -45,12 +45,11 @@ func NormalizeFAQ(f FAQ) (FAQ, error) {
 		return f, err
 	}
 	if len(similar) > MaxFAQSimilar {
-		return f, fmt.Errorf("%w: similar_questions holds %d questions, at most %d are allowed / 相似问法最多 %d 条（当前 %d 条）",
-			ErrInvalid, len(similar), MaxFAQSimilar, MaxFAQSimilar, len(similar))
+		return f, Invalid(fmt.Sprintf("similar_questions holds %d questions, at most %d are allowed", len(similar), MaxFAQSimilar), fmt.Sprintf("相似问法最多 %d 条（当前 %d 条）", MaxFAQSimilar, len(similar)))
 	}
 	for _, s := range similar {
 		if utf8.RuneCountInString(s) > MaxFAQQuestion {
-			return f, fmt.Errorf("%w: a similar question is longer than %d characters / 相似问法超过 %d 个字符", ErrInvalid, MaxFAQQuestion, MaxFAQQuestion)
+			return f, Invalid(fmt.Sprintf("a similar question is longer than %d characters", MaxFAQQuestion), fmt.Sprintf("相似问法超过 %d 个字符", MaxFAQQuestion))
 		}
 	}
 	f.SimilarQuestions = similar
@@ -60,24 +59,24 @@ func NormalizeFAQ(f FAQ) (FAQ, error) {
 		return f, err
 	}
 	if len(tags) > MaxFAQTags {
-		return f, fmt.Errorf("%w: tags holds %d tags, at most %d are allowed / 标签最多 %d 个", ErrInvalid, len(tags), MaxFAQTags, MaxFAQTags)
+		return f, Invalid(fmt.Sprintf("tags holds %d tags, at most %d are allowed", len(tags), MaxFAQTags), fmt.Sprintf("标签最多 %d 个", MaxFAQTags))
 	}
 	for _, t := range tags {
 		if utf8.RuneCountInString(t) > MaxFAQTagLength {
-			return f, fmt.Errorf("%w: tag %q is longer than %d characters / 标签超过 %d 个字符", ErrInvalid, t, MaxFAQTagLength, MaxFAQTagLength)
+			return f, Invalid(fmt.Sprintf("tag %q is longer than %d characters", t, MaxFAQTagLength), fmt.Sprintf("标签超过 %d 个字符", MaxFAQTagLength))
 		}
 	}
 	f.Tags = tags
 
 	if f.ValidFrom != nil && f.ValidUntil != nil && !f.ValidUntil.After(*f.ValidFrom) {
-		return f, fmt.Errorf("%w: valid_until must be after valid_from / 失效时间必须晚于生效时间", ErrInvalid)
+		return f, Invalid("valid_until must be after valid_from", "失效时间必须晚于生效时间")
 	}
 	switch f.Source {
 	case "":
 		f.Source = FAQSourceAPI
 	case FAQSourceAPI, FAQSourceGap:
 	default:
-		return f, fmt.Errorf("%w: source must be %s or %s / 来源只能是 %s 或 %s", ErrInvalid, FAQSourceAPI, FAQSourceGap, FAQSourceAPI, FAQSourceGap)
+		return f, Invalid(fmt.Sprintf("source must be %s or %s", FAQSourceAPI, FAQSourceGap), fmt.Sprintf("来源只能是 %s 或 %s", FAQSourceAPI, FAQSourceGap))
 	}
 	return f, nil
 }
@@ -86,10 +85,10 @@ func NormalizeFAQ(f FAQ) (FAQ, error) {
 // is the caller's error, never a database failure.
 func checkText(field, s string) error {
 	if strings.ContainsRune(s, 0) {
-		return fmt.Errorf("%w: %s contains a NUL character / %s 含有空字符（NUL）", ErrInvalid, field, field)
+		return Invalid(fmt.Sprintf("%s contains a NUL character", field), fmt.Sprintf("%s 含有空字符（NUL）", field))
 	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s is not valid UTF-8 / %s 不是有效的 UTF-8 文本", ErrInvalid, field, field)
+		return Invalid(fmt.Sprintf("%s is not valid UTF-8", field), fmt.Sprintf("%s 不是有效的 UTF-8 文本", field))
 	}
 	return nil
 }
@@ -129,11 +128,11 @@ func NormalizeFeedback(f Feedback) (Feedback, error) {
 	f.Comment = strings.TrimSpace(f.Comment)
 	switch {
 	case f.AnswerID == "":
-		return f, fmt.Errorf("%w: answer_id is required / answer_id 不能为空", ErrInvalid)
+		return f, Invalid("answer_id is required", "answer_id 不能为空")
 	case len(f.AnswerID) > 200:
-		return f, fmt.Errorf("%w: answer_id is longer than 200 bytes / answer_id 超过 200 字节", ErrInvalid)
+		return f, Invalid("answer_id is longer than 200 bytes", "answer_id 超过 200 字节")
 	case utf8.RuneCountInString(f.Comment) > MaxFeedbackComment:
-		return f, fmt.Errorf("%w: comment is longer than %d characters / 评论超过 %d 个字符", ErrInvalid, MaxFeedbackComment, MaxFeedbackComment)
+		return f, Invalid(fmt.Sprintf("comment is longer than %d characters", MaxFeedbackComment), fmt.Sprintf("评论超过 %d 个字符", MaxFeedbackComment))
 	}
 	return f, nil
 }

@@ -37,7 +37,7 @@ type StatusChange struct {
 // status still being review, so that of two operators acting at once exactly one wins.
 func ReviewTarget(from string, approve bool) (string, error) {
 	if from != StatusReview {
-		return "", fmt.Errorf("%w: the document is %s, not in review / 文档状态为 %s，不在待审核状态", ErrConflict, from, from)
+		return "", Conflict(fmt.Sprintf("the document is %s, not in review", from), fmt.Sprintf("文档状态为 %s，不在待审核状态", from))
 	}
 	if approve {
 		return StatusReady, nil

@@ -15,13 +15,13 @@ func ValidateKBName(name string) error {
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
-		return fmt.Errorf("%w: name is required / 名称不能为空", ErrInvalid)
+		return Invalid("name is required", "名称不能为空")
 	case n > 64:
-		return fmt.Errorf("%w: name is longer than 64 characters / 名称超过 64 个字符", ErrInvalid)
+		return Invalid("name is longer than 64 characters", "名称超过 64 个字符")
 	case !kbNamePattern.MatchString(name):
-		return fmt.Errorf("%w: name %q may hold only letters, digits, '_', '.', '-' / 名称只能包含字母、数字、下划线、点和连字符", ErrInvalid, name)
+		return Invalid(fmt.Sprintf("name %q may hold only letters, digits, '_', '.', '-'", name), "名称只能包含字母、数字、下划线、点和连字符")
 	case digitsOnly.MatchString(name):
-		return fmt.Errorf("%w: name %q must not be all digits / 名称不能全是数字", ErrInvalid, name)
+		return Invalid(fmt.Sprintf("name %q must not be all digits", name), "名称不能全是数字")
 	}
 	return nil
 }

@@ -132,8 +132,7 @@ func embedChunks(ctx context.Context, emb Embedder, t store.EmbeddingTarget, chu
 	}
 	for _, v := range vecs {
 		if len(v) != t.Dim {
-			return nil, fmt.Errorf("%w: model %q returned %d dimensions, %d configured (ZHIKU_EMBED_DIM) / 向量维度与配置不符",
-				kb.ErrInvalid, t.Model, len(v), t.Dim)
+			return nil, kb.Invalid(fmt.Sprintf("model %q returned %d dimensions, %d configured (ZHIKU_EMBED_DIM)", t.Model, len(v), t.Dim), "向量维度与配置不符")
 		}
 	}
 	return vecs, nil

@@ -78,7 +78,7 @@ type Chat struct {
 // NewChat checks cfg, fills in defaults and returns a Chat. No request is sent.
 func NewChat(cfg ChatConfig) (*Chat, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
-		return nil, fmt.Errorf("llm: chat model name is required / 需要配置对话模型名称: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("llm: chat model name is required", "需要配置对话模型名称")
 	}
 	switch {
 	case cfg.Temperature == 0:
@@ -106,7 +106,7 @@ func (c *Chat) Model() string { return c.model }
 
 func (c *Chat) request(msgs []Message) (openai.ChatCompletionRequest, error) {
 	if len(msgs) == 0 {
-		return openai.ChatCompletionRequest{}, fmt.Errorf("llm: chat needs at least one message / 对话消息不能为空: %w", kb.ErrInvalid)
+		return openai.ChatCompletionRequest{}, kb.Invalid("llm: chat needs at least one message", "对话消息不能为空")
 	}
 	out := make([]openai.ChatCompletionMessage, len(msgs))
 	for i, m := range msgs {
@@ -138,7 +138,7 @@ func (c *Chat) Complete(ctx context.Context, msgs []Message) (string, error) {
 		return "", err
 	}
 	if len(resp.Choices) == 0 {
-		err := errors.New("provider returned no choices / 模型没有返回回答")
+		err := kb.Plain("provider returned no choices", "模型没有返回回答")
 		return "", &Error{Op: "chat", Model: c.model, Message: err.Error(), Err: err, Attempts: 1}
 	}
 	return resp.Choices[0].Message.Content, nil

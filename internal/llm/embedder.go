@@ -112,21 +112,20 @@ type Embedder struct {
 // NewEmbedder checks cfg, fills in defaults and returns an Embedder. No request is sent.
 func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
-		return nil, fmt.Errorf("llm: embedding model name is required / 需要配置向量模型名称: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("llm: embedding model name is required", "需要配置向量模型名称")
 	}
 	if cfg.Dimension < 0 {
-		return nil, fmt.Errorf("llm: embedding dimension %d is negative / 向量维度不能为负数: %w", cfg.Dimension, kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("llm: embedding dimension %d is negative", cfg.Dimension), "向量维度不能为负数")
 	}
 	if cfg.SendDimensions && cfg.Dimension == 0 {
-		return nil, fmt.Errorf("llm: SendDimensions needs a Dimension / 发送维度参数需要先配置向量维度: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("llm: SendDimensions needs a Dimension", "发送维度参数需要先配置向量维度")
 	}
 	switch cfg.EncodingFormat {
 	case "":
 		cfg.EncodingFormat = EncodingFloat
 	case EncodingFloat, EncodingBase64:
 	default:
-		return nil, fmt.Errorf("llm: embedding encoding format %q is not float or base64 / 不支持的向量编码格式: %w",
-			cfg.EncodingFormat, kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("llm: embedding encoding format %q is not float or base64", cfg.EncodingFormat), "不支持的向量编码格式")
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultEmbedBatchSize
@@ -243,7 +242,7 @@ func (e *Embedder) EmbedDocuments(ctx context.Context, texts []string) ([][]floa
 func checkNotBlank(texts []string) error {
 	for i, t := range texts {
 		if strings.TrimSpace(t) == "" {
-			return fmt.Errorf("llm: text %d to embed is empty / 第 %d 条待向量化文本为空: %w", i, i+1, kb.ErrInvalid)
+			return kb.Invalid(fmt.Sprintf("llm: text %d to embed is empty", i), fmt.Sprintf("第 %d 条待向量化文本为空", i+1))
 		}
 	}
 	return nil
@@ -319,7 +318,7 @@ func (e *Embedder) request(inputs []string, format string) openai.EmbeddingReque
 // (seen in some proxies) are taken in the order sent, when the count matches.
 func placeByIndex(data []openai.Embedding, n int) ([][]float32, error) {
 	if len(data) != n {
-		return nil, fmt.Errorf("provider returned %d embeddings for %d inputs / 返回的向量数量与输入数量不符", len(data), n)
+		return nil, kb.Plain(fmt.Sprintf("provider returned %d embeddings for %d inputs", len(data), n), "返回的向量数量与输入数量不符")
 	}
 	out := make([][]float32, n)
 	for _, d := range data {
@@ -334,7 +333,7 @@ func placeByIndex(data []openai.Embedding, n int) ([][]float32, error) {
 	}
 	for i, v := range out {
 		if len(v) == 0 {
-			return nil, fmt.Errorf("provider returned an empty embedding for input %d / 返回了空向量", i)
+			return nil, kb.Plain(fmt.Sprintf("provider returned an empty embedding for input %d", i), "返回了空向量")
 		}
 	}
 	return out, nil
@@ -353,8 +352,7 @@ func (e *Embedder) checkDim(got int) error {
 	if e.configuredDim == 0 {
 		what = "dimension of earlier embeddings"
 	}
-	return fmt.Errorf("llm: embedding dimension %d from provider (model %s) does not match %s %d / 向量维度不一致：模型返回 %d 维，应为 %d 维: %w",
-		got, e.model, what, want, got, want, ErrDimensionMismatch)
+	return kb.NewError(ErrDimensionMismatch, fmt.Sprintf("llm: embedding dimension %d from provider (model %s) does not match %s %d", got, e.model, what, want), fmt.Sprintf("向量维度不一致：模型返回 %d 维，应为 %d 维", got, want))
 }
 
 // wrongEncoding: go-openai could not decode the vectors as the asked format, or the provider

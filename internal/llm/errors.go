@@ -51,12 +51,21 @@ func (e *Error) Error() string {
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
 	}
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " / 模型服务返回错误（HTTP %d）", e.StatusCode)
-	} else {
-		b.WriteString(" / 模型服务请求失败")
-	}
 	return b.String()
+}
+
+// Texts is the message in both languages (kb.Bilingual): the English one is Error's; the
+// Chinese one says what failed without the provider's own (English) words.
+func (e *Error) Texts() (en, zh string) {
+	if e.StatusCode != 0 {
+		zh = fmt.Sprintf("模型服务（%s）返回错误（HTTP %d）", e.Op, e.StatusCode)
+	} else {
+		zh = fmt.Sprintf("模型服务（%s）请求失败", e.Op)
+	}
+	if e.Attempts > 1 {
+		zh += fmt.Sprintf("，已尝试 %d 次", e.Attempts)
+	}
+	return e.Error(), zh
 }
 
 func (e *Error) Unwrap() error { return e.Err }

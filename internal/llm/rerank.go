@@ -70,7 +70,7 @@ type httpDoer interface {
 // NewReranker checks cfg, fills in defaults and returns a Reranker. No request is sent.
 func NewReranker(cfg RerankConfig) (*Reranker, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
-		return nil, fmt.Errorf("llm: rerank model name is required / 需要配置重排模型名称: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("llm: rerank model name is required", "需要配置重排模型名称")
 	}
 	endpoint, err := rerankEndpoint(cfg.BaseURL)
 	if err != nil {
@@ -100,7 +100,7 @@ func rerankEndpoint(base string) (string, error) {
 	base = strings.TrimRight(strings.TrimSpace(base), "/")
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("llm: rerank base URL %q is not an http(s) URL / 重排服务地址无效: %w", base, kb.ErrInvalid)
+		return "", kb.Invalid(fmt.Sprintf("llm: rerank base URL %q is not an http(s) URL", base), "重排服务地址无效")
 	}
 	switch {
 	case strings.HasSuffix(u.Path, "/rerank"), strings.HasSuffix(u.Path, "/reranks"):
@@ -184,7 +184,6 @@ func (r *Reranker) Rerank(ctx context.Context, query string, docs []string) ([]R
 }
 
 func (r *Reranker) badResponse(msg string) error {
-	msg += " / 重排服务返回的结果无效"
 	return &Error{Op: "rerank", Model: r.model, Message: msg, Err: fmt.Errorf("%s", msg), Attempts: 1}
 }
 

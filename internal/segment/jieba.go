@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/yanyiwu/gojieba"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // DictDirEnv names the environment variable that overrides where jieba's dictionary files
@@ -48,8 +49,8 @@ func New(opts Options) (*Segmenter, error) {
 	for i, name := range dictFiles {
 		paths[i] = filepath.Join(dir, name)
 		if _, err := os.Stat(paths[i]); err != nil {
-			return nil, fmt.Errorf("segment: jieba dictionary file %s is missing; set %s to the directory holding %v / 缺少结巴分词词典文件，请设置 %s: %w",
-				paths[i], DictDirEnv, dictFiles, DictDirEnv, err)
+			return nil, &kb.Error{Cause: err, En: fmt.Sprintf("segment: jieba dictionary file %s is missing; set %s to the directory holding %v", paths[i], DictDirEnv, dictFiles),
+				Zh: fmt.Sprintf("缺少结巴分词词典文件，请设置 %s", DictDirEnv)}
 		}
 	}
 	start := time.Now()

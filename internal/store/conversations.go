@@ -24,7 +24,7 @@ func (s *Store) ListConversations(ctx context.Context, q kb.ConversationQuery) (
 	text := strings.ToLower(strings.TrimSpace(q.Text))
 	for _, v := range []string{text, q.Channel, q.Customer, q.Session} {
 		if strings.ContainsRune(v, 0) {
-			return nil, 0, fmt.Errorf("%w: a filter contains a NUL character / 筛选条件含有空字符（NUL）", kb.ErrInvalid)
+			return nil, 0, kb.Invalid("a filter contains a NUL character", "筛选条件含有空字符（NUL）")
 		}
 	}
 	var since, until *time.Time

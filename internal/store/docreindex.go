@@ -15,7 +15,7 @@ import (
 
 // ErrDocumentChanged is returned by SwapDocumentIndex when the document's chunks or the
 // knowledge base's model changed while its new index was computed: nothing was written.
-var ErrDocumentChanged = errors.New("the document or its knowledge base's model changed during the re-index; nothing was written / 重建期间文档或知识库的向量模型已变化，未写入任何内容")
+var ErrDocumentChanged = kb.Conflict("the document or its knowledge base's model changed during the re-index; nothing was written", "重建期间文档或知识库的向量模型已变化，未写入任何内容")
 
 // DocumentChunkSources returns every chunk of document docID (one version's row) of a
 // knowledge base, in id order: what re-indexing one document reads.

@@ -131,7 +131,7 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			}
 		}
 		if retired {
-			return fmt.Errorf("%w: documents were embedded with model %q, which knowledge base %d no longer uses (re-embedded meanwhile); ingest them again / 知识库已切换向量模型，请重新导入", kb.ErrConflict, model, kbID)
+			return kb.Conflict(fmt.Sprintf("documents were embedded with model %q, which knowledge base %d no longer uses (re-embedded meanwhile); ingest them again", model, kbID), "知识库已切换向量模型，请重新导入")
 		}
 
 		// Every write goes in one pipelined batch: chunk rows find their document through
@@ -346,7 +346,8 @@ func (s *Store) ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) err
 			if err != nil {
 				return fmt.Errorf("store: set status of document %d: %w", p.DocID, interpret(err))
 			}
-			return fmt.Errorf("store: set status of document %d: %w: it is %s now, no longer %s (changed meanwhile) / 文档状态已被他人修改", p.DocID, kb.ErrConflict, now, p.From)
+			return kb.Conflict(fmt.Sprintf("document %d is %s now, no longer %s (changed meanwhile)", p.DocID, now, p.From),
+				fmt.Sprintf("文档状态已被他人修改（现为 %s，不再是 %s）", now, p.From))
 		}
 		// Chunks coming into service are shadowed where another document already serves the
 		// same passage; chunks leaving it hand their passages over to shadowed copies.

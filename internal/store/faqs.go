@@ -64,7 +64,7 @@ func (s *Store) ListFAQs(ctx context.Context, kbID int64, query string, limit, o
 	offset = max(offset, 0)
 	query = strings.ToLower(strings.TrimSpace(query))
 	if strings.ContainsRune(query, 0) {
-		return nil, 0, fmt.Errorf("%w: q contains a NUL character / q 含有空字符（NUL）", kb.ErrInvalid)
+		return nil, 0, kb.Invalid("q contains a NUL character", "q 含有空字符（NUL）")
 	}
 	// strpos, not LIKE: the operator's text is matched literally, '%' and '_' included.
 	const where = `kb_id = $1 AND ($2 = '' OR strpos(lower(question), $2) > 0 OR strpos(lower(answer), $2) > 0

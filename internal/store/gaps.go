@@ -294,7 +294,7 @@ func (s *Store) gapConflict(ctx context.Context, tenantID, id int64, want string
 	if err != nil {
 		return fmt.Errorf("store: gap %d: %w", id, interpret(err))
 	}
-	return fmt.Errorf("%w: gap %d is %s, not %s / 该缺口状态为 %s，无法操作", kb.ErrConflict, id, status, want, status)
+	return kb.Conflict(fmt.Sprintf("gap %d is %s, not %s", id, status, want), fmt.Sprintf("该缺口状态为 %s，无法操作", status))
 }
 
 // AssignGap sets who works gap id (empty: nobody).
@@ -389,9 +389,9 @@ func (s *Store) MergeGaps(ctx context.Context, tenantID int64, ids []int64) (kb.
 		case n != len(ids):
 			return fmt.Errorf("store: merge gaps: %w", kb.ErrNotFound)
 		case kbs != 1:
-			return fmt.Errorf("%w: gaps of different knowledge bases cannot be merged / 不同知识库的缺口不能合并", kb.ErrInvalid)
+			return kb.Invalid("gaps of different knowledge bases cannot be merged", "不同知识库的缺口不能合并")
 		case !open:
-			return fmt.Errorf("%w: only open gaps can be merged / 只能合并未处理的缺口", kb.ErrConflict)
+			return kb.Conflict("only open gaps can be merged", "只能合并未处理的缺口")
 		}
 		if _, err := tx.db.Exec(ctx, `UPDATE gap_occurrences SET gap_id = $1 WHERE gap_id = ANY($2)`, ids[0], ids[1:]); err != nil {
 			return err
@@ -422,7 +422,7 @@ func (s *Store) SplitGap(ctx context.Context, tenantID, id int64, occurrenceIDs 
 			return err
 		}
 		if status != kb.GapOpen {
-			return fmt.Errorf("%w: only open gaps can be split / 只能拆分未处理的缺口", kb.ErrConflict)
+			return kb.Conflict("only open gaps can be split", "只能拆分未处理的缺口")
 		}
 		var moving, total int
 		if err := tx.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE id = ANY($2)), count(*) FROM gap_occurrences WHERE gap_id = $1`,
@@ -431,9 +431,9 @@ func (s *Store) SplitGap(ctx context.Context, tenantID, id int64, occurrenceIDs 
 		}
 		switch {
 		case moving != len(occurrenceIDs) || moving == 0:
-			return fmt.Errorf("%w: occurrence_ids must name occurrences of gap %d / occurrence_ids 必须属于该缺口", kb.ErrInvalid, id)
+			return kb.Invalid(fmt.Sprintf("occurrence_ids must name occurrences of gap %d", id), "occurrence_ids 必须属于该缺口")
 		case moving == total:
-			return fmt.Errorf("%w: at least one occurrence must stay in the gap / 至少保留一条问题", kb.ErrInvalid)
+			return kb.Invalid("at least one occurrence must stay in the gap", "至少保留一条问题")
 		}
 		if err := tx.db.QueryRow(ctx, `INSERT INTO gaps (tenant_id, kb_id, question)
 			SELECT $1, $2, question FROM gap_occurrences WHERE id = ANY($3) ORDER BY created_at, id LIMIT 1

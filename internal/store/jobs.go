@@ -18,14 +18,14 @@ var _ jobs.Queue = (*Store)(nil)
 
 // jobSelect reads jobs (aliased j, possibly a CTE) with their knowledge base's name.
 const jobSelect = `
-	SELECT j.id, j.tenant_id, j.kb_id, k.name, j.state, j.spec, j.progress, j.result, j.error,
+	SELECT j.id, j.tenant_id, j.kb_id, k.name, j.state, j.spec, j.progress, j.result, j.error, j.error_zh,
 	       j.attempt_errors, j.attempt, j.max_attempts, j.cancel_requested, j.created_by,
 	       j.created_at, j.run_at, j.started_at, j.finished_at`
 
 func scanJob(row pgx.Row) (jobs.Job, error) {
 	var j jobs.Job
 	var spec, progress, result []byte
-	err := row.Scan(&j.ID, &j.TenantID, &j.KBID, &j.KBName, &j.State, &spec, &progress, &result, &j.Error,
+	err := row.Scan(&j.ID, &j.TenantID, &j.KBID, &j.KBName, &j.State, &spec, &progress, &result, &j.Error, &j.ErrorZh,
 		&j.AttemptErrors, &j.Attempt, &j.MaxAttempts, &j.CancelRequested, &j.CreatedBy,
 		&j.CreatedAt, &j.RunAt, &j.StartedAt, &j.FinishedAt)
 	if err != nil {
@@ -166,7 +166,7 @@ func (s *Store) ListJobs(ctx context.Context, tenantID, kbID int64, limit int) (
 }
 
 // ErrJobFinished is returned (wrapping kb.ErrConflict) when cancelling a finished job.
-var ErrJobFinished = fmt.Errorf("%w: job has already finished / 任务已结束", kb.ErrConflict)
+var ErrJobFinished = kb.Conflict("job has already finished", "任务已结束")
 
 // CancelJob cancels a queued job at once (its file is deleted; River's job then ends
 // without work when it comes up) and asks a running one to stop, which its worker notices
@@ -179,11 +179,12 @@ func (s *Store) CancelJob(ctx context.Context, tenantID, id int64) (jobs.Job, er
 		err := tx.db.QueryRow(ctx, `
 			UPDATE ingest_jobs SET cancel_requested = true, updated_at = now(),
 				state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
-				error = CASE WHEN state = 'queued' THEN 'cancelled on request / 已按请求取消' ELSE error END,
+				error = CASE WHEN state = 'queued' THEN $3 ELSE error END,
+				error_zh = CASE WHEN state = 'queued' THEN $4 ELSE error_zh END,
 				finished_at = CASE WHEN state = 'queued' THEN now() ELSE finished_at END,
 				progress = CASE WHEN state = 'queued' THEN jsonb_set(progress, '{stage}', '"done"') ELSE progress END
 			WHERE id = $1 AND tenant_id = $2 AND state IN ('queued', 'running')
-			RETURNING state`, id, tenantID).Scan(&state)
+			RETURNING state`, id, tenantID, jobs.CancelledOnRequest.En, jobs.CancelledOnRequest.Zh).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if _, err := tx.GetJob(ctx, tenantID, id); err != nil {
 				return err
@@ -266,15 +267,15 @@ func (s *Store) RequeueJob(ctx context.Context, id int64, r jobs.Result) error {
 }
 
 // FinishJob implements jobs.Queue: the final state and the file's deletion commit together.
-func (s *Store) FinishJob(ctx context.Context, id int64, state jobs.State, errMsg string, r jobs.Result) error {
+func (s *Store) FinishJob(ctx context.Context, id int64, state jobs.State, msg kb.Text, r jobs.Result) error {
 	if !state.Final() {
 		return fmt.Errorf("store: finish job %d: %w: state %q is not final", id, kb.ErrInvalid, state)
 	}
 	return s.WithTx(ctx, func(tx *Store) error {
 		if err := tx.releaseJob(ctx, id, `
-			UPDATE ingest_jobs SET state = $2, error = $3, result = $4,
+			UPDATE ingest_jobs SET state = $2, error = $3, error_zh = $4, result = $5,
 				finished_at = now(), updated_at = now(), progress = jsonb_set(progress, '{stage}', '"done"')
-			WHERE id = $1 AND state = 'running'`, state, errMsg, r); err != nil {
+			WHERE id = $1 AND state = 'running'`, state, msg.En, msg.Zh, r); err != nil {
 			return err
 		}
 		if _, err := tx.db.Exec(ctx, `DELETE FROM ingest_job_files WHERE job_id = $1`, id); err != nil {
@@ -291,7 +292,7 @@ func (s *Store) releaseJob(ctx context.Context, id int64, sql string, args ...an
 	for _, a := range args {
 		if r, ok := a.(jobs.Result); ok {
 			if r.Warnings == nil {
-				r.Warnings = []string{}
+				r.Warnings = []kb.Text{}
 			}
 			b, err := json.Marshal(r)
 			if err != nil {

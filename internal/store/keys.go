@@ -55,7 +55,11 @@ func (s *Store) PrincipalByKeyHash(ctx context.Context, hash []byte) (kb.Princip
 
 // RevokeKey revokes key id of the tenant.
 func (s *Store) RevokeKey(ctx context.Context, tenantID, id int64) error {
-	tag, err := s.db.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tenantID, id)
+	// The notification goes out when the update commits: every process's key cache
+	// forgets its keys then (ListenOptions.OnKeyRevoked), not when its entries expire.
+	tag, err := s.db.Exec(ctx, `
+		WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id)
+		SELECT pg_notify($3, 'key:' || id) FROM r`, tenantID, id, KBChangedChannel)
 	if err != nil {
 		return fmt.Errorf("store: revoke key %d: %w", id, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,10 @@ type ListenOptions struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts, doubling
 	// from one to the other. Default 100 ms and 10 s.
 	MinBackoff, MaxBackoff time.Duration
+	// OnKeyRevoked, when set, is called when an API key was revoked (RevokeKey notifies
+	// "key:ID" on the same channel), and after a reconnection: key caches drop their
+	// entries, so a revoked key stops working on every process at once.
+	OnKeyRevoked func()
 	// PingEvery checks an idle connection this often, so a connection that died silently
 	// (a failover, a dropped NAT entry) is replaced. Defaults to 30 s.
 	PingEvery time.Duration
@@ -61,6 +66,9 @@ func (s *Store) ListenKBChanges(ctx context.Context, onChange func(kbID int64), 
 		if x.PingEvery > 0 {
 			o.PingEvery = x.PingEvery
 		}
+		if x.OnKeyRevoked != nil {
+			o.OnKeyRevoked = x.OnKeyRevoked
+		}
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	log := o.Log.With("component", "kb_listener")
@@ -93,11 +101,14 @@ func (s *Store) ListenKBChanges(ctx context.Context, onChange func(kbID int64), 
 		backoff = o.MinBackoff
 		if reconnecting {
 			onChange(0)
+			if o.OnKeyRevoked != nil {
+				o.OnKeyRevoked()
+			}
 		}
 		if o.Ready != nil {
 			o.Ready()
 		}
-		err = receive(ctx, conn, o.PingEvery, onChange)
+		err = receive(ctx, conn, o.PingEvery, onChange, o.OnKeyRevoked)
 		_ = conn.Close(context.WithoutCancel(ctx))
 		if ctx.Err() != nil {
 			break
@@ -125,12 +136,16 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 
 // receive passes notifications on until ctx ends or the connection fails; an idle
 // connection is pinged every pingEvery.
-func receive(ctx context.Context, conn *pgx.Conn, pingEvery time.Duration, onChange func(int64)) error {
+func receive(ctx context.Context, conn *pgx.Conn, pingEvery time.Duration, onChange func(int64), onKey func()) error {
 	for {
 		wait, cancel := context.WithTimeout(ctx, pingEvery)
 		n, err := conn.WaitForNotification(wait)
 		cancel()
 		switch {
+		case err == nil && strings.HasPrefix(n.Payload, "key:"):
+			if onKey != nil {
+				onKey()
+			}
 		case err == nil:
 			id, perr := strconv.ParseInt(n.Payload, 10, 64)
 			if perr != nil || id <= 0 {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -135,4 +136,53 @@ func TestListenKBChangesNeedsAPool(t *testing.T) {
 	require.NoError(t, err)
 	defer tx.Rollback(context.Background())
 	require.Error(t, store.New(tx).ListenKBChanges(context.Background(), func(int64) {}))
+}
+
+// A revoked key is announced to every listening process (two here, as two servers), which
+// drop their key caches; knowledge-base listeners are not told that anything changed.
+func TestRevokedKeyIsAnnouncedToEveryListener(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	sum := sha256.Sum256([]byte("zk_revoke_me"))
+	id, err := b.st.CreateKey(ctx, store.CreateKeyParams{TenantID: b.tenant.ID, Name: "ops", Prefix: "zk_rev", KeyHash: sum[:], Role: kb.RoleBot})
+	require.NoError(t, err)
+
+	var revoked [2]chan struct{}
+	var changes [2]chan int64
+	for i := range revoked {
+		revoked[i], changes[i] = make(chan struct{}, 10), make(chan int64, 10)
+		lctx, cancel := context.WithCancel(ctx)
+		ready, done := make(chan struct{}, 10), make(chan error, 1)
+		go func() {
+			done <- b.st.ListenKBChanges(lctx, func(id int64) { changes[i] <- id }, store.ListenOptions{
+				Ready: func() { ready <- struct{}{} }, OnKeyRevoked: func() { revoked[i] <- struct{}{} },
+			})
+		}()
+		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the listener never listened")
+		}
+	}
+	start := time.Now()
+	require.NoError(t, b.st.RevokeKey(ctx, b.tenant.ID, id))
+	for i := range revoked {
+		select {
+		case <-revoked[i]:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("listener %d was not told of the revocation", i)
+		}
+		quiet(t, changes[i])
+	}
+	t.Logf("both listeners heard the revocation %s after it committed", time.Since(start).Round(time.Millisecond))
+	_, err = b.st.PrincipalByKeyHash(ctx, sum[:])
+	require.ErrorIs(t, err, kb.ErrNotFound, "the key no longer resolves")
+	require.ErrorIs(t, b.st.RevokeKey(ctx, b.tenant.ID, id), kb.ErrNotFound, "revoking twice: no second notice")
+	select {
+	case <-revoked[0]:
+		t.Fatal("a second revocation notified")
+	case <-time.After(200 * time.Millisecond):
+	}
 }

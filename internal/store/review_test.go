@@ -51,7 +51,7 @@ func TestChangeDocumentStatusConditionedOnStatus(t *testing.T) {
 	require.NoError(t, txA.Commit(ctx))
 	err = <-done
 	require.ErrorIs(t, err, kb.ErrConflict)
-	require.Contains(t, err.Error(), "it is ready now, no longer review")
+	require.Contains(t, err.Error(), "is ready now, no longer review")
 
 	got, err := b.st.GetDocument(ctx, k.ID, "ticket:q1")
 	require.NoError(t, err)

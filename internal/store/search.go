@@ -376,7 +376,7 @@ func filterSQL(f kb.Filter, args []any) (string, []any, error) {
 
 func conditionSQL(c kb.Condition, param func(any) string) (string, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: filter on %q: %s / 过滤条件“%s”无效：%s", kb.ErrInvalid, c.Field, why, c.Field, why)
+		return kb.Invalid(fmt.Sprintf("filter on %q: %s", c.Field, why), fmt.Sprintf("过滤条件“%s”无效：%s", c.Field, why))
 	}
 	if c.Field == "" {
 		return "", bad("field is required")

@@ -169,7 +169,7 @@ func GeneratePrompt(q string, history []Turn, hits []kb.Hit, lang string) []Mess
 // every kept marker as [n]: "见【1，2】" becomes "见[1][2]".
 func ParseCitations(text string, n int) (clean string, cited []int) {
 	seen := map[int]bool{}
-	clean = rewriteMarkers(text, func(b *strings.Builder, nums []int, _ string) {
+	rewrite := func(b *strings.Builder, nums []int, _ string) {
 		for _, k := range nums {
 			if k < 1 || k > n {
 				continue
@@ -180,7 +180,18 @@ func ParseCitations(text string, n int) (clean string, cited []int) {
 				cited = append(cited, k-1)
 			}
 		}
-	})
+	}
+	// Again until nothing changes: removing a marker can join the text around it into a
+	// new one ("[[0]0]" → "[0]"; found by fuzzing). After the first pass markers are in
+	// their written form, so every further change removes one and the loop ends.
+	clean = text
+	for {
+		next := rewriteMarkers(clean, rewrite)
+		if next == clean {
+			break
+		}
+		clean = next
+	}
 	if clean != text {
 		clean = tidyAfterRemoval(clean)
 	}

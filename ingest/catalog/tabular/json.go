@@ -64,7 +64,7 @@ func readJSON(data []byte, opts Options) (*Table, error) {
 		}
 		acc.add(1, obj)
 	default:
-		return nil, fmt.Errorf("JSON must be an array of objects, an object or JSONL / JSON 须为对象数组、对象或 JSONL: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("JSON must be an array of objects, an object or JSONL", "JSON 须为对象数组、对象或 JSONL")
 	}
 	t := acc.table(JSON)
 	t.Encoding = enc
@@ -124,7 +124,7 @@ func readArray(dec *json.Decoder, src []byte, base int, acc *accumulator, maxRow
 			return jsonSyntaxError(src, base, err)
 		}
 		if tok != json.Delim('{') {
-			return fmt.Errorf("line %d: element %d is not an object / 第 %d 行：数组元素不是对象: %w", line, len(acc.rows)+1, line, kb.ErrInvalid)
+			return kb.Invalid(fmt.Sprintf("line %d: element %d is not an object", line, len(acc.rows)+1), fmt.Sprintf("第 %d 行：数组元素不是对象", line))
 		}
 		obj, err := readObject(dec)
 		if err != nil {
@@ -151,7 +151,7 @@ func readJSONL(b []byte, opts Options) (*Table, error) {
 		if err != nil {
 			errs = append(errs, RowError{Row: n, Err: err})
 			if len(errs) >= maxCSVErrors {
-				return nil, fmt.Errorf("too many malformed lines, first: %v / 格式错误的行过多: %w", errs[0], kb.ErrInvalid)
+				return nil, kb.Invalid(fmt.Sprintf("too many malformed lines, first: %v", errs[0]), "格式错误的行过多")
 			}
 			continue
 		}
@@ -161,7 +161,7 @@ func readJSONL(b []byte, opts Options) (*Table, error) {
 		acc.add(n, obj)
 	}
 	if len(acc.rows) == 0 && len(errs) > 0 {
-		return nil, fmt.Errorf("no valid JSON line, first problem: %v / 没有有效的 JSON 行: %w", errs[0], kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("no valid JSON line, first problem: %v", errs[0]), "没有有效的 JSON 行")
 	}
 	t := acc.table(JSONL)
 	t.Errors = errs
@@ -174,14 +174,14 @@ func parseLineObject(line []byte) ([]field, error) {
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object / 不是 JSON 对象: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("not a JSON object", "不是 JSON 对象")
 	}
 	obj, err := readObject(dec)
 	if err != nil {
-		return nil, fmt.Errorf("invalid JSON (%v) / JSON 格式错误: %w", err, kb.ErrInvalid)
+		return nil, kb.Invalid(fmt.Sprintf("invalid JSON (%v)", err), "JSON 格式错误")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("trailing data after the object / 对象后有多余内容: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("trailing data after the object", "对象后有多余内容")
 	}
 	return obj, nil
 }
@@ -309,9 +309,9 @@ func jsonSyntaxError(src []byte, base int, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := lineAt(src, base+int(se.Offset))
-		return fmt.Errorf("line %d: invalid JSON (%v) / 第 %d 行 JSON 格式错误: %w", line, se, line, kb.ErrInvalid)
+		return kb.Invalid(fmt.Sprintf("line %d: invalid JSON (%v)", line, se), fmt.Sprintf("第 %d 行 JSON 格式错误", line))
 	}
-	return fmt.Errorf("invalid JSON (%v) / JSON 格式错误: %w", err, kb.ErrInvalid)
+	return kb.Invalid(fmt.Sprintf("invalid JSON (%v)", err), "JSON 格式错误")
 }
 
 // nextValue skips the separators after a decoder's offset to where the next value starts.

@@ -2,6 +2,7 @@ package tabular
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -32,13 +33,29 @@ const (
 	DefaultMaxUnzipBytes = 256 << 20
 	// DefaultMaxCellBytes bounds one cell: reading a file costs about twelve times its
 	// largest text, so one 94 MB cell (under the upload limit) took 1.1 GB (zhiku bench
-	// hostile); real descriptions and answers are kilobytes.
-	DefaultMaxCellBytes = 1 << 20
+	// hostile); real descriptions and answers are kilobytes, and a product card or an
+	// answer of 64 KiB is already more than a passage can use.
+	DefaultMaxCellBytes = 64 << 10
 )
+
+func (o Options) ctx() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
+}
+
+// cancelled reports every 1024th call whether opts.Context is done, with its error.
+func (o Options) cancelled(n int) error {
+	if o.Context == nil || n%1024 != 0 {
+		return nil
+	}
+	return o.Context.Err()
+}
 
 // ErrTooManyRows is returned when a file holds more data rows than Options.MaxRows. It wraps
 // kb.ErrTooLarge so the API maps it to 413 without knowing this package.
-var ErrTooManyRows = fmt.Errorf("too many rows / 行数超过上限: %w", kb.ErrTooLarge)
+var ErrTooManyRows = kb.TooLarge("too many rows", "行数超过上限")
 
 // Options bound and steer Read. The zero value is ready to use.
 type Options struct {
@@ -54,6 +71,9 @@ type Options struct {
 	MaxColumns int
 	// MaxCellBytes caps one cell (kb.ErrTooLarge beyond). Defaults to DefaultMaxCellBytes.
 	MaxCellBytes int
+	// Context, when set, stops the row loops once it is done (a reader that timed out
+	// stops instead of running on in the background).
+	Context context.Context
 }
 
 func (o Options) maxRows() int {
@@ -123,6 +143,25 @@ func (e RowError) Error() string {
 
 func (e RowError) Unwrap() error { return e.Err }
 
+// Texts names the sheet and row in both languages, with the row's error.
+func (e RowError) Texts() (en, zh string) {
+	en, zh = kb.Texts(e.Err)
+	if zh == "" {
+		zh = en
+	}
+	var pe, pz string
+	if e.Sheet != "" {
+		pe, pz = fmt.Sprintf("sheet %q ", e.Sheet), fmt.Sprintf("工作表“%s”", e.Sheet)
+	}
+	if e.Row > 0 {
+		pe, pz = pe+fmt.Sprintf("row %d", e.Row), pz+fmt.Sprintf("第 %d 行", e.Row)
+	}
+	if pe == "" {
+		return en, zh
+	}
+	return strings.TrimSpace(pe) + ": " + en, pz + "：" + zh
+}
+
 // Read parses data, whose format is detected from its content (ZIP magic → XLSX, a leading
 // '[' or '{' → JSON or JSONL, otherwise delimited text); name is only used in messages and
 // as a hint when content is ambiguous.
@@ -157,8 +196,7 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 	}
 	for _, sh := range t.Sheets {
 		if len(sh.Header) > maxCols {
-			return nil, fmt.Errorf("tabular: %s: %d columns, the limit is %d / 列数 %d 超过上限 %d: %w",
-				filepath.Base(name), len(sh.Header), maxCols, len(sh.Header), maxCols, kb.ErrTooLarge)
+			return nil, kb.TooLarge(fmt.Sprintf("tabular: %s: %d columns, the limit is %d", filepath.Base(name), len(sh.Header), maxCols), fmt.Sprintf("列数 %d 超过上限 %d", len(sh.Header), maxCols))
 		}
 	}
 	if err := checkCells(t, filepath.Base(name), opts.MaxCellBytes); err != nil {
@@ -175,12 +213,12 @@ func checkCells(t *Table, name string, max int) error {
 		max = DefaultMaxCellBytes
 	}
 	tooLarge := func(sheet string, row int, col string, n int) error {
-		where := fmt.Sprintf("row %d, column %q", row, col)
+		where, whereZh := fmt.Sprintf("row %d, column %q", row, col), fmt.Sprintf("第 %d 行“%s”列", row, col)
 		if sheet != "" {
-			where = fmt.Sprintf("sheet %q %s", sheet, where)
+			where, whereZh = fmt.Sprintf("sheet %q %s", sheet, where), fmt.Sprintf("工作表“%s”%s", sheet, whereZh)
 		}
-		return fmt.Errorf("tabular: %s: %s holds %d bytes, the limit is %d per cell / 第 %d 行“%s”列的内容有 %d 字节，超过单元格上限 %d: %w",
-			name, where, n, max, row, col, n, max, kb.ErrTooLarge)
+		return kb.TooLarge(fmt.Sprintf("%s: %s holds %d bytes, the limit is %d per cell", name, where, n, max),
+			fmt.Sprintf("%s：%s的内容有 %d 字节，超过单元格上限 %d 字节", name, whereZh, n, max))
 	}
 	for _, sh := range t.Sheets {
 		for j, h := range sh.Header {
@@ -239,12 +277,11 @@ func Detect(data []byte, name string) (Format, error) {
 		return XLSX, nil
 	case bytes.HasPrefix(data, oleMagic):
 		// Legacy .xls and password-protected .xlsx both live in an OLE container.
-		return "", fmt.Errorf("tabular: %s: legacy .xls or password-protected workbook; save it as .xlsx without a password or as CSV / 旧版 .xls 或受密码保护的工作簿，请另存为无密码的 .xlsx 或 CSV: %w",
-			filepath.Base(name), kb.ErrUnsupported)
+		return "", kb.Unsupported(fmt.Sprintf("tabular: %s: legacy .xls or password-protected workbook; save it as .xlsx without a password or as CSV", filepath.Base(name)), "旧版 .xls 或受密码保护的工作簿，请另存为无密码的 .xlsx 或 CSV")
 	}
 	trimmed := bytes.TrimLeftFunc(bytes.TrimPrefix(data, utf8BOM), unicode.IsSpace)
 	if len(trimmed) == 0 {
-		return "", fmt.Errorf("tabular: %s: file is empty / 文件为空: %w", filepath.Base(name), kb.ErrInvalid)
+		return "", kb.Invalid(fmt.Sprintf("tabular: %s: file is empty", filepath.Base(name)), "文件为空")
 	}
 	switch trimmed[0] {
 	case '[':
@@ -331,7 +368,7 @@ func pad(cells []string, n int) []string {
 
 // tooMany builds the ErrTooManyRows error with the limit.
 func tooMany(limit int) error {
-	return fmt.Errorf("more than %d data rows / 数据行超过 %d 行: %w", limit, limit, ErrTooManyRows)
+	return kb.NewError(ErrTooManyRows, fmt.Sprintf("more than %d data rows", limit), fmt.Sprintf("数据行超过 %d 行", limit))
 }
 
 // gridSheet turns a grid of cells into a Sheet. nums[i] is grid[i]'s row number. Rows wider

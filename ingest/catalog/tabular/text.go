@@ -32,7 +32,7 @@ func DecodeText(data []byte) (string, string, error) {
 		return "", "", err
 	}
 	if binaryText(text) {
-		return "", "", fmt.Errorf("binary content, not text: holds NUL bytes or control characters (an image, archive or program renamed as text?) / 文件是二进制内容而非文本（可能是改了扩展名的图片、压缩包或程序）: %w", kb.ErrUnsupported)
+		return "", "", kb.Unsupported("binary content, not text: holds NUL bytes or control characters (an image, archive or program renamed as text?)", "文件是二进制内容而非文本（可能是改了扩展名的图片、压缩包或程序）")
 	}
 	return text, enc, nil
 }
@@ -61,13 +61,13 @@ func decodeText(data []byte) (string, string, error) {
 	case bytes.HasPrefix(data, utf16LEBOM):
 		out, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
 		if err != nil {
-			return "", "", fmt.Errorf("decode UTF-16LE text / UTF-16 解码失败: %w", err)
+			return "", "", &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "decode UTF-16LE text: " + err.Error(), Zh: "UTF-16 解码失败：" + err.Error()}
 		}
 		return string(out), "utf-16le", nil
 	case bytes.HasPrefix(data, utf16BEBOM):
 		out, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
 		if err != nil {
-			return "", "", fmt.Errorf("decode UTF-16BE text / UTF-16 解码失败: %w", err)
+			return "", "", &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "decode UTF-16BE text: " + err.Error(), Zh: "UTF-16 解码失败：" + err.Error()}
 		}
 		return string(out), "utf-16be", nil
 	case utf8.Valid(data):
@@ -75,7 +75,7 @@ func decodeText(data []byte) (string, string, error) {
 	}
 	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
 	if err != nil {
-		return "", "", fmt.Errorf("text is neither UTF-8 nor GBK/GB18030 / 文本既不是 UTF-8 也不是 GBK 编码: %w", kb.ErrInvalid)
+		return "", "", kb.Invalid("text is neither UTF-8 nor GBK/GB18030", "文本既不是 UTF-8 也不是 GBK 编码")
 	}
 	return string(out), "gb18030", nil
 }
@@ -157,7 +157,10 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 	// Rows are numbered as a spreadsheet shows them: by the line a record starts on, less
 	// the newlines inside earlier quoted cells (csv.Reader skips blank lines, Excel does not).
 	inCellNewlines, rowNum := 0, 0
-	for {
+	for n := 1; ; n++ {
+		if err := opts.cancelled(n); err != nil {
+			return nil, err
+		}
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -167,9 +170,9 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 			if !errors.As(err, &pe) {
 				return nil, fmt.Errorf("read CSV: %w", err)
 			}
-			t.Errors = append(t.Errors, RowError{Row: pe.StartLine - inCellNewlines, Err: fmt.Errorf("line %d column %d: %v / 第 %d 行格式错误（引号不匹配？）", pe.Line, pe.Column, pe.Err, pe.Line)})
+			t.Errors = append(t.Errors, RowError{Row: pe.StartLine - inCellNewlines, Err: kb.Invalid(fmt.Sprintf("line %d column %d: %v", pe.Line, pe.Column, pe.Err), fmt.Sprintf("第 %d 行格式错误（引号不匹配？）", pe.Line))})
 			if len(t.Errors) >= maxCSVErrors {
-				return nil, fmt.Errorf("too many malformed lines, first: %v / 格式错误的行过多: %w", t.Errors[0], kb.ErrInvalid)
+				return nil, kb.Invalid(fmt.Sprintf("too many malformed lines, first: %v", t.Errors[0]), "格式错误的行过多")
 			}
 			continue
 		}
@@ -186,7 +189,7 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 	}
 	sh := gridSheet("", grid, nums)
 	if len(sh.Header) == 0 {
-		return nil, fmt.Errorf("no rows / 文件没有数据行: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("no rows", "文件没有数据行")
 	}
 	if len(sh.Rows) > opts.maxRows() {
 		return nil, tooMany(opts.maxRows())

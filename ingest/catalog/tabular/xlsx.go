@@ -2,6 +2,7 @@ package tabular
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,9 +25,9 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "unzip size exceeds") {
-			return nil, fmt.Errorf("workbook unpacks to more than %d bytes / 工作簿解压后超过 %d 字节: %w", limit, limit, kb.ErrTooLarge)
+			return nil, kb.TooLarge(fmt.Sprintf("workbook unpacks to more than %d bytes", limit), fmt.Sprintf("工作簿解压后超过 %d 字节", limit))
 		}
-		return nil, fmt.Errorf("not a readable XLSX workbook / 无法读取 XLSX 工作簿 (%v): %w", err, kb.ErrInvalid)
+		return nil, kb.Invalid("not a readable XLSX workbook", fmt.Sprintf("无法读取 XLSX 工作簿 (%v)", err))
 	}
 	defer f.Close()
 
@@ -41,7 +42,7 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 		if visible, err := f.GetSheetVisible(name); err == nil && !visible {
 			continue // hidden sheets hold lookup lists, not products
 		}
-		sh, err := readWorksheet(f, name, date1904, merges, opts.maxRows()-total)
+		sh, err := readWorksheet(opts.ctx(), f, name, date1904, merges, opts.maxRows()-total)
 		if errors.Is(err, ErrTooManyRows) {
 			return nil, tooMany(opts.maxRows()) // the budget left for this sheet would mislead
 		}
@@ -55,7 +56,7 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 		t.Sheets = append(t.Sheets, sh)
 	}
 	if len(t.Sheets) == 0 {
-		return nil, fmt.Errorf("workbook has no data rows / 工作簿没有数据行: %w", kb.ErrInvalid)
+		return nil, kb.Invalid("workbook has no data rows", "工作簿没有数据行")
 	}
 	return t, nil
 }
@@ -63,16 +64,16 @@ func readXLSX(data []byte, opts Options) (*Table, error) {
 // readWorksheet reads one sheet within a budget of data rows. Cells carry Excel's cached
 // values (formulas are not recalculated); numbers come raw, so "¥1,299.00" reads as
 // "1299", except date-formatted cells, which become ISO dates.
-func readWorksheet(f *excelize.File, sheet string, date1904, withMerges bool, budget int) (Sheet, error) {
+func readWorksheet(ctx context.Context, f *excelize.File, sheet string, date1904, withMerges bool, budget int) (Sheet, error) {
 	limit := budget + 20 // room for title and header rows
-	raw, err := sheetGrid(f, sheet, excelize.Options{RawCellValue: true}, limit)
+	raw, err := sheetGrid(ctx, f, sheet, excelize.Options{RawCellValue: true}, limit)
 	if err != nil {
 		return Sheet{}, err
 	}
 	if len(raw) == 0 {
 		return Sheet{Name: sheet}, nil
 	}
-	shown, err := sheetGrid(f, sheet, excelize.Options{}, limit)
+	shown, err := sheetGrid(ctx, f, sheet, excelize.Options{}, limit)
 	if err != nil {
 		return Sheet{}, err
 	}
@@ -160,7 +161,7 @@ func mayHaveMerges(f *excelize.File) bool {
 }
 
 // sheetGrid streams a sheet's rows, at most limit of them (then ErrTooManyRows).
-func sheetGrid(f *excelize.File, sheet string, o excelize.Options, limit int) ([][]string, error) {
+func sheetGrid(ctx context.Context, f *excelize.File, sheet string, o excelize.Options, limit int) ([][]string, error) {
 	rows, err := f.Rows(sheet)
 	if err != nil {
 		return nil, fmt.Errorf("open rows: %w", err)
@@ -168,6 +169,9 @@ func sheetGrid(f *excelize.File, sheet string, o excelize.Options, limit int) ([
 	defer rows.Close()
 	var grid [][]string
 	for rows.Next() {
+		if len(grid)%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		cells, err := rows.Columns(o)
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %w", len(grid)+1, err)
