@@ -24,13 +24,8 @@ type DocumentReindexer interface {
 // reindexDocument answers POST /v1/knowledge-bases/{kb}/documents/{doc}/reindex: 202 with
 // the run's state; GET on the same path follows it.
 func (s *Server) reindexDocument(c *gin.Context) {
-	k, ok := s.knowledgeBase(c)
+	k, d, ok := s.document(c)
 	if !ok {
-		return
-	}
-	d, err := s.deps.Store.GetDocument(c.Request.Context(), k.ID, c.Param("doc"))
-	if err != nil {
-		failDocument(c, err)
 		return
 	}
 	st, err := s.deps.Reindexer.(DocumentReindexer).ReindexDocument(c.Request.Context(), k, d.ID)
@@ -47,13 +42,8 @@ func (s *Server) reindexDocument(c *gin.Context) {
 // {"document_id": ID, "reindex": {state, done, total, error, started_at, finished_at}},
 // reindex null when none was asked for.
 func (s *Server) documentReindexStatus(c *gin.Context) {
-	k, ok := s.knowledgeBase(c)
+	k, d, ok := s.document(c)
 	if !ok {
-		return
-	}
-	d, err := s.deps.Store.GetDocument(c.Request.Context(), k.ID, c.Param("doc"))
-	if err != nil {
-		failDocument(c, err)
 		return
 	}
 	st, found, err := s.deps.Reindexer.(DocumentReindexer).DocumentReindexStatus(c.Request.Context(), k.ID, d.ID)

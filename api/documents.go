@@ -29,13 +29,8 @@ func (s *Server) listDocuments(c *gin.Context) {
 }
 
 func (s *Server) getDocument(c *gin.Context) {
-	k, ok := s.knowledgeBase(c)
+	_, d, ok := s.document(c)
 	if !ok {
-		return
-	}
-	d, err := s.deps.Store.GetDocument(c.Request.Context(), k.ID, c.Param("doc"))
-	if err != nil {
-		failDocument(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -56,6 +51,22 @@ func (s *Server) deleteDocument(c *gin.Context) {
 }
 
 // failDocument answers an error about the :doc path parameter, naming it when not found.
+// document resolves the {kb} and {doc} of the path to the caller's knowledge base and that
+// document's current version, answering 404 (or the knowledge base's error) when either is
+// not there.
+func (s *Server) document(c *gin.Context) (kb.KnowledgeBase, kb.Document, bool) {
+	k, ok := s.knowledgeBase(c)
+	if !ok {
+		return k, kb.Document{}, false
+	}
+	d, err := s.deps.Store.GetDocument(c.Request.Context(), k.ID, c.Param("doc"))
+	if err != nil {
+		failDocument(c, err)
+		return k, d, false
+	}
+	return k, d, true
+}
+
 func failDocument(c *gin.Context, err error) {
 	if errors.Is(err, kb.ErrNotFound) {
 		err = notFound("document", c.Param("doc"))

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strconv"
 	"strings"
 
@@ -220,20 +219,9 @@ func (s *Store) queueDocumentCitus(batch *pgx.Batch, res *kb.ReplaceResult, d kb
 		res.Document.Chunks = len(chunks)
 		return err
 	})
-	live := d.Status == kb.StatusReady
-	dedupe := d.Kind != kb.KindCatalog && d.Kind != kb.KindFAQ && d.Kind != kb.KindTickets // as queueChunks
+	live, dedupe := d.Status == kb.StatusReady, dedupes(d)
 	for _, c := range chunks {
-		meta := maps.Clone(d.Metadata)
-		maps.Copy(meta, c.Metadata)
-		meta["kind"] = d.Kind
-		var emb any
-		if c.Embedding != nil {
-			emb = pgvector.NewVector(c.Embedding)
-		}
-		section := c.SectionPath
-		if section == nil {
-			section = []string{}
-		}
+		meta, emb, section := chunkValues(d, c)
 		batch.Queue(`
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
 			                    embedding, embedding_model, tsv, ntokens, live, shadowed)

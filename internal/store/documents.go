@@ -215,21 +215,9 @@ func firstDocInto(dst **kb.Document) func(pgx.Rows) error {
 // inserted the document (they take its id from currval). Each chunk's metadata also
 // carries the document's kind and metadata, so search filters need only this table.
 func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model string) {
-	live := d.Status == kb.StatusReady
-	// Catalog cards, FAQ and ticket pairs are unique by construction: no duplicate check.
-	dedupe := d.Kind != kb.KindCatalog && d.Kind != kb.KindFAQ && d.Kind != kb.KindTickets
+	live, dedupe := d.Status == kb.StatusReady, dedupes(d)
 	for _, c := range chunks {
-		meta := maps.Clone(d.Metadata)
-		maps.Copy(meta, c.Metadata)
-		meta["kind"] = d.Kind
-		var emb any
-		if c.Embedding != nil {
-			emb = pgvector.NewVector(c.Embedding)
-		}
-		section := c.SectionPath
-		if section == nil {
-			section = []string{}
-		}
+		meta, emb, section := chunkValues(d, c)
 		batch.Queue(`
 			INSERT INTO chunks (kb_id, document_id, ord, content, section_path, page, metadata, content_hash,
 			                    embedding, embedding_model, tsv, ntokens, live, shadowed)
@@ -238,6 +226,29 @@ func queueChunks(batch *pgx.Batch, d kb.Document, chunks []kb.Chunk, model strin
 			d.KBID, c.Ord, c.Content, section, c.Page, meta, c.ContentHash, emb, model, TSVector(c.Tokens), live, dedupe, len(c.Tokens))
 		queueUnits(batch, d.KBID, c)
 	}
+}
+
+// dedupes reports whether d's chunks are checked for passages the knowledge base already
+// holds. Catalog cards, FAQ and ticket pairs are unique by construction: no duplicate check.
+func dedupes(d kb.Document) bool {
+	return d.Kind != kb.KindCatalog && d.Kind != kb.KindFAQ && d.Kind != kb.KindTickets
+}
+
+// chunkValues are chunk c's column values that come from its document d too: its metadata
+// with the document's metadata and kind (so search filters need only the chunks table), its
+// vector (NULL when it has none) and its heading path (never NULL).
+func chunkValues(d kb.Document, c kb.Chunk) (meta map[string]any, emb any, section []string) {
+	meta = maps.Clone(d.Metadata)
+	maps.Copy(meta, c.Metadata)
+	meta["kind"] = d.Kind
+	if c.Embedding != nil {
+		emb = pgvector.NewVector(c.Embedding)
+	}
+	section = c.SectionPath
+	if section == nil {
+		section = []string{}
+	}
+	return meta, emb, section
 }
 
 // GetDocument returns the current version of a document by numeric id or external id.
