@@ -260,7 +260,7 @@ func (s *Store) ensureVectorIndex(ctx context.Context, kbID int64, dim int, conc
 				return built, fmt.Errorf("store: build vector index of knowledge base %d: %w", kbID, err)
 			}
 		} else if err := s.WithTx(ctx, func(tx *Store) error {
-			if _, err := tx.db.Exec(ctx, `SET LOCAL maintenance_work_mem = '1GB'`); err != nil {
+			if err := tx.setBuildMem(ctx, p); err != nil {
 				return err
 			}
 			_, err := tx.db.Exec(ctx, indexSQL(ix, dim, p, false))
@@ -307,6 +307,32 @@ func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
 		}
 	}
 	return built, nil
+}
+
+// VectorIndexMissing reports whether knowledge base kbID lacks a valid HNSW index it should
+// have: a bulk write (WithoutVectorIndex) stopped before its rebuild, for example by a
+// database restart, and the retry is no longer large enough to be a bulk write itself.
+func (s *Store) VectorIndexMissing(ctx context.Context, kbID int64) (bool, error) {
+	if s.citus {
+		return false, nil // one shared index per dimension, never set aside
+	}
+	var dim int
+	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&dim); err != nil {
+		return false, fmt.Errorf("store: knowledge base %d: %w", kbID, interpret(err))
+	}
+	if dim > maxHNSWDim {
+		return false, nil
+	}
+	var names []string
+	for _, ix := range vectorIndexes(kbID) {
+		names = append(names, ix.name)
+	}
+	var valid int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relname = ANY($1) AND c.relnamespace = current_schema()::regnamespace AND i.indisvalid`, names).Scan(&valid); err != nil {
+		return false, fmt.Errorf("store: look up vector indexes of knowledge base %d: %w", kbID, err)
+	}
+	return valid < len(names), nil
 }
 
 // WithoutVectorIndex runs fn with knowledge base kbID's HNSW index dropped and builds it
