@@ -131,7 +131,7 @@ func TestFaultDatabaseRestartDuringIngestion(t *testing.T) {
 	waitReady(t, base, done)
 	require.Equal(t, 201, mustCall(t, base, key, "POST", "/v1/knowledge-bases", map[string]any{"name": "bulk"}).status)
 
-	const n = 1500
+	const n = 5000 // enough that an idle machine is still writing when the database stops
 	job := upload(t, base, key, "bulk", "bulk.jsonl", recordsJSONL("R", n), "records")
 
 	// A watcher lists the documents all along: a ready document always has its one chunk.
