@@ -10,8 +10,8 @@ import (
 )
 
 // readRecords reads the records interchange format (INTERFACES.md) strictly.
-func readRecords(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	recs, err := records.Parse(bytes.NewReader(data), name)
+func readRecords(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	recs, err := records.ParseContext(ctx, bytes.NewReader(data), name)
 	if err != nil {
 		return FileResult{}, err
 	}

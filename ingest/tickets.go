@@ -19,8 +19,8 @@ const maxTicketIDs = 100
 // readTickets mines question/answer pairs from support dialogues. Personal data is masked
 // by the tickets package before anything reaches a unit. Pairs are held in review status:
 // stored, not searched, until an operator approves them.
-func readTickets(_ context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
-	ts, err := tickets.Parse(bytes.NewReader(data), tickets.FormatAuto)
+func readTickets(ctx context.Context, name string, data []byte, opts FileOptions) (FileResult, error) {
+	ts, err := tickets.ParseContext(ctx, bytes.NewReader(data), tickets.FormatAuto)
 	var res FileResult
 	var pe *tickets.ParseError
 	switch {
@@ -43,7 +43,10 @@ func readTickets(_ context.Context, name string, data []byte, opts FileOptions) 
 	if t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"); !bytes.HasPrefix(t, []byte("{")) {
 		res.Method = "csv"
 	}
-	pairs := tickets.Extract(ts, tickets.ExtractOptions{})
+	pairs, err := tickets.ExtractContext(ts, tickets.ExtractOptions{Context: ctx})
+	if err != nil {
+		return FileResult{}, err
+	}
 	if len(pairs) == 0 {
 		return FileResult{}, kb.Invalid(fmt.Sprintf("no question/answer pairs found in %d ticket(s) of %s", len(ts), name), "未从工单中提取到问答对")
 	}

@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,6 +42,12 @@ type Query struct {
 // — malformed JSON, a missing or non-string id or text, metadata that is not an object,
 // an id used twice — are returned together in one error naming their lines.
 func Parse(r io.Reader, name string) ([]Record, error) {
+	return ParseContext(context.Background(), r, name)
+}
+
+// ParseContext is Parse that stops, with ctx's error, once ctx is done (an ingestion job
+// past its deadline), checked every 1024 lines.
+func ParseContext(ctx context.Context, r io.Reader, name string) ([]Record, error) {
 	data, err := readLimited(r, name)
 	if err != nil {
 		return nil, err
@@ -51,9 +58,9 @@ func Parse(r io.Reader, name string) ([]Record, error) {
 	}
 	var recs []Record
 	if isCSV(text, name) {
-		recs, err = parseCSV(data, name)
+		recs, err = parseCSV(ctx, data, name)
 	} else {
-		recs, err = parseJSONL(text)
+		recs, err = parseJSONL(ctx, text)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("records: %s: %w", filepath.Base(name), err)
@@ -135,12 +142,16 @@ func (p *problems) err() error {
 }
 
 // jsonLines calls fn with each non-blank line's number and bytes.
-func jsonLines(text string, fn func(n int, line []byte)) {
+func jsonLines(ctx context.Context, text string, fn func(n int, line []byte)) error {
 	for i, line := range strings.Split(text, "\n") {
+		if i%1024 == 1023 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if line = strings.TrimSpace(line); line != "" {
 			fn(i+1, []byte(line))
 		}
 	}
+	return nil
 }
 
 // decodeLine decodes one JSON object line into fields, rejecting anything else.
@@ -203,13 +214,13 @@ func hasNUL(v any) bool {
 	return false
 }
 
-func parseJSONL(text string) ([]Record, error) {
+func parseJSONL(ctx context.Context, text string) ([]Record, error) {
 	var (
 		recs  []Record
 		bad   problems
 		first = map[string]int{}
 	)
-	jsonLines(text, func(n int, line []byte) {
+	stop := jsonLines(ctx, text, func(n int, line []byte) {
 		obj, err := decodeLine(line)
 		if err != nil {
 			bad.add(n, err)
@@ -246,11 +257,14 @@ func parseJSONL(text string) ([]Record, error) {
 		first[rec.ID] = n
 		recs = append(recs, rec)
 	})
+	if stop != nil {
+		return nil, stop
+	}
 	return recs, bad.err()
 }
 
-func parseCSV(data []byte, name string) ([]Record, error) {
-	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30, MaxCellBytes: 1 << 20})
+func parseCSV(ctx context.Context, data []byte, name string) ([]Record, error) {
+	t, err := tabular.Read(data, name, tabular.Options{Format: tabular.CSV, MaxRows: 1 << 30, MaxCellBytes: 1 << 20, Context: ctx})
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +340,7 @@ func ParseQueries(r io.Reader) ([]Query, error) {
 		bad   problems
 		first = map[string]int{}
 	)
-	jsonLines(text, func(n int, line []byte) {
+	_ = jsonLines(context.Background(), text, func(n int, line []byte) { // a background context never stops
 		obj, err := decodeLine(line)
 		if err != nil {
 			bad.add(n, err)

@@ -1,6 +1,8 @@
 package records_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -103,4 +105,25 @@ func TestManyBadLinesAreCapped(t *testing.T) {
 	require.Contains(t, err.Error(), "line 10:")
 	require.NotContains(t, err.Error(), "line 11:")
 	require.Contains(t, err.Error(), "and 15 more")
+}
+
+// A job past its deadline stops reading a large records file, JSONL or CSV, with the
+// context's error; with time left the same file reads whole.
+func TestParseStopsWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	var jsonl, csv strings.Builder
+	csv.WriteString("id,title,text\n")
+	for i := range 5000 {
+		fmt.Fprintf(&jsonl, "{\"id\":\"r%d\",\"text\":\"text %d\"}\n", i, i)
+		fmt.Fprintf(&csv, "r%d,t,text %d\n", i, i)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, text := range map[string]string{"a.jsonl": jsonl.String(), "a.csv": csv.String()} {
+		recs, err := records.ParseContext(context.Background(), strings.NewReader(text), name)
+		require.NoError(t, err, name)
+		require.Len(t, recs, 5000, name)
+		_, err = records.ParseContext(done, strings.NewReader(text), name)
+		require.ErrorIs(t, err, context.Canceled, name)
+	}
 }

@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"context"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,6 +23,9 @@ type ExtractOptions struct {
 	MinQuestionRunes int
 	// MaxAnswerTurns caps how many agent turns make up one answer. Defaults to 3.
 	MaxAnswerTurns int
+	// Context, when set, stops the extraction once it is done (checked every 256 tickets
+	// and pairs): ExtractContext returns the context's error, Extract no pairs.
+	Context context.Context
 }
 
 func (o ExtractOptions) withDefaults() ExtractOptions {
@@ -54,9 +58,18 @@ type Pair struct {
 // as long. A later customer turn that reads like a new question starts a new pair; short
 // follow-ups ("好的我试试") and replies to an agent's request for details do not.
 func Extract(tickets []Ticket, opts ExtractOptions) []Pair {
+	pairs, _ := ExtractContext(tickets, opts)
+	return pairs
+}
+
+// ExtractContext is Extract that reports whether opts.Context ended it early.
+func ExtractContext(tickets []Ticket, opts ExtractOptions) ([]Pair, error) {
 	opts = opts.withDefaults()
 	var pairs []Pair
-	for _, t := range tickets {
+	for i, t := range tickets {
+		if err := stopped(opts.Context, i); err != nil {
+			return nil, err
+		}
 		t.Messages = maskMessages(t.Messages, opts.PII)
 		for _, p := range extractTicket(t, opts) {
 			p.Question, _ = pii.Mask(p.Question, opts.PII)
@@ -64,7 +77,15 @@ func Extract(tickets []Ticket, opts ExtractOptions) []Pair {
 			pairs = append(pairs, p)
 		}
 	}
-	return mergeSimilar(pairs, opts.Similarity)
+	return mergeSimilar(opts.Context, pairs, opts.Similarity)
+}
+
+// stopped reports every 256th call whether ctx is done.
+func stopped(ctx context.Context, i int) error {
+	if ctx == nil || i%256 != 255 {
+		return nil
+	}
+	return ctx.Err()
 }
 
 type segment struct {

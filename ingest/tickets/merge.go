@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"context"
 	"math"
 	"regexp"
 	"slices"
@@ -16,7 +17,7 @@ import (
 // groups do not drift. Candidates are found with prefix filtering over bigrams ordered
 // rarest first: two sets with Jaccard ≥ t must share one of the first n−⌈t·n⌉+1 of them,
 // which keeps this near-linear on large exports instead of comparing all pairs.
-func mergeSimilar(pairs []Pair, threshold float64) []Pair {
+func mergeSimilar(ctx context.Context, pairs []Pair, threshold float64) ([]Pair, error) {
 	sets := make([][]string, len(pairs))
 	codes := make([]string, len(pairs))
 	df := map[string]int{}
@@ -48,6 +49,9 @@ func mergeSimilar(pairs []Pair, threshold float64) []Pair {
 	var groups []*group
 	index := map[string][]int{}
 	for i, p := range pairs {
+		if err := stopped(ctx, i); err != nil {
+			return nil, err
+		}
 		set := sets[i]
 		slices.SortFunc(set, rarestFirst)
 		prefix := len(set) - int(math.Ceil(threshold*float64(len(set))-1e-9)) + 1
@@ -97,7 +101,7 @@ func mergeSimilar(pairs []Pair, threshold float64) []Pair {
 		out[i] = g.pair
 	}
 	slices.SortStableFunc(out, func(a, b Pair) int { return b.Count - a.Count })
-	return out
+	return out, nil
 }
 
 func jaccard(a []string, b map[string]struct{}, bSize int) float64 {

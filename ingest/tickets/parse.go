@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -118,6 +119,12 @@ func (e *ParseError) Unwrap() error { return kb.ErrInvalid }
 // Unreadable lines or rows are skipped and reported in a *ParseError returned alongside the
 // tickets; any other error returns no tickets.
 func Parse(r io.Reader, format Format) ([]Ticket, error) {
+	return ParseContext(context.Background(), r, format)
+}
+
+// ParseContext is Parse that stops, with ctx's error, once ctx is done (an ingestion job
+// past its deadline), checked every 1024 lines.
+func ParseContext(ctx context.Context, r io.Reader, format Format) ([]Ticket, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("tickets: read: %w", err)
@@ -136,10 +143,12 @@ func Parse(r io.Reader, format Format) ([]Ticket, error) {
 			format = FormatJSONL
 		}
 	}
-	var c collector
+	c := collector{ctx: ctx}
 	switch format {
 	case FormatJSONL:
-		c.parseJSONL(data)
+		if err := c.parseJSONL(data); err != nil {
+			return nil, err
+		}
 	case FormatCSV:
 		if err := c.parseCSV(data); err != nil {
 			return nil, err
@@ -156,6 +165,7 @@ func Parse(r io.Reader, format Format) ([]Ticket, error) {
 
 // collector groups messages by ticket id in order of first appearance.
 type collector struct {
+	ctx   context.Context
 	order []string
 	byID  map[string]*Ticket
 	errs  []LineError
@@ -236,9 +246,20 @@ type jsonTicket struct {
 	Turns          []jsonMessage   `json:"turns"`
 }
 
-func (c *collector) parseJSONL(data []byte) {
+// stopped reports every 1024th line whether the collector's context is done.
+func (c *collector) stopped(line int) error {
+	if c.ctx == nil || line%1024 != 0 {
+		return nil
+	}
+	return c.ctx.Err()
+}
+
+func (c *collector) parseJSONL(data []byte) error {
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		lineNo := n + 1
+		if err := c.stopped(lineNo); err != nil {
+			return err
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
@@ -268,6 +289,7 @@ func (c *collector) parseJSONL(data []byte) {
 		}
 		c.add(id, converted...)
 	}
+	return nil
 }
 
 // Header names recognised for each CSV column, compared after lower-casing and removing
@@ -320,7 +342,10 @@ func (c *collector) parseCSV(data []byte) error {
 		}
 		return strings.TrimSpace(rec[i])
 	}
-	for {
+	for n := 1; ; n++ {
+		if err := c.stopped(n); err != nil {
+			return err
+		}
 		rec, err := r.Read()
 		if err == io.EOF {
 			return nil

@@ -1,7 +1,9 @@
 package tickets
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -271,11 +273,11 @@ func TestMergeSimilarThreshold(t *testing.T) {
 	t.Parallel()
 	p := func(q string) Pair { return Pair{Question: q, Answer: "a", TicketIDs: []string{q}, Count: 1} }
 	// "abcdefghij" vs "abcdefghijk": 9 of 10 bigrams shared → 0.9.
-	require.Len(t, mergeSimilar([]Pair{p("abcdefghij"), p("abcdefghijk")}, 0.8), 1)
-	require.Len(t, mergeSimilar([]Pair{p("abcdefghij"), p("abcdefghijk")}, 0.95), 2)
-	require.Len(t, mergeSimilar([]Pair{p("？？"), p("？？"), p("!")}, 0.8), 2)
+	require.Len(t, merged(t, []Pair{p("abcdefghij"), p("abcdefghijk")}, 0.8), 1)
+	require.Len(t, merged(t, []Pair{p("abcdefghij"), p("abcdefghijk")}, 0.95), 2)
+	require.Len(t, merged(t, []Pair{p("？？"), p("？？"), p("!")}, 0.8), 2)
 	// Long questions differing only in a fault code stay apart.
-	require.Len(t, mergeSimilar([]Pair{
+	require.Len(t, merged(t, []Pair{
 		p("我的洗衣机在脱水的时候突然停机并且显示E101故障码请问应该怎么处理"),
 		p("我的洗衣机在脱水的时候突然停机并且显示E110故障码请问应该怎么处理"),
 	}, 0.8), 2)
@@ -305,5 +307,40 @@ func TestTitle(t *testing.T) {
 		{strings.Repeat("很长的问题", 20) + "吗？", strings.Repeat("很长的问题", 12) + "…"},
 	} {
 		require.Equal(t, tc.want, Title(tc.q, 60), tc.q)
+	}
+}
+
+// merged is mergeSimilar with a context that never ends.
+func merged(t *testing.T, pairs []Pair, threshold float64) []Pair {
+	t.Helper()
+	out, err := mergeSimilar(context.Background(), pairs, threshold)
+	require.NoError(t, err)
+	return out
+}
+
+// A job past its deadline stops parsing (JSONL and CSV) and mining with the context's
+// error; with time left the same tickets parse and mine whole.
+func TestParseAndExtractStopWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	var jsonl, csv strings.Builder
+	csv.WriteString("ticket_id,role,text\n")
+	for i := range 3000 {
+		q, a := "我的订单 "+strings.Repeat("很", i%7)+"久没发货怎么办", "您好，已为您催促仓库，今天内发出"
+		fmt.Fprintf(&jsonl, `{"id":"T%d","messages":[{"role":"customer","text":"%s"},{"role":"agent","text":"%s"}]}`+"\n", i, q, a)
+		fmt.Fprintf(&csv, "C%d,customer,%s\nC%d,agent,%s\n", i, q, i, a)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, text := range map[string]string{"jsonl": jsonl.String(), "csv": csv.String()} {
+		ts, err := ParseContext(context.Background(), strings.NewReader(text), FormatAuto)
+		require.NoError(t, err, name)
+		require.Len(t, ts, 3000, name)
+		pairs, err := ExtractContext(ts, ExtractOptions{Context: context.Background()})
+		require.NoError(t, err, name)
+		require.NotEmpty(t, pairs, name)
+		_, err = ParseContext(done, strings.NewReader(text), FormatAuto)
+		require.ErrorIs(t, err, context.Canceled, name)
+		_, err = ExtractContext(ts, ExtractOptions{Context: done})
+		require.ErrorIs(t, err, context.Canceled, name)
 	}
 }

@@ -43,7 +43,7 @@ func readJSON(data []byte, opts Options) (*Table, error) {
 	acc := newAccumulator()
 	switch tok {
 	case json.Delim('['):
-		if err := readArray(dec, b, 0, acc, opts.maxRows()); err != nil {
+		if err := readArray(dec, b, 0, acc, opts); err != nil {
 			return nil, err
 		}
 	case json.Delim('{'):
@@ -57,7 +57,7 @@ func readJSON(data []byte, opts Options) (*Table, error) {
 			if _, err := sub.Token(); err != nil {
 				return nil, jsonSyntaxError(b, 0, err)
 			}
-			if err := readArray(sub, b, start, acc, opts.maxRows()); err != nil {
+			if err := readArray(sub, b, start, acc, opts); err != nil {
 				return nil, err
 			}
 			break
@@ -115,9 +115,13 @@ func isWrapperKey(k string) bool {
 }
 
 // readArray reads objects from an array whose '[' has been consumed; base is the offset of
-// dec's input within src, for line numbers.
-func readArray(dec *json.Decoder, src []byte, base int, acc *accumulator, maxRows int) error {
-	for dec.More() {
+// dec's input within src, for line numbers. It stops when opts' context is done.
+func readArray(dec *json.Decoder, src []byte, base int, acc *accumulator, opts Options) error {
+	maxRows := opts.maxRows()
+	for n := 1; dec.More(); n++ {
+		if err := opts.cancelled(n); err != nil {
+			return err
+		}
 		line := lineAt(src, nextValue(src, base+int(dec.InputOffset())))
 		tok, err := dec.Token()
 		if err != nil {
@@ -142,6 +146,9 @@ func readJSONL(b []byte, opts Options) (*Table, error) {
 	acc := newAccumulator()
 	var errs []RowError
 	for lineNum, line := range bytes.Split(b, []byte("\n")) {
+		if err := opts.cancelled(lineNum + 1); err != nil {
+			return nil, err
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue

@@ -1,6 +1,9 @@
 package tabular_test
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -73,4 +76,33 @@ func TestNormalizeHeader(t *testing.T) {
 	require.Equal(t, "itemcode", tabular.NormalizeHeader(" Item-Code "))
 	require.Equal(t, "商品名称", tabular.NormalizeHeader("商品名称："))
 	require.Equal(t, []string{"价格", "售价"}, tabular.HeaderParts("价格/售价"))
+}
+
+// A reader whose job has run out of time stops in its row loop, whatever the format, and
+// says why; with time left, the same file reads whole.
+func TestRowLoopsStopWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	const rows = 5000
+	var csvText, array, lines strings.Builder
+	csvText.WriteString("sku,name\n")
+	array.WriteString("[")
+	for i := range rows {
+		fmt.Fprintf(&csvText, "S-%d,item %d\n", i, i)
+		if i > 0 {
+			array.WriteString(",")
+		}
+		fmt.Fprintf(&array, `{"sku":"S-%d","name":"item %d"}`, i, i)
+		fmt.Fprintf(&lines, "{\"sku\":\"S-%d\",\"name\":\"item %d\"}\n", i, i)
+	}
+	array.WriteString("]")
+	wrapped := `{"products":` + array.String() + `}`
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, text := range map[string]string{"a.csv": csvText.String(), "a.json": array.String(), "w.json": wrapped, "a.jsonl": lines.String()} {
+		tab, err := tabular.Read([]byte(text), name, tabular.Options{Context: context.Background()})
+		require.NoError(t, err, name)
+		require.Len(t, tab.Sheets[0].Rows, rows, name)
+		_, err = tabular.Read([]byte(text), name, tabular.Options{Context: done})
+		require.ErrorIs(t, err, context.Canceled, name)
+	}
 }
