@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/zhiku/zhiku/internal/kb"
@@ -119,8 +120,14 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 		}()
 		o.res, o.err = read(ctx, name, data, opts)
 	}()
+	timedOut := func() error {
+		return kb.Invalid(fmt.Sprintf("%s: reading took longer than %s", name, opts.Limits.Timeout), fmt.Sprintf("文件 %s 解析超时（超过 %s）", name, opts.Limits.Timeout))
+	}
 	select {
 	case o := <-done:
+		if errors.Is(o.err, context.DeadlineExceeded) {
+			return FileResult{}, timedOut() // a reader that stopped in its row loop
+		}
 		if o.err != nil {
 			return FileResult{}, fileError(name, o.err)
 		}
@@ -129,7 +136,7 @@ func ReadFile(ctx context.Context, name string, data []byte, opts FileOptions) (
 		return o.res, nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return FileResult{}, kb.Invalid(fmt.Sprintf("%s: reading took longer than %s", name, opts.Limits.Timeout), fmt.Sprintf("文件 %s 解析超时", name))
+			return FileResult{}, timedOut()
 		}
 		return FileResult{}, ctx.Err()
 	}
@@ -190,7 +197,15 @@ func fileError(name string, err error) error {
 	if zh == "" {
 		zh = en
 	}
-	return &kb.Error{Kind: kind, Cause: err, En: name + ": " + en, Zh: name + "：" + zh}
+	// Readers that already name the file ("records: a.jsonl: no records") are not
+	// prefixed again.
+	if base := filepath.Base(name); !strings.Contains(en, base) {
+		en = name + ": " + en
+	}
+	if base := filepath.Base(name); !strings.Contains(zh, base) {
+		zh = name + "：" + zh
+	}
+	return &kb.Error{Kind: kind, Cause: err, En: en, Zh: zh}
 }
 
 func humanBytes(n int64) string {

@@ -2,8 +2,10 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -156,6 +158,23 @@ func TestReadFileErrors(t *testing.T) {
 
 	_, err = ingest.ReadFile(ctx, "empty.txt", nil, ingest.FileOptions{})
 	require.ErrorIs(t, err, kb.ErrInvalid)
+
+	// A reader's message that already names the file is not prefixed with it again, in
+	// either language.
+	_, err = ingest.ReadFile(ctx, "docs.jsonl", []byte("\n\n"), ingest.FileOptions{Kind: kb.KindRecords})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+	en, zh := kb.Texts(err)
+	require.Equal(t, 1, strings.Count(en, "docs.jsonl"), en)
+	require.Equal(t, 1, strings.Count(zh, "docs.jsonl"), zh)
+
+	// A reader stopped by the job's deadline in its row loop says it took too long.
+	var big strings.Builder
+	for i := range 200000 {
+		fmt.Fprintf(&big, "{\"id\":\"r%d\",\"text\":\"text %d\"}\n", i, i)
+	}
+	_, err = ingest.ReadFile(ctx, "huge.jsonl", []byte(big.String()), ingest.FileOptions{Kind: kb.KindRecords, Limits: ingest.Limits{Timeout: time.Millisecond}})
+	require.ErrorIs(t, err, kb.ErrInvalid)
+	require.ErrorContains(t, err, "huge.jsonl: reading took longer than 1ms")
 }
 
 // A plain-text file of sibling sections has no title heading: it is titled by its name,
