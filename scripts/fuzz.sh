@@ -17,6 +17,12 @@ for pkg in $($GO list ./...); do
     execs=$(grep -ao 'execs: [0-9]*' "$out" | tail -1 | awk '{print $2}')
     secs=$(grep -ao '^fuzz: elapsed: [0-9]*s' "$out" | tail -1 | grep -o '[0-9]*')
     result=ok
+    if [ "$rc" != 0 ] && grep -aq 'context deadline exceeded' "$out" && ! grep -aq 'Failing input written' "$out"; then
+      # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a failure when a
+      # worker is mid-input as time runs out (go.dev/issue/75804, fixed in Go 1.27): no
+      # input failed and none was written, so the run counts as passed.
+      rc=0 result="ok (stopped by Go's fuzztime race, go.dev/issue/75804; no failing input)"
+    fi
     if [ "$rc" != 0 ]; then
       result="FAIL: $(grep -a -m1 'Failing input written to' "$out" || grep -a -m1 -- '--- FAIL' "$out")"
       failed=1

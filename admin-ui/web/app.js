@@ -64,6 +64,22 @@ export async function api(method, path, body, { raw = false, quiet = false } = {
   return raw ? res : data;
 }
 
+// appendRows appends rows to tbody: a first screenful at once, the rest once the browser
+// has drawn it. Laying out a long table is most of a list screen's first paint (measured:
+// 100–150 ms for 50–70 rows on a busy machine) while only the first rows are on screen
+// (about a dozen at 800 px). tbody carries data-pending until the rest are in. Rows of a
+// list that was redrawn in the meantime (the first ones left tbody) are dropped.
+export const FIRST_ROWS = 12;
+export function appendRows(tbody, rows) {
+  tbody.append(...rows.slice(0, FIRST_ROWS));
+  if (rows.length <= FIRST_ROWS) return;
+  const mark = rows[FIRST_ROWS - 1];
+  tbody.dataset.pending = '';
+  requestAnimationFrame(() => setTimeout(() => {
+    if (mark.parentNode === tbody) { tbody.append(...rows.slice(FIRST_ROWS)); delete tbody.dataset.pending; }
+  }));
+}
+
 export function errorBox(err) {
   const msg = err instanceof ApiError ? err.text() : String(err?.message || err);
   return h('div', { class: 'error', role: 'alert' }, msg, err?.requestId ? h('span', { class: 'muted' }, ` (${t('common.requestId')} ${err.requestId})`) : null);
@@ -86,21 +102,22 @@ export const has = (route) => !!state.session?.routes?.includes(route);
 
 export function go(hash) { if (location.hash !== hash) location.hash = hash; else render(); }
 
-// Formatters are built once per language: building one costs far more than using it, and
-// a list formats hundreds of times.
-const formatters = {};
-export function fmt(kind) {
-  const lang = getLang();
-  const key = `${lang}:${kind}`;
-  if (!formatters[key]) {
-    const locale = lang === 'zh' ? 'zh-CN' : 'en-GB';
-    formatters[key] = kind === 'time' ? new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' })
-      : kind === 'money' ? new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 0, maximumFractionDigits: 2 })
-        : new Intl.NumberFormat(locale);
-  }
-  return formatters[key];
+// Times and prices are formatted by hand, not by Intl: the first Intl formatter a page
+// builds loads the locale's data, measured at 65–75 ms of a catalog page's load on a busy
+// machine, more than the rest of its script. Times read the same in both languages
+// (2026-11-29 07:35, local time); prices group thousands and keep up to two decimals.
+const pad2 = (n) => String(n).padStart(2, '0');
+export function fmtTime(s) {
+  const d = s ? new Date(s) : null;
+  if (!d || Number.isNaN(d.getTime())) return '—';
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
-export const fmtTime = (s) => s ? fmt('time').format(new Date(s)) : '—';
+export function fmtMoney(v) {
+  const [int, frac] = (Math.round(Number(v) * 100) / 100).toFixed(2).split('.');
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const cents = frac.replace(/0+$/, '');
+  return cents ? `${grouped}.${cents}` : grouped;
+}
 
 async function loadSession() {
   // Both at once: a page load waits for one round trip, not two.

@@ -1,10 +1,12 @@
-// What a page load asks the API for first, started the moment this small module arrives:
-// index.html loads it on its own (async), so the requests run while the rest of the UI is
-// still being fetched and compiled, instead of one after another (session, then knowledge
-// bases, then the screen's list). The screens build their paths with the same functions,
-// and api() (app.js) takes the response waiting for a path it asks for; what the first
-// screen does not take is dropped once it is drawn, and a sign-in drops them all (they were
-// asked without a session). It imports nothing, so it runs as soon as it is here.
+// What a page load asks the API for first, started as early as possible: index.html
+// carries a classic-script copy of this file inline (admin-ui/embed.go), so the requests
+// run while the rest of the UI is still being fetched and compiled, instead of one after
+// another (session, then knowledge bases, then the screen's list). The screens build their
+// paths with the same functions, and api() (app.js) takes the response waiting for a path
+// it asks for; what the first screen does not take is dropped once it is drawn, and a
+// sign-in drops them all (they were asked without a session). The waiting responses live
+// on the window, so the inline copy and the module share them; whichever runs first asks,
+// once (the module alone when the page is served from ZHIKU_ADMIN_UI_DIR unchanged).
 // (Not <link rel=preload> in index.html: a preloaded 401 of the sign-in page would answer
 // the first request after signing in.)
 const enc = encodeURIComponent;
@@ -57,12 +59,13 @@ export function firstReads(route) {
   }
 }
 
-export const early = new Map();
+export const early = (self.zhikuEarly ??= new Map());
 function prefetch(path) {
   const p = fetch(path, { credentials: 'same-origin' });
   p.catch(() => {}); // an unused one must not report an unhandled rejection
   early.set(path, p);
 }
-if (parse()[0] !== 'login') {
+if (!self.zhikuEarlyAsked && parse()[0] !== 'login') {
+  self.zhikuEarlyAsked = true;
   for (const path of ['/v1/session', '/v1/knowledge-bases', ...firstReads(parse())]) prefetch(path);
 }

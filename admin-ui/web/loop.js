@@ -1,7 +1,7 @@
 // The closed loop's screens: the gap queue (and the review tab), the dashboard of
 // /v1/stats, and the conversation log. They use the same API as scripts do.
 import { t, bi } from './i18n.js';
-import { h, api, state, has, go, toast, errorBox, empty, fmtTime } from './app.js';
+import { h, api, state, has, go, toast, errorBox, empty, fmtTime, appendRows } from './app.js';
 import { card, field, table, form, notAvailable, scoreRow } from './screens.js';
 import { stacked, lines, hbars, legend } from './chart.js';
 import { qs, gapsPath, statsPath, conversationsPath, gapFilters, conversationFilters, GAPS_PAGE as PAGE } from './early.js';
@@ -237,7 +237,7 @@ function sumDays(rows) {
     d.curated += Math.round((r.curated_share || 0) * r.answered); d.generated += Math.round((r.generated_share || 0) * r.answered); d.extractive += Math.round((r.extractive_share || 0) * r.answered);
     by.set(r.day, d);
   }
-  return [...by.values()].sort((a, b) => a.day.localeCompare(b.day));
+  return [...by.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
 }
 const rate = (n, d) => (d ? n / d : null);
 
@@ -341,7 +341,7 @@ export async function conversations() {
     exportLink.href = `/v1/conversations/export?${qs({ knowledge_base: cf.kb, since: cf.since, until: cf.until })}`;
     const data = await api('GET', conversationsPath(cf, offset));
     const list = data.conversations || [];
-    tbody.append(...list.map((c) => h('tr', { 'data-answer': c.answer_id, class: 'clickable', tabindex: 0,
+    appendRows(tbody, list.map((c) => h('tr', { 'data-answer': c.answer_id, class: 'clickable', tabindex: 0,
       onclick: () => openConversation(c.answer_id, detail), onkeydown: (e) => { if (e.key === 'Enter') openConversation(c.answer_id, detail); } },
     h('td', { class: 'nowrap' }, fmtTime(c.created_at)),
     h('td', {}, c.question, c.rewritten_query && c.rewritten_query !== c.question ? h('div', { class: 'muted' }, `→ ${c.rewritten_query}`) : null),

@@ -1,7 +1,7 @@
 // The screens. Each takes {kb, route} and returns the node to show; it loads its data
 // from the public API first, so a screen appears whole.
 import { t, bi } from './i18n.js';
-import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, fmt, refreshKBs, signedIn, ApiError } from './app.js';
+import { h, api, state, can, has, go, toast, errorBox, empty, fmtTime, fmtMoney, refreshKBs, signedIn, ApiError, appendRows } from './app.js';
 import { gaps, dashboard, conversations } from './loop.js';
 import { kbPath, docsPath, jobsPath, productsPath, faqsPath, auditPath } from './early.js';
 
@@ -17,9 +17,10 @@ function field(label, input, id) {
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
 }
 function table(cols, rows) {
+  const tbody = h('tbody');
+  appendRows(tbody, rows);
   return h('div', { class: 'table-wrap' }, h('table', {},
-    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { class: c.cls }, c.label)))),
-    h('tbody', {}, rows)));
+    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { class: c.cls }, c.label)))), tbody));
 }
 // form wraps a submit handler: the button is disabled while it runs and errors show in place.
 function form(onsubmit, ...kids) {
@@ -247,7 +248,7 @@ async function catalog(kb, detail) {
   const q = h('input', { type: 'search', id: 'product-q', placeholder: t('cat.search'), 'aria-label': t('cat.search') });
   const box = h('div', { id: 'product-list' });
   let offset = 0;
-  const money = (v) => v == null ? '—' : `¥${fmt('money').format(Number(v))}`;
+  const money = (v) => v == null ? '—' : `¥${fmtMoney(v)}`;
   const attrs = (a) => Object.entries(a || {}).filter(([k]) => k !== 'sheet').map(([k, v]) => h('span', { class: 'badge attr' }, `${k}: ${Array.isArray(v) ? v.join('、') : v}`));
   const load = async () => {
     const data = await api('GET', productsPath(kb, offset, q.value.trim()));
@@ -736,7 +737,7 @@ async function audit({ route }) {
   const load = async () => {
     const data = await api('GET', auditPath(prefix, before));
     const es = data.entries || [];
-    tbody.append(...es.map((e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
+    appendRows(tbody, es.map((e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
       h('td', { class: 'hide-sm muted' }, JSON.stringify(e.details || {})))));
     before = es.at(-1)?.id || 0;
     more.hidden = es.length < 100;
