@@ -241,5 +241,22 @@ func TestServersWithoutWorkersAndOneWorker(t *testing.T) {
 	require.Equal(t, "done", reindex["state"], "%v", reindex)
 	require.Equal(t, float64(len(ids)), reindex["total"])
 
+	// A key revoked through one server is refused by the other well before its cached
+	// entry there would expire (keyTTL, 5 s): every process hears the revocation.
+	code, out = a.call(t, "POST", "/v1/keys", map[string]any{"name": "bot", "role": "bot"})
+	require.Equal(t, 201, code, "%v", out)
+	bot := server{base: b.base, key: out["key"].(string)}
+	keyID := int64(out["api_key"].(map[string]any)["id"].(float64))
+	code, _ = bot.call(t, "GET", "/v1/knowledge-bases", nil)
+	require.Equal(t, 200, code, "the new key works on the other server, which now caches it")
+	code, _ = a.call(t, "DELETE", fmt.Sprintf("/v1/keys/%d", keyID), nil)
+	require.Equal(t, 204, code)
+	revoked := time.Now()
+	require.Eventually(t, func() bool {
+		code, _ := bot.call(t, "GET", "/v1/knowledge-bases", nil)
+		return code == 401
+	}, 2500*time.Millisecond, 10*time.Millisecond, "the other server still takes the revoked key")
+	t.Logf("the other server refused the revoked key %s after the revocation", time.Since(revoked).Round(time.Millisecond))
+
 	worker.stop(t)
 }
