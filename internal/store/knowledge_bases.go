@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -31,9 +34,15 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 		return s.createKBCitus(ctx, p)
 	}
 	var out kb.KnowledgeBase
-	err := s.WithTx(ctx, func(tx *Store) error {
-		if err := tx.lockPartitions(ctx); err != nil {
-			return err
+	err := s.withPartitionTx(ctx, func(tx *Store) error {
+		// Attaching the new partitions clones their foreign keys (chunks → documents, units
+		// → chunks), which takes this lock on documents and on chunks and every partition of
+		// it. Taken first, in the order writers take them, before the new partitions exist,
+		// it waits for running writers instead of deadlocking with one that holds documents
+		// and meanwhile needs the new partition. Writers wait the few milliseconds the
+		// creation takes (the attach made them wait already).
+		if _, err := tx.db.Exec(ctx, `LOCK TABLE documents, chunks IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("store: create knowledge base %q: lock chunks: %w", p.Name, err)
 		}
 		var err error
 		out, err = scanKB(tx.db.QueryRow(ctx, `
@@ -83,6 +92,31 @@ func (s *Store) lockPartitions(ctx context.Context) error {
 		return fmt.Errorf("store: lock chunk partitions: %w", err)
 	}
 	return nil
+}
+
+// withPartitionTx runs fn in a transaction that holds the partition lock, and runs it
+// again (up to three times in all) should PostgreSQL abort it as a deadlock victim: adding
+// or removing partitions takes locks on every partition of chunks, and an operator's
+// "create knowledge base" should not fail on a lock cycle with a writer that the other
+// transaction's end resolves.
+func (s *Store) withPartitionTx(ctx context.Context, fn func(tx *Store) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.WithTx(ctx, func(tx *Store) error {
+			if err := tx.lockPartitions(ctx); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+		var pgErr *pgconn.PgError
+		if attempt == 3 || !errors.As(err, &pgErr) || pgErr.Code != "40P01" { // deadlock_detected
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
 }
 
 // PartitionName is the name of knowledge base id's partition of chunks.
@@ -276,10 +310,7 @@ func (s *Store) UpdateKB(ctx context.Context, tenantID, id int64, p kb.KBPatch) 
 
 // DeleteKB removes a knowledge base with its documents and chunks, then its partition.
 func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
-	err := s.WithTx(ctx, func(tx *Store) error {
-		if err := tx.lockPartitions(ctx); err != nil {
-			return err
-		}
+	err := s.withPartitionTx(ctx, func(tx *Store) error {
 		tag, err := tx.db.Exec(ctx, `DELETE FROM knowledge_bases WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 		if err != nil {
 			return fmt.Errorf("store: delete knowledge base %d: %w", id, interpret(err))
@@ -308,26 +339,57 @@ func (s *Store) DeleteKB(ctx context.Context, tenantID, id int64) error {
 // open, as in tests) is empty and harmless, since knowledge base ids are never reused,
 // and the next call finishes an interrupted detach.
 func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) {
-	if _, inTx := s.db.(pgx.Tx); inTx {
-		return // DETACH … CONCURRENTLY cannot run inside a transaction
+	pool, ok := s.db.(interface {
+		Acquire(ctx context.Context) (*pgxpool.Conn, error)
+	})
+	if !ok {
+		return // inside a transaction: DETACH … CONCURRENTLY cannot run there
 	}
 	// A long transaction on chunks would hold the detach up: don't make the caller wait.
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Release()
+	// Detaching and dropping take exclusive locks on the partitions that the foreign keys
+	// involve (units → chunks → documents), one after another; a search or write holding
+	// one of them and waiting for another would deadlock with it. Each statement waits at
+	// most 100 ms for a lock, less than PostgreSQL's deadlock check (1 s), so it is the
+	// statement that gives way, never the search or write, and is tried again a moment later.
+	if _, err := conn.Exec(ctx, `SET lock_timeout = '100ms'`); err != nil {
+		return
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`) }()
+	run := func(sql string) error {
+		for {
+			_, err := conn.Exec(ctx, sql)
+			var pgErr *pgconn.PgError
+			if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
 	// Units first: their partition references the chunks'.
 	for _, p := range []struct{ parent, name string }{{"chunk_units", UnitPartitionName(kbID)}, {"chunks", PartitionName(kbID)}} {
 		var pending bool // found only while the partition is still attached
-		if err := s.db.QueryRow(ctx, `SELECT i.inhdetachpending FROM pg_inherits i
+		if err := conn.QueryRow(ctx, `SELECT i.inhdetachpending FROM pg_inherits i
 			WHERE i.inhrelid = to_regclass($1) AND i.inhparent = $2::regclass`, p.name, p.parent).Scan(&pending); err == nil {
 			detach := `ALTER TABLE ` + p.parent + ` DETACH PARTITION ` + p.name + ` CONCURRENTLY`
 			if pending {
 				detach = `ALTER TABLE ` + p.parent + ` DETACH PARTITION ` + p.name + ` FINALIZE`
 			}
-			if _, err := s.db.Exec(ctx, detach); err != nil {
+			if err := run(detach); err != nil {
 				return
 			}
 		}
-		if _, err := s.db.Exec(ctx, `DROP TABLE IF EXISTS `+p.name); err != nil {
+		if run(`DROP TABLE IF EXISTS `+p.name) != nil {
 			return
 		}
 	}
