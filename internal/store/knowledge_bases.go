@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -37,10 +38,8 @@ func (s *Store) CreateKB(ctx context.Context, p kb.KnowledgeBase) (kb.KnowledgeB
 	err := s.withPartitionTx(ctx, func(tx *Store) error {
 		// Attaching the new partitions clones their foreign keys (chunks → documents, units
 		// → chunks), which takes this lock on documents and on chunks and every partition of
-		// it. Taken first, in the order writers take them, before the new partitions exist,
-		// it waits for running writers instead of deadlocking with one that holds documents
-		// and meanwhile needs the new partition. Writers wait the few milliseconds the
-		// creation takes (the attach made them wait already).
+		// it: taken at once, before the new partitions exist, so that a writer never finds a
+		// new partition locked while it holds documents or chunks.
 		if _, err := tx.db.Exec(ctx, `LOCK TABLE documents, chunks IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("store: create knowledge base %q: lock chunks: %w", p.Name, err)
 		}
@@ -94,27 +93,31 @@ func (s *Store) lockPartitions(ctx context.Context) error {
 	return nil
 }
 
-// withPartitionTx runs fn in a transaction that holds the partition lock, and runs it
-// again (up to three times in all) should PostgreSQL abort it as a deadlock victim: adding
-// or removing partitions takes locks on every partition of chunks, and an operator's
-// "create knowledge base" should not fail on a lock cycle with a writer that the other
-// transaction's end resolves.
+// withPartitionTx runs fn in a transaction that holds the partition lock. Adding or
+// removing partitions takes strong locks on documents and on every partition of chunks,
+// which writers take in either order; so while fn runs, a lock is waited for at most
+// 100 ms (less than PostgreSQL's deadlock check, 1 s): the creation or deletion gives way
+// to searches and writes, never the other way round, and runs again a moment later, for
+// up to about 10 s, before the caller sees the error.
 func (s *Store) withPartitionTx(ctx context.Context, fn func(tx *Store) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.WithTx(ctx, func(tx *Store) error {
 			if err := tx.lockPartitions(ctx); err != nil {
 				return err
 			}
+			if _, err := tx.db.Exec(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
+				return fmt.Errorf("store: set lock timeout: %w", err)
+			}
 			return fn(tx)
 		})
 		var pgErr *pgconn.PgError
-		if attempt == 3 || !errors.As(err, &pgErr) || pgErr.Code != "40P01" { // deadlock_detected
+		if attempt == 100 || !errors.As(err, &pgErr) || (pgErr.Code != "55P03" && pgErr.Code != "40P01") { // lock_not_available, deadlock_detected
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
 		}
 	}
 }

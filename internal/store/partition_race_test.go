@@ -38,6 +38,7 @@ func TestCreateAndDeleteKBsWhileOthersWrite(t *testing.T) {
 					return
 				}
 				writes.Add(1)
+				time.Sleep(2 * time.Millisecond) // a busy ingestion, not a lock-holding loop
 			}
 		})
 	}
