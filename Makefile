@@ -70,7 +70,10 @@ eval: build
 
 ## fuzz: every fuzz target (parsers, tabular, chunker, PII masker, records, filters, request
 ## decoders, answer text functions) for FUZZTIME each, printing execs per target. The seed
-## corpora (testdata/fuzz) also run as ordinary tests in `go test ./...`.
+## corpora (testdata/fuzz) also run as ordinary tests in `go test ./...`. ZHIKU_FUZZ_SLOW=2s makes
+## the document parsers' targets fail on any input that takes longer to parse (to find inputs
+## that run to the parse deadline). Go's fuzzer counts a worker's execs when it reports back, so
+## a short FUZZTIME can print far fewer execs than ran.
 FUZZTIME ?= 20s
 
 fuzz:

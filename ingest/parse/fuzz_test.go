@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,13 @@ var fuzzOpts = Options{NoExternalTools: true, MaxPages: 50, Timeout: 5 * time.Se
 // success text that PostgreSQL can store (valid UTF-8 without NUL bytes) and is rendered
 // without panicking.
 func checkParse(t *testing.T, data []byte, name string) {
+	began := time.Now()
 	doc, err := Parse(context.Background(), data, name, fuzzOpts)
+	if slow := os.Getenv("ZHIKU_FUZZ_SLOW"); slow != "" {
+		if d, _ := time.ParseDuration(slow); d > 0 && time.Since(began) > d {
+			t.Fatalf("parse took %s (ZHIKU_FUZZ_SLOW=%s)", time.Since(began), slow)
+		}
+	}
 	if err != nil {
 		msg := err.Error()
 		if msg == "" || !utf8.ValidString(msg) {
