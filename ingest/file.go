@@ -199,10 +199,11 @@ func fileError(name string, err error) error {
 	}
 	// Readers that already name the file ("records: a.jsonl: no records") are not
 	// prefixed again.
-	if base := filepath.Base(name); !strings.Contains(en, base) {
+	base := filepath.Base(name)
+	if !strings.Contains(en, base) {
 		en = name + ": " + en
 	}
-	if base := filepath.Base(name); !strings.Contains(zh, base) {
+	if !strings.Contains(zh, base) {
 		zh = name + "：" + zh
 	}
 	return &kb.Error{Kind: kind, Cause: err, En: en, Zh: zh}

@@ -144,8 +144,8 @@ func (p *problems) err() error {
 // jsonLines calls fn with each non-blank line's number and bytes.
 func jsonLines(ctx context.Context, text string, fn func(n int, line []byte)) error {
 	for i, line := range strings.Split(text, "\n") {
-		if i%1024 == 1023 && ctx.Err() != nil {
-			return ctx.Err()
+		if err := kb.Stopped(ctx, i+1); err != nil {
+			return err
 		}
 		if line = strings.TrimSpace(line); line != "" {
 			fn(i+1, []byte(line))

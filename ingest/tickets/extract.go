@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/zhiku/zhiku/ingest/pii"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // ExtractOptions tunes Extract. The zero value uses the defaults.
@@ -23,7 +24,7 @@ type ExtractOptions struct {
 	MinQuestionRunes int
 	// MaxAnswerTurns caps how many agent turns make up one answer. Defaults to 3.
 	MaxAnswerTurns int
-	// Context, when set, stops the extraction once it is done (checked every 256 tickets
+	// Context, when set, stops the extraction once it is done (checked every 1024 tickets
 	// and pairs): ExtractContext returns the context's error, Extract no pairs.
 	Context context.Context
 }
@@ -67,7 +68,7 @@ func ExtractContext(tickets []Ticket, opts ExtractOptions) ([]Pair, error) {
 	opts = opts.withDefaults()
 	var pairs []Pair
 	for i, t := range tickets {
-		if err := stopped(opts.Context, i); err != nil {
+		if err := kb.Stopped(opts.Context, i+1); err != nil {
 			return nil, err
 		}
 		t.Messages = maskMessages(t.Messages, opts.PII)
@@ -78,14 +79,6 @@ func ExtractContext(tickets []Ticket, opts ExtractOptions) ([]Pair, error) {
 		}
 	}
 	return mergeSimilar(opts.Context, pairs, opts.Similarity)
-}
-
-// stopped reports every 256th call whether ctx is done.
-func stopped(ctx context.Context, i int) error {
-	if ctx == nil || i%256 != 255 {
-		return nil
-	}
-	return ctx.Err()
 }
 
 type segment struct {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiku/zhiku/ingest/pii"
+	"github.com/zhiku/zhiku/internal/kb"
 )
 
 // mergeSimilar merges pairs whose normalised questions have a character-bigram Jaccard
@@ -49,7 +50,7 @@ func mergeSimilar(ctx context.Context, pairs []Pair, threshold float64) ([]Pair,
 	var groups []*group
 	index := map[string][]int{}
 	for i, p := range pairs {
-		if err := stopped(ctx, i); err != nil {
+		if err := kb.Stopped(ctx, i+1); err != nil {
 			return nil, err
 		}
 		set := sets[i]

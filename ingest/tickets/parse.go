@@ -246,18 +246,10 @@ type jsonTicket struct {
 	Turns          []jsonMessage   `json:"turns"`
 }
 
-// stopped reports every 1024th line whether the collector's context is done.
-func (c *collector) stopped(line int) error {
-	if c.ctx == nil || line%1024 != 0 {
-		return nil
-	}
-	return c.ctx.Err()
-}
-
 func (c *collector) parseJSONL(data []byte) error {
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		lineNo := n + 1
-		if err := c.stopped(lineNo); err != nil {
+		if err := kb.Stopped(c.ctx, lineNo); err != nil {
 			return err
 		}
 		line = bytes.TrimSpace(line)
@@ -343,7 +335,7 @@ func (c *collector) parseCSV(data []byte) error {
 		return strings.TrimSpace(rec[i])
 	}
 	for n := 1; ; n++ {
-		if err := c.stopped(n); err != nil {
+		if err := kb.Stopped(c.ctx, n); err != nil {
 			return err
 		}
 		rec, err := r.Read()

@@ -46,12 +46,7 @@ func (o Options) ctx() context.Context {
 }
 
 // cancelled reports every 1024th call whether opts.Context is done, with its error.
-func (o Options) cancelled(n int) error {
-	if o.Context == nil || n%1024 != 0 {
-		return nil
-	}
-	return o.Context.Err()
-}
+func (o Options) cancelled(n int) error { return kb.Stopped(o.Context, n) }
 
 // ErrTooManyRows is returned when a file holds more data rows than Options.MaxRows. It wraps
 // kb.ErrTooLarge so the API maps it to 413 without knowing this package.

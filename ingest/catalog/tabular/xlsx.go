@@ -169,7 +169,7 @@ func sheetGrid(ctx context.Context, f *excelize.File, sheet string, o excelize.O
 	defer rows.Close()
 	var grid [][]string
 	for rows.Next() {
-		if len(grid)%1024 == 0 && ctx.Err() != nil {
+		if kb.Stopped(ctx, len(grid)) != nil {
 			return nil, ctx.Err()
 		}
 		cells, err := rows.Columns(o)
