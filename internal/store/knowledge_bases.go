@@ -2,14 +2,13 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zhiku/zhiku/internal/kb"
@@ -100,8 +99,9 @@ func (s *Store) lockPartitions(ctx context.Context) error {
 // to searches and writes, never the other way round, and runs again a moment later, for
 // up to about 10 s, before the caller sees the error.
 func (s *Store) withPartitionTx(ctx context.Context, fn func(tx *Store) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.WithTx(ctx, func(tx *Store) error {
+	jitter := func() time.Duration { return time.Duration(10+rand.IntN(40)) * time.Millisecond }
+	return retryGivenWay(ctx, 100, jitter, func() error {
+		return s.WithTx(ctx, func(tx *Store) error {
 			if err := tx.lockPartitions(ctx); err != nil {
 				return err
 			}
@@ -110,16 +110,7 @@ func (s *Store) withPartitionTx(ctx context.Context, fn func(tx *Store) error) e
 			}
 			return fn(tx)
 		})
-		var pgErr *pgconn.PgError
-		if attempt == 100 || !errors.As(err, &pgErr) || (pgErr.Code != "55P03" && pgErr.Code != "40P01") { // lock_not_available, deadlock_detected
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
-		}
-	}
+	})
 }
 
 // PartitionName is the name of knowledge base id's partition of chunks.
@@ -366,18 +357,10 @@ func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) {
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`) }()
 	run := func(sql string) error {
-		for {
+		return retryGivenWay(ctx, math.MaxInt, func() time.Duration { return 50 * time.Millisecond }, func() error {
 			_, err := conn.Exec(ctx, sql)
-			var pgErr *pgconn.PgError
-			if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+			return err
+		})
 	}
 	// Units first: their partition references the chunks'.
 	for _, p := range []struct{ parent, name string }{{"chunk_units", UnitPartitionName(kbID)}, {"chunks", PartitionName(kbID)}} {
