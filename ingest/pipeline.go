@@ -34,7 +34,7 @@ type Writer interface {
 	// builds it once fn is done (searches are exact meanwhile).
 	WithoutVectorIndex(ctx context.Context, kbID int64, fn func(ctx context.Context) error) error
 	// VectorIndexMissing reports an index a stopped bulk write left set aside.
-	VectorIndexMissing(ctx context.Context, kbID int64) (bool, error)
+	VectorIndexMissing(ctx context.Context, kbID int64, dim int) (bool, error)
 }
 
 // Passage is a chunk before tokenizing and embedding. IndexText (the content prefixed
@@ -168,7 +168,7 @@ func (p *Pipeline) isBulk(ctx context.Context, k kb.KnowledgeBase, units []Unit)
 	// A bulk write that stopped before its rebuild (a database restart) left the index set
 	// aside; its retry finds half its chunks stored, yet writes the same way so the index is
 	// built after it.
-	if missing, err := p.w.VectorIndexMissing(ctx, k.ID); err != nil || missing {
+	if missing, err := p.w.VectorIndexMissing(ctx, k.ID, k.EmbeddingDim); err != nil || missing {
 		return missing, err
 	}
 	stored, err := p.w.StoredChunks(ctx, k.ID)

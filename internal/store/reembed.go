@@ -309,16 +309,12 @@ func (s *Store) EnsureVectorIndexes(ctx context.Context) ([]int64, error) {
 	return built, nil
 }
 
-// VectorIndexMissing reports whether knowledge base kbID lacks a valid HNSW index it should
+// VectorIndexMissing reports whether knowledge base kbID, of dimension dim, lacks a valid HNSW index it should
 // have: a bulk write (WithoutVectorIndex) stopped before its rebuild, for example by a
 // database restart, and the retry is no longer large enough to be a bulk write itself.
-func (s *Store) VectorIndexMissing(ctx context.Context, kbID int64) (bool, error) {
+func (s *Store) VectorIndexMissing(ctx context.Context, kbID int64, dim int) (bool, error) {
 	if s.citus {
 		return false, nil // one shared index per dimension, never set aside
-	}
-	var dim int
-	if err := s.db.QueryRow(ctx, `SELECT embedding_dim FROM knowledge_bases WHERE id = $1`, kbID).Scan(&dim); err != nil {
-		return false, fmt.Errorf("store: knowledge base %d: %w", kbID, interpret(err))
 	}
 	if dim > maxHNSWDim {
 		return false, nil
