@@ -67,8 +67,8 @@ type set struct {
 
 const versionPrefix = "v/"
 
-// load reads every file of files, rewrites index.html's references to the versioned path
-// and compresses what gzip shrinks.
+// load reads every file of files, shapes index.html (see shape) and compresses what gzip
+// shrinks.
 func load(files fs.FS) (*set, error) {
 	s := &set{files: map[string]*asset{}}
 	raw := map[string][]byte{}
@@ -203,14 +203,6 @@ func (s *set) shape(index []byte, raw map[string][]byte) (out []byte, scriptSrc,
 	raw["app.src.js"] = raw["app.js"]
 	raw["app.js"] = bundle
 	index = bytes.ReplaceAll(index, []byte(moduleTag), []byte(`<script type="module" src="/admin/`+versionPrefix+s.version+`/app.js"></script>`))
-	// The modulepreload hints named the separate modules; the bundle holds them.
-	var kept [][]byte
-	for _, line := range bytes.SplitAfter(index, []byte("\n")) {
-		if !bytes.Contains(line, []byte(`rel="modulepreload"`)) {
-			kept = append(kept, line)
-		}
-	}
-	index = bytes.Join(kept, nil)
 	if css, ok := raw["app.css"]; ok && bytes.Contains(index, []byte(styleTag)) {
 		index = bytes.ReplaceAll(index, []byte(styleTag), append(append([]byte("<style>"), css...), "</style>"...))
 		styleSrc = " " + cspHash(css)

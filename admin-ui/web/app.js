@@ -69,7 +69,7 @@ export async function api(method, path, body, { raw = false, quiet = false } = {
 // 100–150 ms for 50–70 rows on a busy machine) while only the first rows are on screen
 // (about a dozen at 800 px). tbody carries data-pending until the rest are in. Rows of a
 // list that was redrawn in the meantime (the first ones left tbody) are dropped.
-export const FIRST_ROWS = 12;
+const FIRST_ROWS = 12;
 export function appendRows(tbody, rows) {
   tbody.append(...rows.slice(0, FIRST_ROWS));
   if (rows.length <= FIRST_ROWS) return;

@@ -5,8 +5,8 @@
 // paths with the same functions, and api() (app.js) takes the response waiting for a path
 // it asks for; what the first screen does not take is dropped once it is drawn, and a
 // sign-in drops them all (they were asked without a session). The waiting responses live
-// on the window, so the inline copy and the module share them; whichever runs first asks,
-// once (the module alone when the page is served from ZHIKU_ADMIN_UI_DIR unchanged).
+// on the window, so the inline copy and the bundle's copy of this module share them; the
+// inline copy runs first and asks, the bundle's finds them asked.
 // (Not <link rel=preload> in index.html: a preloaded 401 of the sign-in page would answer
 // the first request after signing in.)
 const enc = encodeURIComponent;
