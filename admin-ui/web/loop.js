@@ -341,7 +341,7 @@ export async function conversations() {
     exportLink.href = `/v1/conversations/export?${qs({ knowledge_base: cf.kb, since: cf.since, until: cf.until })}`;
     const data = await api('GET', conversationsPath(cf, offset));
     const list = data.conversations || [];
-    appendRows(tbody, list.map((c) => h('tr', { 'data-answer': c.answer_id, class: 'clickable', tabindex: 0,
+    appendRows(tbody, list, (c) => h('tr', { 'data-answer': c.answer_id, class: 'clickable', tabindex: 0,
       onclick: () => openConversation(c.answer_id, detail), onkeydown: (e) => { if (e.key === 'Enter') openConversation(c.answer_id, detail); } },
     h('td', { class: 'nowrap' }, fmtTime(c.created_at)),
     h('td', {}, c.question, c.rewritten_query && c.rewritten_query !== c.question ? h('div', { class: 'muted' }, `→ ${c.rewritten_query}`) : null),
@@ -349,7 +349,7 @@ export async function conversations() {
     h('td', {}, h('span', { class: `badge ${c.answered ? 'ok' : 'bad'}` }, c.answered ? t('conv.answered') : t('conv.unanswered')),
       c.handoff ? h('div', {}, h('span', { class: 'badge warn' }, t('hit.handoff'))) : null, c.answered ? h('div', { class: 'muted' }, t('source.' + c.source)) : null),
     h('td', { class: 'hide-sm' }, c.channel || '—', h('div', { class: 'muted' }, c.customer || '')),
-    h('td', { class: 'hide-sm' }, kbName(c.kb_id)))));
+    h('td', { class: 'hide-sm' }, kbName(c.kb_id))));
     offset += list.length;
     more.hidden = offset >= data.total;
     listBox.replaceChildren(card(h('p', { class: 'muted', id: 'conv-total' }, t('conv.total', data.total)), data.total

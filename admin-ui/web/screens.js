@@ -16,9 +16,10 @@ function field(label, input, id) {
   input.id = input.id || id || `f-${Math.random().toString(36).slice(2, 8)}`;
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
 }
-function table(cols, rows) {
+// table shows rows, or one row per item of rows made by build (see appendRows).
+function table(cols, rows, build) {
   const tbody = h('tbody');
-  appendRows(tbody, rows);
+  appendRows(tbody, rows, build);
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { class: c.cls }, c.label)))), tbody));
 }
@@ -257,14 +258,14 @@ async function catalog(kb, detail) {
       box.replaceChildren(q.value.trim() ? empty(t('cat.noMatch', q.value.trim()), t('cat.noMatchBody')) : empty(t('cat.empty'), t('cat.emptyBody')));
       return;
     }
-    const rows = ps.map((p) => h('tr', { 'data-sku': p.sku },
+    const row = (p) => h('tr', { 'data-sku': p.sku },
       h('td', {}, h('button', { type: 'button', class: 'link mono', onclick: () => showDoc(kb, { id: p.document_id }, detail).catch((e) => detail.replaceChildren(errorBox(e))) }, p.sku)),
       h('td', {}, p.name, p.brand || p.category ? h('div', { class: 'muted' }, [p.brand, p.category].filter(Boolean).join(' · ')) : null),
       h('td', { class: 'num' }, money(p.price)),
       h('td', { class: 'num' }, p.stock == null ? '—' : p.stock === 0 ? h('span', { class: 'badge bad' }, t('cat.outOfStock')) : p.stock),
-      h('td', { class: 'hide-sm' }, h('div', { class: 'tags' }, attrs(p.attributes)))));
+      h('td', { class: 'hide-sm' }, h('div', { class: 'tags' }, attrs(p.attributes))));
     box.replaceChildren(...[h('p', { class: 'muted', id: 'product-total' }, t('cat.total', data.total)),
-      table([{ label: 'SKU' }, { label: t('cat.name') }, { label: t('cat.price'), cls: 'num' }, { label: t('cat.stock'), cls: 'num' }, { label: t('cat.attributes'), cls: 'hide-sm' }], rows),
+      table([{ label: 'SKU' }, { label: t('cat.name') }, { label: t('cat.price'), cls: 'num' }, { label: t('cat.stock'), cls: 'num' }, { label: t('cat.attributes'), cls: 'hide-sm' }], ps, row),
       data.total > PAGE ? h('div', { class: 'row pager' },
         h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, t('common.prev')),
         h('span', { class: 'muted' }, t('common.range', offset + 1, offset + ps.length, data.total)),
@@ -278,7 +279,7 @@ async function catalog(kb, detail) {
 
 function docTable(kb, tab, docsList, detail, refresh) {
   const act = async (fn) => { try { await fn(); await refresh(); } catch (e) { toast(e.text ? e.text() : String(e.message || e)); } };
-  const rows = docsList.map((d) => {
+  const row = (d) => {
     const actions = [h('button', { type: 'button', class: 'link', 'data-details': d.id, onclick: () => showDoc(kb, d, detail).catch((e) => detail.replaceChildren(errorBox(e))) }, t('docs.details'))];
     if (can('doc:curate') && d.status === 'review') {
       actions.push(h('button', { type: 'button', class: 'link', 'data-approve': d.id, onclick: () => act(() => api('POST', kbPath(kb, `/documents/${d.id}/approve`))) }, t('docs.approve')),
@@ -299,9 +300,9 @@ function docTable(kb, tab, docsList, detail, refresh) {
       h('td', {}, t('docs.kind.' + d.kind)), h('td', {}, statusBadge(d.status), d.status === 'failed' && d.status_detail ? h('div', { class: 'muted' }, d.status_detail) : null),
       h('td', { class: 'num' }, d.chunks ?? ''), h('td', { class: 'num hide-sm' }, d.pages || ''), h('td', { class: 'num hide-sm' }, d.version),
       h('td', { class: 'hide-sm' }, fmtTime(d.updated_at)), h('td', {}, actions));
-  });
+  };
   return card(docsList.length ? table([{ label: t('docs.col.title') }, { label: t('docs.kind') }, { label: t('docs.col.status') }, { label: t('docs.col.chunks'), cls: 'num' },
-    { label: t('docs.col.pages'), cls: 'num hide-sm' }, { label: t('docs.col.version'), cls: 'num hide-sm' }, { label: t('common.updated'), cls: 'hide-sm' }, { label: t('common.actions') }], rows)
+    { label: t('docs.col.pages'), cls: 'num hide-sm' }, { label: t('docs.col.version'), cls: 'num hide-sm' }, { label: t('common.updated'), cls: 'hide-sm' }, { label: t('common.actions') }], docsList, row)
     : tab === 'review' ? empty(t('docs.reviewEmpty'), t('docs.reviewEmptyBody')) : empty(t('docs.empty'), t('docs.emptyBody')));
 }
 
@@ -737,8 +738,8 @@ async function audit({ route }) {
   const load = async () => {
     const data = await api('GET', auditPath(prefix, before));
     const es = data.entries || [];
-    appendRows(tbody, es.map((e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
-      h('td', { class: 'hide-sm muted' }, JSON.stringify(e.details || {})))));
+    appendRows(tbody, es, (e) => h('tr', {}, h('td', {}, fmtTime(e.created_at)), h('td', {}, e.actor), h('td', {}, h('code', {}, e.action)), h('td', {}, e.target),
+      h('td', { class: 'hide-sm muted' }, JSON.stringify(e.details || {}))));
     before = es.at(-1)?.id || 0;
     more.hidden = es.length < 100;
     return es.length;
