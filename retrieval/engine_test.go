@@ -25,13 +25,42 @@ func TestDrivingTermsDropCommonButKeepTwo(t *testing.T) {
 	t.Parallel()
 	w := map[string]float64{"rare": 5, "mid": 3, "common1": 0.2, "common2": 0.1}
 	class := map[string]int{"common1": commonTerm, "common2": commonTerm, "absent": absentTerm}
-	require.Equal(t, []string{"rare", "mid"}, drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, class))
-	require.Equal(t, []string{"common1", "common2"}, drivingTerms([]string{"common1", "common2"}, w, class),
-		"a query of common words still searches")
+	df := map[string]int{"rare": 3, "mid": 20, "common1": 301, "common2": 301}
+	require.Equal(t, []string{"rare", "mid"}, drivingTerms([]string{"common1", "rare", "common2", "mid"}, w, class, df, 40))
+	require.Equal(t, []string{"common1"}, drivingTerms([]string{"common1", "common2"}, w, class, df, 40),
+		"a query of common words still searches (by the first alone: common2 cannot outrank it)")
+	w["common2"], w["common3"] = 0.15, 0.1
+	require.Equal(t, []string{"common1", "common2", "common3"}, drivingTerms([]string{"common1", "common2", "common3"}, w, class, df, 40),
+		"common2 and common3 (weight 0.1, not common here) outweigh common1 together")
+	w["common2"] = 0.1
 	w["absent"] = 9
-	require.Equal(t, []string{"absent", "rare", "mid"}, drivingTerms([]string{"absent", "common1", "rare", "mid"}, w, class),
+	require.Equal(t, []string{"absent", "rare", "mid"}, drivingTerms([]string{"absent", "common1", "rare", "mid"}, w, class, df, 40),
 		"a term no chunk held does not count among the two")
-	require.Equal(t, []string{"absent", "common1", "common2"}, drivingTerms([]string{"absent", "common1", "common2"}, w, class))
+	require.Equal(t, []string{"absent", "common1"}, drivingTerms([]string{"absent", "common1", "common2"}, w, class, df, 40))
+}
+
+// The second of the two rarest is left out when it cannot change the results: its weight
+// and the rest's are below the first's, and the first's chunks fill the need.
+func TestDrivingTermsLeaveOutASecondThatCannotMatter(t *testing.T) {
+	t.Parallel()
+	// "起兵能退吗" at 100k chunks: 起兵 in 1,075 chunks, 退 in 10,844, 能 in more.
+	w := map[string]float64{"起兵": 5.8, "退": 2.2, "能": 1.0}
+	class := map[string]int{"起兵": commonTerm, "退": commonTerm, "能": commonTerm}
+	df := map[string]int{"起兵": 301, "退": 301, "能": 301} // counted up to the cap
+	require.Equal(t, []string{"起兵"}, drivingTerms([]string{"起兵", "能", "退"}, w, class, df, 40))
+	// The rest together outweigh the first: a chunk holding both could rank above it.
+	w["退"], w["能"] = 3.5, 2.5
+	require.Equal(t, []string{"起兵", "退"}, drivingTerms([]string{"起兵", "能", "退"}, w, class, df, 40))
+	// The first's chunks cannot fill the need.
+	w["退"], w["能"] = 2.2, 1.0
+	df["起兵"] = 12
+	require.Equal(t, []string{"起兵", "退"}, drivingTerms([]string{"起兵", "能", "退"}, w, class, df, 40))
+	// A rare (not common) first term: the same rule for the common second.
+	class["起兵"], df["起兵"] = 0, 80
+	require.Equal(t, []string{"起兵"}, drivingTerms([]string{"起兵", "能", "退"}, w, class, df, 40))
+	// Terms no chunk holds weigh nothing in the rest.
+	w["缺"], class["缺"] = 9, absentTerm
+	require.Equal(t, []string{"缺", "起兵"}, drivingTerms([]string{"起兵", "缺", "能", "退"}, w, class, df, 40))
 }
 
 func TestBM25OfACandidate(t *testing.T) {
