@@ -33,6 +33,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/evanw/esbuild/pkg/api"
 )
@@ -70,7 +71,15 @@ const versionPrefix = "v/"
 // load reads every file of files, shapes index.html (see shape) and compresses what gzip
 // shrinks.
 func load(files fs.FS) (*set, error) {
-	s := &set{files: map[string]*asset{}}
+	raw, version, err := readAll(files)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(raw, version)
+}
+
+// readAll reads every file of files, with their version: a digest of names and contents.
+func readAll(files fs.FS) (map[string][]byte, string, error) {
 	raw := map[string][]byte{}
 	sum := sha256.New()
 	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
@@ -88,9 +97,15 @@ func load(files fs.FS) (*set, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	s.version = hex.EncodeToString(sum.Sum(nil))[:12]
+	return raw, hex.EncodeToString(sum.Sum(nil))[:12], nil
+}
+
+// assemble makes the served set of the files raw of the given version.
+func assemble(raw map[string][]byte, version string) (*set, error) {
+	s := &set{files: map[string]*asset{}, version: version}
+	var err error
 	scriptHash, styleHash := "", ""
 	if index, ok := raw["index.html"]; ok {
 		if index, scriptHash, styleHash, err = s.shape(index, raw); err != nil {
@@ -120,20 +135,47 @@ func load(files fs.FS) (*set, error) {
 	return s, nil
 }
 
+// devSet is the set built from an on-disk copy, kept until its files change: a page load
+// asks for index.html and the bundle, and building means running esbuild.
+type devSet struct {
+	mu   sync.Mutex
+	last *set
+}
+
+func (d *devSet) get(files fs.FS) (*set, error) {
+	raw, version, err := readAll(files)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last != nil && d.last.version == version {
+		return d.last, nil
+	}
+	s, err := assemble(raw, version)
+	if err != nil {
+		return nil, err
+	}
+	d.last = s
+	return s, nil
+}
+
 // Handler serves the UI from dir when it is not empty, else from the embedded files. Paths
 // that are not files fall back to index.html, so client-side routes survive a reload.
 // Responses carry a strict Content-Security-Policy: the UI loads nothing from elsewhere.
 // From dir, files are read again on every request (edits show on reload) and never cached
-// for long.
+// for long; the bundle is rebuilt only when they changed.
 func Handler(dir string) http.Handler {
 	embedded, err := load(Files())
 	if err != nil {
 		panic(err) // the embedded files are readable by construction
 	}
+	var fromDir devSet
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := embedded
 		if dir != "" {
-			if s, err = load(os.DirFS(dir)); err != nil {
+			var err error
+			if s, err = fromDir.get(os.DirFS(dir)); err != nil {
 				http.Error(w, "admin UI: "+err.Error(), http.StatusInternalServerError)
 				return
 			}

@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,4 +90,58 @@ func TestHandlerCachingAndCompression(t *testing.T) {
 	require.Equal(t, "no-cache", res.Header.Get("Cache-Control"), "but not for long")
 	res, _ = get("/admin/app.js")
 	require.Equal(t, "no-cache", res.Header.Get("Cache-Control"))
+}
+
+// From an on-disk copy (ZHIKU_ADMIN_UI_DIR) an edit shows on the next load, and loads that
+// change nothing share one build (they ran esbuild each, racing on the handler's state).
+func TestHandlerFromADirectory(t *testing.T) {
+	dir := t.TempDir()
+	files := adminui.Files()
+	entries, err := fs.ReadDir(files, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := fs.ReadFile(files, e.Name())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644))
+	}
+	srv := httptest.NewServer(http.StripPrefix("/admin", adminui.Handler(dir)))
+	t.Cleanup(srv.Close)
+	bundlePath := regexp.MustCompile(`src="(/admin/v/[0-9a-f]{12}/app\.js)"`)
+	page := func() string {
+		res, err := http.Get(srv.URL + "/admin/")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, 200, res.StatusCode)
+		m := bundlePath.FindStringSubmatch(string(b))
+		require.NotNil(t, m, "%s", b)
+		return m[1]
+	}
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = page() })
+	}
+	wg.Wait()
+	for _, p := range got {
+		require.Equal(t, got[0], p)
+	}
+	res, err := http.Get(srv.URL + got[0])
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NotContains(t, string(b), "edited-in-place")
+
+	app := filepath.Join(dir, "app.js")
+	src, err := os.ReadFile(app)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(app, append(src, []byte("\nconsole.log('edited-in-place');\n")...), 0o644))
+	edited := page()
+	require.NotEqual(t, got[0], edited, "an edit is a new version")
+	res, err = http.Get(srv.URL + edited)
+	require.NoError(t, err)
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Contains(t, string(b), "edited-in-place")
 }
