@@ -48,14 +48,15 @@ func (s *Server) reviewDocument(c *gin.Context, approve bool) {
 		return
 	}
 	p, _ := principal(c)
-	action, detail := "document.approve", "approved by "+p.Name
+	action, detail, detailZh := "document.approve", "approved by "+p.Name, "由 "+p.Name+" 审核通过"
 	if !approve {
-		action, detail = "document.reject", "rejected by "+p.Name
+		action, detail, detailZh = "document.reject", "rejected by "+p.Name, "由 "+p.Name+" 驳回"
 		if req.Reason != "" {
 			detail += ": " + req.Reason
+			detailZh += "：" + req.Reason
 		}
 	}
-	change := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: status, Detail: detail}
+	change := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: status, Detail: detail, DetailZh: detailZh}
 	if err := s.deps.Store.ChangeDocumentStatus(ctx, change); err != nil {
 		if errors.Is(err, kb.ErrConflict) {
 			err = newError(http.StatusConflict, "conflict",
@@ -118,7 +119,8 @@ func (s *Server) curateDocument(c *gin.Context) {
 	// at once one gets a conflict, and no curated answer is made twice. Should the answer
 	// then be refused (a bad field), the pair goes back to where it was.
 	claim := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: d.Status, To: kb.StatusSuperseded,
-		Detail: fmt.Sprintf("edited and approved by %s as a curated Q&A", p.Name)}
+		Detail:   fmt.Sprintf("edited and approved by %s as a curated Q&A", p.Name),
+		DetailZh: fmt.Sprintf("由 %s 编辑后通过，成为精选问答", p.Name)}
 	if err := s.deps.Store.ChangeDocumentStatus(ctx, claim); err != nil {
 		fail(c, err)
 		return
@@ -126,7 +128,7 @@ func (s *Server) curateDocument(c *gin.Context) {
 	f, err := s.deps.Curation.CreateFAQ(ctx, kb.FAQ{KBID: k.ID, Question: req.Question, Answer: req.Answer,
 		SimilarQuestions: req.SimilarQuestions, Tags: req.Tags, Source: kb.FAQSourceAPI, CreatedBy: p.Name})
 	if err != nil {
-		back := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: d.Status, Detail: d.StatusDetail}
+		back := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: d.Status, Detail: d.StatusDetail, DetailZh: d.StatusDetailZh}
 		if rerr := s.deps.Store.ChangeDocumentStatus(context.WithoutCancel(ctx), back); rerr != nil {
 			s.log.Error("putting a pair back after a refused curated answer failed", "document_id", d.ID, "error", rerr)
 		}
@@ -134,7 +136,8 @@ func (s *Server) curateDocument(c *gin.Context) {
 		return
 	}
 	named := kb.StatusChange{KBID: k.ID, DocID: d.ID, From: kb.StatusSuperseded, To: kb.StatusSuperseded,
-		Detail: fmt.Sprintf("edited and approved by %s as curated Q&A #%d", p.Name, f.ID)}
+		Detail:   fmt.Sprintf("edited and approved by %s as curated Q&A #%d", p.Name, f.ID),
+		DetailZh: fmt.Sprintf("由 %s 编辑后通过，成为精选问答 #%d", p.Name, f.ID)}
 	if err := s.deps.Store.ChangeDocumentStatus(ctx, named); err != nil {
 		s.log.Error("naming the curated answer on its pair failed", "document_id", d.ID, "error", err)
 	}

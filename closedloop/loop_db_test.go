@@ -235,6 +235,7 @@ func TestStaleCuratedAnswersFlagged(t *testing.T) {
 	require.Equal(t, "faq", items[0].Type)
 	require.Equal(t, faq.ID, items[0].ID)
 	require.Contains(t, items[0].Reason, "returns.pdf was re-ingested")
+	require.Equal(t, "引用的文档 returns.pdf 已重新导入", items[0].ReasonZh)
 
 	// Saving the FAQ with a new answer clears the flag.
 	_, err = b.db.Store.UpdateFAQ(ctx, b.kb.ID, faq.ID, kb.FAQ{Question: faq.Question, Answer: "新的退货政策：……"})
@@ -251,6 +252,8 @@ func TestStaleCuratedAnswersFlagged(t *testing.T) {
 	require.Len(t, items, 1)
 	require.Equal(t, "tickets", items[0].Kind)
 	require.Contains(t, items[0].ApprovePath, "/approve")
+	require.Equal(t, "held for review", items[0].Reason, "a document without a status line")
+	require.Equal(t, "等待审核", items[0].ReasonZh)
 }
 
 func TestPurgeExchanges(t *testing.T) {

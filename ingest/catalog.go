@@ -37,6 +37,7 @@ func readCatalog(ctx context.Context, name string, data []byte, opts FileOptions
 			Doc: kb.Document{
 				ExternalID: SKUPrefix + p.SKU, Title: title, Kind: kb.KindCatalog, MimeType: catalogMime[string(cat.Format)],
 				ContentHash: p.ContentHash(), Metadata: productMetadata(p), StatusDetail: "imported from " + string(cat.Format),
+				StatusDetailZh: "从 " + string(cat.Format) + " 导入",
 			},
 			Passages: []Passage{{Content: card, IndexText: card}},
 		})

@@ -129,6 +129,7 @@ func TestReadFileManual(t *testing.T) {
 	require.Equal(t, "XR-500 用户手册", u.Doc.Title)
 	require.Equal(t, "markdown", u.Doc.Metadata["parse_method"])
 	require.Equal(t, "parsed with markdown", u.Doc.StatusDetail)
+	require.Equal(t, "解析方式：markdown", u.Doc.StatusDetailZh)
 	require.Equal(t, "text/markdown", u.Doc.MimeType)
 	require.NotEmpty(t, u.Passages)
 	last := u.Passages[len(u.Passages)-1]

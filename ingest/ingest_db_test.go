@@ -98,6 +98,7 @@ func TestManualPDFWithPredefinedCMapIsSearchable(t *testing.T) {
 	doc, err := b.db.Store.GetDocument(context.Background(), b.kb.ID, "xr500-manual.pdf")
 	require.NoError(t, err)
 	require.Equal(t, "parsed with pdf+cmap", doc.StatusDetail)
+	require.Equal(t, "解析方式：pdf+cmap", doc.StatusDetailZh)
 	require.Equal(t, "pdf+cmap", doc.Metadata["parse_method"])
 	require.Equal(t, "application/pdf", doc.MimeType)
 	require.Equal(t, kb.StatusReady, doc.Status)
@@ -361,7 +362,7 @@ func TestTicketsLeaveNoPersonalDataInTheDatabase(t *testing.T) {
 	require.Equal(t, 3, total)
 	for _, d := range docs {
 		if strings.Contains(d.Title, "E104") {
-			require.NoError(t, b.db.Store.SetDocumentStatus(ctx, b.kb.ID, d.ID, kb.StatusReady, "approved"))
+			require.NoError(t, b.db.Store.SetDocumentStatus(ctx, b.kb.ID, d.ID, kb.StatusReady, kb.T("approved", "已通过")))
 		}
 	}
 	hits := b.search(t, "E104 电机过热", 5)

@@ -34,10 +34,11 @@ func readManual(ctx context.Context, name string, data []byte, opts FileOptions)
 		title = name
 	}
 	format, _ := parse.Sniff(name, data)
+	detail := parseDetail(doc.Method, doc.Warnings)
 	u := Unit{
 		Doc: kb.Document{
 			ExternalID: name, Title: title, Kind: kb.KindManual, Pages: doc.Pages, MimeType: mimeTypes[format],
-			Metadata: meta, StatusDetail: parseDetail(doc.Method, doc.Warnings),
+			Metadata: meta, StatusDetail: detail.En, StatusDetailZh: detail.Zh,
 			ContentHash: fileHash(data, opts.Metadata),
 		},
 		Passages: ChunkPassages(doc, chunk.Options{}),
@@ -66,16 +67,23 @@ var mimeTypes = map[parse.Format]string{
 	parse.FormatJSONL:    "application/jsonl",
 }
 
-// parseDetail is the status line operators see: how the text was obtained and what went
-// wrong on the way, e.g. "parsed with pdf+cmap+pdftotext; page 3: garbled text repaired by pdftotext".
-func parseDetail(method string, warnings []kb.Text) string {
-	s := "parsed with " + method
+// parseDetail is the status line operators see, in both languages: how the text was
+// obtained and what went wrong on the way, e.g. "parsed with pdf+cmap+pdftotext; page 3:
+// garbled text repaired by pdftotext". The method names the parsers and is the same in both.
+func parseDetail(method string, warnings []kb.Text) kb.Text {
+	en, zh := "parsed with "+method, "解析方式："+method
 	for i, w := range warnings {
 		if i == 3 {
-			s += fmt.Sprintf("; and %d more warning(s)", len(warnings)-3)
+			en += fmt.Sprintf("; and %d more warning(s)", len(warnings)-3)
+			zh += fmt.Sprintf("；另有 %d 条警告", len(warnings)-3)
 			break
 		}
-		s += "; " + w.En
+		wzh := w.Zh
+		if wzh == "" {
+			wzh = w.En
+		}
+		en += "; " + w.En
+		zh += "；" + wzh
 	}
-	return s
+	return kb.T(en, zh)
 }

@@ -65,7 +65,8 @@ func readTickets(ctx context.Context, name string, data []byte, opts FileOptions
 		res.Units = append(res.Units, Unit{
 			Doc: kb.Document{
 				ExternalID: id, Title: tickets.Title(p.Question, 60), Kind: kb.KindTickets, Status: kb.StatusReview,
-				StatusDetail: fmt.Sprintf("mined from %d ticket(s); awaiting review", p.Count),
+				StatusDetail:   fmt.Sprintf("mined from %d ticket(s); awaiting review", p.Count),
+				StatusDetailZh: fmt.Sprintf("从 %d 条工单中提取，等待审核", p.Count),
 				// Only the pair's text decides the version: a later export that merely
 				// counts the question again must not send an approved pair back to review.
 				ContentHash: textHash(content),

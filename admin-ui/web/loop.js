@@ -217,7 +217,7 @@ async function reviewTab() {
         h('a', { href: `#/kb/${enc(kbName(it.kb_id))}/docs/review` }, t('common.details'))]
       : [h('a', { href: `#/kb/${enc(kbName(it.kb_id))}/faqs` }, t('gaps.review.edit'))];
     return h('tr', { 'data-review': `${it.type}-${it.id}` }, h('td', {}, h('span', { class: 'badge' }, t('gaps.review.type.' + it.type))),
-      h('td', {}, h('strong', {}, it.title), h('div', { class: 'muted' }, it.reason)), h('td', { class: 'hide-sm' }, kbName(it.kb_id)),
+      h('td', {}, h('strong', {}, it.title), h('div', { class: 'muted' }, bi(it.reason, it.reason_zh))), h('td', { class: 'hide-sm' }, kbName(it.kb_id)),
       h('td', { class: 'hide-sm nowrap' }, fmtTime(it.updated_at)), h('td', {}, actions));
   });
   box.append(card(h('p', { class: 'muted' }, t('gaps.review.intro')), items.length

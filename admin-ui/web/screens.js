@@ -297,7 +297,7 @@ function docTable(kb, tab, docsList, detail, refresh) {
     }
     return h('tr', { 'data-doc': d.external_id },
       h('td', {}, h('div', {}, d.title || d.external_id), h('div', { class: 'muted' }, d.source_name || d.external_id)),
-      h('td', {}, t('docs.kind.' + d.kind)), h('td', {}, statusBadge(d.status), d.status === 'failed' && d.status_detail ? h('div', { class: 'muted' }, d.status_detail) : null),
+      h('td', {}, t('docs.kind.' + d.kind)), h('td', {}, statusBadge(d.status), d.status === 'failed' && d.status_detail ? h('div', { class: 'muted' }, bi(d.status_detail, d.status_detail_zh)) : null),
       h('td', { class: 'num' }, d.chunks ?? ''), h('td', { class: 'num hide-sm' }, d.pages || ''), h('td', { class: 'num hide-sm' }, d.version),
       h('td', { class: 'hide-sm' }, fmtTime(d.updated_at)), h('td', {}, actions));
   };
@@ -317,7 +317,7 @@ async function showDoc(kb, d, box) {
     has('GET /v1/knowledge-bases/:kb/documents/:doc/reindex') ? api('GET', kbPath(kb, `/documents/${d.id}/reindex`)).catch(() => null) : null,
   ]);
   const meta = Object.entries(full.metadata || {}).filter(([, v]) => v !== '' && v != null);
-  const kv = [[t('doc.externalId'), full.external_id], [t('docs.col.status'), h('span', {}, statusBadge(full.status), full.status_detail ? h('span', { class: 'muted' }, ' ', full.status_detail) : null)],
+  const kv = [[t('doc.externalId'), full.external_id], [t('docs.col.status'), h('span', {}, statusBadge(full.status), full.status_detail ? h('span', { class: 'muted' }, ' ', bi(full.status_detail, full.status_detail_zh)) : null)],
     [t('docs.kind'), t('docs.kind.' + full.kind)], [t('docs.col.version'), full.version], [t('doc.source'), full.source_name], [t('doc.mime'), full.mime_type],
     [t('doc.size'), full.size_bytes ? fmtBytes(full.size_bytes) : ''], [t('docs.col.pages'), full.pages || ''], [t('docs.col.chunks'), full.chunks], [t('common.updated'), fmtTime(full.updated_at)]]
     .filter(([, v]) => v !== '' && v != null);

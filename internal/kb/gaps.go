@@ -95,6 +95,7 @@ type ReviewItem struct {
 	Title       string    `json:"title"`
 	Kind        string    `json:"kind,omitempty"` // the document's kind (tickets)
 	Reason      string    `json:"reason"`
+	ReasonZh    string    `json:"reason_zh"` // Reason in Chinese (empty when only English was recorded)
 	ApprovePath string    `json:"approve_path,omitempty"`
 	RejectPath  string    `json:"reject_path,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`

@@ -26,8 +26,9 @@ type StatusChange struct {
 	// has it. Empty accepts any status.
 	From string
 	// To is the new status; chunks are searched exactly when it is ready.
-	To     string
-	Detail string
+	To string
+	// Detail and DetailZh are the status line operators read, in English and Chinese.
+	Detail, DetailZh string
 }
 
 // ReviewTarget is the one rule of document review: only a document in review (a mined
@@ -48,24 +49,26 @@ func ReviewTarget(from string, approve bool) (string, error) {
 // Document is one version of an ingested file or record in a knowledge base. ExternalID
 // (the record id, or the file name) identifies it across versions.
 type Document struct {
-	ID           int64          `json:"id"`
-	KBID         int64          `json:"kb_id"`
-	ExternalID   string         `json:"external_id"`
-	Title        string         `json:"title"`
-	Kind         string         `json:"kind"`
-	Version      int            `json:"version"`
-	IsCurrent    bool           `json:"is_current"`
-	ContentHash  string         `json:"content_hash"`
-	Status       string         `json:"status"`
-	StatusDetail string         `json:"status_detail"`
-	SourceName   string         `json:"source_name"`
-	MimeType     string         `json:"mime_type"`
-	SizeBytes    int64          `json:"size_bytes"`
-	Pages        int            `json:"pages"`
-	Chunks       int            `json:"chunks"`
-	Metadata     map[string]any `json:"metadata"`
-	CreatedAt    time.Time      `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
+	ID           int64  `json:"id"`
+	KBID         int64  `json:"kb_id"`
+	ExternalID   string `json:"external_id"`
+	Title        string `json:"title"`
+	Kind         string `json:"kind"`
+	Version      int    `json:"version"`
+	IsCurrent    bool   `json:"is_current"`
+	ContentHash  string `json:"content_hash"`
+	Status       string `json:"status"`
+	StatusDetail string `json:"status_detail"`
+	// StatusDetailZh is StatusDetail in Chinese (empty on documents written before it existed).
+	StatusDetailZh string         `json:"status_detail_zh"`
+	SourceName     string         `json:"source_name"`
+	MimeType       string         `json:"mime_type"`
+	SizeBytes      int64          `json:"size_bytes"`
+	Pages          int            `json:"pages"`
+	Chunks         int            `json:"chunks"`
+	Metadata       map[string]any `json:"metadata"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
 }
 
 // Chunk is a retrievable passage of a document, with what search needs: its embedding

@@ -210,10 +210,10 @@ func (s *Store) deleteCoordinatorRows(ctx context.Context, kbID int64) error {
 func (s *Store) queueDocumentCitus(batch *pgx.Batch, res *kb.ReplaceResult, d kb.Document, chunks []kb.Chunk, model string, id int64, version int) {
 	batch.Queue(`
 		INSERT INTO documents AS d (id, kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
-		                            source_name, mime_type, size_bytes, pages, metadata)
-		VALUES ($13, $1, $2, $3, $4, $14, true, $5, $6, $7, $8, $9, $10, $11, $12)
+		                            source_name, mime_type, size_bytes, pages, metadata, status_detail_zh)
+		VALUES ($13, $1, $2, $3, $4, $14, true, $5, $6, $7, $8, $9, $10, $11, $12, $15)
 		RETURNING `+docReturning, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
-		d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata, id, version).QueryRow(func(row pgx.Row) error {
+		d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata, id, version, d.StatusDetailZh).QueryRow(func(row pgx.Row) error {
 		var err error
 		res.Document, err = scanDoc(row)
 		res.Document.Chunks = len(chunks)

@@ -13,22 +13,22 @@ import (
 )
 
 const docColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
-	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at,
+	d.status_detail, d.status_detail_zh, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at,
 	(SELECT count(*) FROM chunks c WHERE c.kb_id = d.kb_id AND c.document_id = d.id)`
 
 // docListColumns is docColumns with the chunk count of a joined n(document_id, n).
 const docListColumns = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
-	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, coalesce(n.n, 0)`
+	d.status_detail, d.status_detail_zh, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, coalesce(n.n, 0)`
 
 // docReturning is docColumns for an INSERT's RETURNING clause: a new version has no
 // chunks yet, and the caller knows how many it writes.
 const docReturning = `d.id, d.kb_id, d.external_id, d.title, d.kind, d.version, d.is_current, d.content_hash, d.status,
-	d.status_detail, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, 0`
+	d.status_detail, d.status_detail_zh, d.source_name, d.mime_type, d.size_bytes, d.pages, d.metadata, d.created_at, d.updated_at, 0`
 
 func scanDoc(row pgx.Row) (kb.Document, error) {
 	var d kb.Document
 	err := row.Scan(&d.ID, &d.KBID, &d.ExternalID, &d.Title, &d.Kind, &d.Version, &d.IsCurrent, &d.ContentHash,
-		&d.Status, &d.StatusDetail, &d.SourceName, &d.MimeType, &d.SizeBytes, &d.Pages, &d.Metadata,
+		&d.Status, &d.StatusDetail, &d.StatusDetailZh, &d.SourceName, &d.MimeType, &d.SizeBytes, &d.Pages, &d.Metadata,
 		&d.CreatedAt, &d.UpdatedAt, &d.Chunks)
 	if d.Metadata == nil {
 		d.Metadata = map[string]any{}
@@ -161,11 +161,11 @@ func (s *Store) ReplaceDocuments(ctx context.Context, kbID int64, writes []kb.Do
 			} else {
 				batch.Queue(`
 				INSERT INTO documents AS d (kb_id, external_id, title, kind, version, is_current, content_hash, status, status_detail,
-				                            source_name, mime_type, size_bytes, pages, metadata)
+				                            source_name, mime_type, size_bytes, pages, metadata, status_detail_zh)
 				VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kb_id = $1 AND external_id = $2),
-				        true, $5, $6, $7, $8, $9, $10, $11, $12)
+				        true, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 				RETURNING `+docReturning, d.KBID, d.ExternalID, d.Title, d.Kind, d.ContentHash, d.Status, d.StatusDetail,
-					d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata).QueryRow(func(row pgx.Row) error {
+					d.SourceName, d.MimeType, d.SizeBytes, d.Pages, d.Metadata, d.StatusDetailZh).QueryRow(func(row pgx.Row) error {
 					var err error
 					results[i].Document, err = scanDoc(row)
 					results[i].Document.Chunks = len(w.Chunks)
@@ -336,8 +336,8 @@ const promoteShadowed = `
 
 // SetDocumentStatus changes a current document's status whatever it is; chunks become
 // searchable exactly when it is ready. Operators' decisions go through [Store.ChangeDocumentStatus].
-func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status, detail string) error {
-	return s.ChangeDocumentStatus(ctx, kb.StatusChange{KBID: kbID, DocID: docID, To: status, Detail: detail})
+func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status string, detail kb.Text) error {
+	return s.ChangeDocumentStatus(ctx, kb.StatusChange{KBID: kbID, DocID: docID, To: status, Detail: detail.En, DetailZh: detail.Zh})
 }
 
 // ChangeDocumentStatus applies p in one statement conditioned on p.From, so that of two
@@ -346,8 +346,8 @@ func (s *Store) SetDocumentStatus(ctx context.Context, kbID, docID int64, status
 // kb.ErrConflict. A missing document is kb.ErrNotFound.
 func (s *Store) ChangeDocumentStatus(ctx context.Context, p kb.StatusChange) error {
 	return s.WithTx(ctx, func(tx *Store) error {
-		tag, err := tx.db.Exec(ctx, `UPDATE documents SET status = $3, status_detail = $4, updated_at = now()
-			WHERE kb_id = $1 AND id = $2 AND is_current AND ($5 = '' OR status = $5)`, p.KBID, p.DocID, p.To, p.Detail, p.From)
+		tag, err := tx.db.Exec(ctx, `UPDATE documents SET status = $3, status_detail = $4, status_detail_zh = $6, updated_at = now()
+			WHERE kb_id = $1 AND id = $2 AND is_current AND ($5 = '' OR status = $5)`, p.KBID, p.DocID, p.To, p.Detail, p.From, p.DetailZh)
 		if err != nil {
 			return fmt.Errorf("store: set status of document %d: %w", p.DocID, interpret(err))
 		}

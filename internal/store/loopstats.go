@@ -188,11 +188,12 @@ func (s *Store) ReviewItems(ctx context.Context, tenantID int64, kbIDs []int64, 
 	rows, err := s.db.Query(ctx, `
 		SELECT * FROM (
 		    SELECT 'document' AS type, d.kb_id, d.id, coalesce(nullif(d.title, ''), d.external_id), d.kind,
-		           coalesce(nullif(d.status_detail, ''), 'held for review'), d.updated_at
+		           coalesce(nullif(d.status_detail, ''), 'held for review'),
+		           CASE WHEN d.status_detail = '' THEN '等待审核' ELSE d.status_detail_zh END, d.updated_at
 		    FROM documents d JOIN knowledge_bases k ON k.id = d.kb_id
 		    WHERE k.tenant_id = $1 AND ($2::bigint[] IS NULL OR d.kb_id = ANY($2)) AND d.is_current AND d.status = 'review'
 		    UNION ALL
-		    SELECT 'faq', f.kb_id, f.id, f.question, '', f.review_reason, f.updated_at
+		    SELECT 'faq', f.kb_id, f.id, f.question, '', f.review_reason, f.review_reason_zh, f.updated_at
 		    FROM faqs f JOIN knowledge_bases k ON k.id = f.kb_id
 		    WHERE k.tenant_id = $1 AND ($2::bigint[] IS NULL OR f.kb_id = ANY($2)) AND f.needs_review
 		) r ORDER BY updated_at DESC, id DESC LIMIT $3`, tenantID, kbIDs, limit)
@@ -201,7 +202,7 @@ func (s *Store) ReviewItems(ctx context.Context, tenantID int64, kbIDs []int64, 
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kb.ReviewItem, error) {
 		var it kb.ReviewItem
-		err := r.Scan(&it.Type, &it.KBID, &it.ID, &it.Title, &it.Kind, &it.Reason, &it.UpdatedAt)
+		err := r.Scan(&it.Type, &it.KBID, &it.ID, &it.Title, &it.Kind, &it.Reason, &it.ReasonZh, &it.UpdatedAt)
 		return it, err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhiku/zhiku/internal/kb"
+	"github.com/zhiku/zhiku/internal/store"
 )
 
 // Knowledge bases are created and deleted while documents with question units are written
@@ -50,6 +51,11 @@ func TestCreateAndDeleteKBsWhileOthersWrite(t *testing.T) {
 		began := time.Now()
 		require.NoError(t, b.st.DeleteKB(ctx, b.tenant.ID, k.ID), "delete %d while others write", i)
 		t.Logf("delete %d took %s", i, time.Since(began).Round(time.Millisecond))
+		// Its partitions went with it, even when a detach gave way halfway (pending detach).
+		var left []string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT coalesce(array_agg(relname), '{}') FROM pg_class WHERE relname IN ($1, $2)`,
+			store.PartitionName(k.ID), store.UnitPartitionName(k.ID)).Scan(&left))
+		require.Empty(t, left, "delete %d left partitions behind", i)
 		created++
 	}
 	stop.Store(true)

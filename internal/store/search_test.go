@@ -198,7 +198,7 @@ func TestReplaceDocumentVersions(t *testing.T) {
 	found, err := b.st.TextSearch(ctx, k.ID, textQuery([]string{"qa"}, []float64{1}), 5, kb.Filter{})
 	require.NoError(t, err)
 	require.Empty(t, found)
-	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, res.Document.ID, kb.StatusReady, "approved"))
+	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, res.Document.ID, kb.StatusReady, kb.T("approved", "已通过")))
 	found, err = b.st.TextSearch(ctx, k.ID, textQuery([]string{"qa"}, []float64{1}), 5, kb.Filter{})
 	require.NoError(t, err)
 	require.Len(t, found, 1)
@@ -267,7 +267,7 @@ func TestIdenticalChunksAreServedOnce(t *testing.T) {
 	// hands it over.
 	c := write("c.pdf", kb.StatusReview, shared)
 	require.Equal(t, []string{"a.pdf"}, served())
-	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, c.ID, kb.StatusReady, "approved"))
+	require.NoError(t, b.st.SetDocumentStatus(ctx, k.ID, c.ID, kb.StatusReady, kb.T("approved", "已通过")))
 	require.Equal(t, []string{"a.pdf"}, served())
 	removed, err := b.st.DeleteDocuments(ctx, k.ID, []string{"a.pdf"})
 	require.NoError(t, err)

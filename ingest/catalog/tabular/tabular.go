@@ -3,6 +3,7 @@ package tabular
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,13 @@ func (o Options) maxRows() int {
 		return DefaultMaxRows
 	}
 	return o.MaxRows
+}
+
+func (o Options) maxCell() int {
+	if o.MaxCellBytes <= 0 {
+		return DefaultMaxCellBytes
+	}
+	return o.MaxCellBytes
 }
 
 func (o Options) maxUnzip() int64 {
@@ -182,6 +190,10 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 	default:
 		return nil, fmt.Errorf("tabular: format %q: %w", format, kb.ErrUnsupported)
 	}
+	var cell *cellError
+	if errors.As(err, &cell) {
+		return nil, cell.texts(filepath.Base(name), opts.maxCell())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tabular: %s: %w", filepath.Base(name), err)
 	}
@@ -194,7 +206,7 @@ func Read(data []byte, name string, opts Options) (*Table, error) {
 			return nil, kb.TooLarge(fmt.Sprintf("tabular: %s: %d columns, the limit is %d", filepath.Base(name), len(sh.Header), maxCols), fmt.Sprintf("列数 %d 超过上限 %d", len(sh.Header), maxCols))
 		}
 	}
-	if err := checkCells(t, filepath.Base(name), opts.MaxCellBytes); err != nil {
+	if err := checkCells(t, filepath.Base(name), opts.maxCell()); err != nil {
 		return nil, err
 	}
 	makeStorable(t)
@@ -207,18 +219,10 @@ func checkCells(t *Table, name string, max int) error {
 	if max <= 0 {
 		max = DefaultMaxCellBytes
 	}
-	tooLarge := func(sheet string, row int, col string, n int) error {
-		where, whereZh := fmt.Sprintf("row %d, column %q", row, col), fmt.Sprintf("第 %d 行“%s”列", row, col)
-		if sheet != "" {
-			where, whereZh = fmt.Sprintf("sheet %q %s", sheet, where), fmt.Sprintf("工作表“%s”%s", sheet, whereZh)
-		}
-		return kb.TooLarge(fmt.Sprintf("%s: %s holds %d bytes, the limit is %d per cell", name, where, n, max),
-			fmt.Sprintf("%s：%s的内容有 %d 字节，超过单元格上限 %d 字节", name, whereZh, n, max))
-	}
 	for _, sh := range t.Sheets {
 		for j, h := range sh.Header {
 			if len(h) > max {
-				return tooLarge(sh.Name, sh.HeaderRow, fmt.Sprintf("column %d", j+1), len(h))
+				return (&cellError{sheet: sh.Name, row: sh.HeaderRow, col: fmt.Sprintf("column %d", j+1), n: len(h)}).texts(name, max)
 			}
 		}
 		for _, r := range sh.Rows {
@@ -230,7 +234,7 @@ func checkCells(t *Table, name string, max int) error {
 				if j < len(sh.Header) {
 					col = sh.Header[j]
 				}
-				return tooLarge(sh.Name, r.Num, col, len(c))
+				return (&cellError{sheet: sh.Name, row: r.Num, col: col, n: len(c)}).texts(name, max)
 			}
 		}
 	}

@@ -1,11 +1,13 @@
 package tabular
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -32,7 +34,7 @@ func DecodeText(data []byte) (string, string, error) {
 		return "", "", err
 	}
 	if binaryText(text) {
-		return "", "", kb.Unsupported("binary content, not text: holds NUL bytes or control characters (an image, archive or program renamed as text?)", "文件是二进制内容而非文本（可能是改了扩展名的图片、压缩包或程序）")
+		return "", "", errBinary
 	}
 	return text, enc, nil
 }
@@ -136,16 +138,47 @@ func countOutsideQuotes(line string, d rune) int {
 	return n
 }
 
+// guardError names the column of a cell the guard refused by the header of the rows read
+// before it (a header cell, or one before any header, by its number).
+func guardError(err error, grid [][]string, nums []int) error {
+	var ce *cellError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	j, _ := strconv.Atoi(ce.col)
+	ce.col = fmt.Sprintf("column %d", j+1)
+	if sh := gridSheet("", grid, nums); len(grid) > 0 && ce.row > sh.HeaderRow && j < len(sh.Header) {
+		ce.col = sh.Header[j]
+	}
+	return ce
+}
+
 // maxCSVErrors stops reading a file that is broken throughout rather than listing every line.
 const maxCSVErrors = 50
 
+// readCSV reads delimited text as a stream (see cellGuard): a cell is refused as soon as
+// its text passes twice Options.MaxCellBytes (trimming the whitespace around it, as rows
+// are, cannot bring it back under), before csv.Reader has buffered it; a cell between the
+// limit and twice it is measured, trimmed, by checkCells as any format's.
 func readCSV(data []byte, opts Options) (*Table, error) {
-	text, enc, err := DecodeText(data)
+	src, enc := textReader(data)
+	if enc != "utf-16le" && enc != "utf-16be" && bytes.IndexByte(data, 0) >= 0 {
+		return nil, errBinary // a NUL byte is a NUL character in UTF-8 and GB18030; UTF-16's the guard finds
+	}
+	// Decoded text is at most twice the size of the file (GBK's two bytes are UTF-8's three).
+	sniff := min(csvSniffBytes, 2*len(data)+16)
+	br := bufio.NewReaderSize(src, sniff)
+	head, err := csvHead(br, sniff)
 	if err != nil {
 		return nil, err
 	}
-	r := csv.NewReader(strings.NewReader(text))
-	r.Comma = SniffDelimiter(text)
+	if binaryText(head) {
+		return nil, errBinary
+	}
+	comma := SniffDelimiter(head)
+	guard := newCellGuard(br, comma, 2*opts.maxCell())
+	r := csv.NewReader(guard)
+	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	t := &Table{Format: CSV, Encoding: enc}
@@ -164,6 +197,9 @@ func readCSV(data []byte, opts Options) (*Table, error) {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if err != nil && guard.err != nil {
+			return nil, guardError(guard.err, grid, nums)
 		}
 		if err != nil {
 			var pe *csv.ParseError
