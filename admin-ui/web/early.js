@@ -42,7 +42,7 @@ export function firstReads(route) {
     const kb = { name: route[1] };
     const tab = route[3] || 'all';
     switch (route[2]) {
-      case 'docs': return [docsPath(kb, tab), jobsPath(kb), ...(tab === 'catalog' ? [productsPath(kb, 0, '')] : [])];
+      case 'docs': return [tab === 'catalog' ? productsPath(kb, 0, '') : docsPath(kb, tab), jobsPath(kb)];
       case 'settings': return [kbPath(kb)];
       case 'faqs': return [faqsPath(kb)];
       default: return [];

@@ -212,13 +212,15 @@ async function docs({ kb, route }) {
   const listBox = h('div', { id: 'doc-list' });
   const jobsBox = h('div');
   const detail = h('div');
+  // The catalog tab shows the product table instead of the documents (one per product).
+  const products = tab === 'catalog' && has('GET /v1/knowledge-bases/:kb/products');
   // refresh redraws the documents and recent jobs; uploads call it as each one finishes.
   const refresh = async () => {
     const [list, jobs] = await Promise.all([
-      api('GET', docsPath(kb, tab)),
+      products ? null : api('GET', docsPath(kb, tab)),
       has('GET /v1/jobs') ? api('GET', jobsPath(kb)).catch(() => ({ jobs: [] })) : null,
     ]);
-    listBox.replaceChildren(docTable(kb, tab, list.documents || [], detail, refresh));
+    if (list) listBox.replaceChildren(docTable(kb, tab, list.documents || [], detail, refresh));
     if (jobs) {
       const jl = jobs.jobs || [];
       jobsBox.replaceChildren(card(h('h2', {}, t('docs.recentJobs')), jl.length ? h('ul', { class: 'uploads' }, jl.map((j) => h('li', {},
@@ -231,10 +233,9 @@ async function docs({ kb, route }) {
     type: 'button', role: 'tab', 'aria-selected': String(x === tab), id: `tab-${x}`,
     onclick: () => go(`#/kb/${enc(kb.name)}/docs${x === 'all' ? '' : '/' + x}`),
   }, t('docs.tab.' + x)))));
-  if (tab === 'catalog' && has('GET /v1/knowledge-bases/:kb/products')) {
-    // The catalog tab is the product table; documents and jobs load beside it.
-    const [products] = await Promise.all([catalog(kb, detail), refresh()]);
-    out.push(products, detail, jobsBox);
+  if (products) {
+    const [table] = await Promise.all([catalog(kb, detail), refresh()]);
+    out.push(table, detail, jobsBox);
     return h('div', {}, out);
   }
   await refresh();
