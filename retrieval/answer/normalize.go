@@ -29,7 +29,16 @@ func Normalize(s string) string {
 	if hasTraditional(s) {
 		s = toSimplified(s)
 	}
-	return clean(s)
+	c := clean(s)
+	// Dropping a character can bring two combining marks together out of canonical order
+	// ("ٜ\x7fُ": the control character between them goes): then normalise again, so that
+	// Normalize(Normalize(s)) == Normalize(s) (found by FuzzNormalize). Only text that
+	// clean changed is checked (text it keeps is NFKC already), so normal text still costs
+	// no allocation.
+	for i := 0; i < 3 && c != s && !norm.NFKC.IsNormalString(c); i++ {
+		s, c = c, clean(norm.NFKC.String(c))
+	}
+	return c
 }
 
 // clean lowercases s, drops what carries no meaning for matching, collapses spaces and
