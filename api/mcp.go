@@ -32,6 +32,19 @@ const (
 type principalKey struct{}
 
 func (s *Server) mcpRoutes(r *gin.Engine) {
+	h := s.mcpHandler()
+	serve := func(c *gin.Context) {
+		p, _ := principal(c)
+		h.ServeHTTP(c.Writer, c.Request.WithContext(context.WithValue(c.Request.Context(), principalKey{}, p)))
+	}
+	for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+		r.Handle(method, "/mcp", s.authenticate, s.require(kb.PermSearch), serve)
+	}
+}
+
+// mcpHandler is the MCP endpoint behind authentication: the caller's principal travels in
+// the request's context (principalKey).
+func (s *Server) mcpHandler() http.Handler {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "zhiku", Title: "Zhiku knowledge base", Version: "1"}, &mcp.ServerOptions{
 		Instructions: "Zhiku answers customer-service questions from a knowledge base. Use answer_question for a ready answer with citations, search_knowledge for raw passages. knowledge_base is a knowledge base's name or id.",
 	})
@@ -54,14 +67,7 @@ func (s *Server) mcpRoutes(r *gin.Engine) {
 	})
 	// RequireBearerToken is the SDK's way to hand token info to the tool handlers and to
 	// bind sessions to a user; the key itself was checked by authenticate.
-	withToken := auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
-	serve := func(c *gin.Context) {
-		p, _ := principal(c)
-		withToken.ServeHTTP(c.Writer, c.Request.WithContext(context.WithValue(c.Request.Context(), principalKey{}, p)))
-	}
-	for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
-		r.Handle(method, "/mcp", s.authenticate, s.require(kb.PermSearch), serve)
-	}
+	return auth.RequireBearerToken(principalToken, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
 }
 
 // principalToken passes the principal authenticate resolved on as MCP token info.

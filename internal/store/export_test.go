@@ -4,3 +4,6 @@ package store
 // replay position (bytes, -1 for none), so a test can stand in for a standby's
 // pg_last_wal_replay_lsn(). Call it while no read is running.
 func SetReplayPositionSQL(r *ReadPool, sql string) { r.replaySQL = sql }
+
+// OrQuery is orQuery, for the tsquery builder's fuzz target.
+var OrQuery = orQuery
