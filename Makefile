@@ -68,7 +68,7 @@ bench-scale: db build
 eval: build
 	@bash scripts/eval.sh
 
-## fuzz: every fuzz target (parsers, tabular, chunker, PII masker, records, filters, request
+## fuzz: every fuzz target (parsers, tabular, chunker, PII masker, records, filters, tsquery builder, request
 ## decoders, answer text functions) for FUZZTIME each, printing execs per target. The seed
 ## corpora (testdata/fuzz) also run as ordinary tests in `go test ./...`. ZHIKU_FUZZ_SLOW=2s makes
 ## the document parsers' targets fail on any input that takes longer to parse (to find inputs
