@@ -9,10 +9,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/encoding/unicode"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -56,30 +52,15 @@ func binaryText(text string) bool {
 	return controls > 0 && controls*100 > n
 }
 
+// decodeText reads all of textReader's text: one copy of the file, as a string.
 func decodeText(data []byte) (string, string, error) {
-	switch {
-	case bytes.HasPrefix(data, utf8BOM):
-		return string(data[len(utf8BOM):]), "utf-8-bom", nil
-	case bytes.HasPrefix(data, utf16LEBOM):
-		out, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
-		if err != nil {
-			return "", "", &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "decode UTF-16LE text: " + err.Error(), Zh: "UTF-16 解码失败：" + err.Error()}
-		}
-		return string(out), "utf-16le", nil
-	case bytes.HasPrefix(data, utf16BEBOM):
-		out, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
-		if err != nil {
-			return "", "", &kb.Error{Kind: kb.ErrInvalid, Cause: err, En: "decode UTF-16BE text: " + err.Error(), Zh: "UTF-16 解码失败：" + err.Error()}
-		}
-		return string(out), "utf-16be", nil
-	case utf8.Valid(data):
-		return string(data), "utf-8", nil
+	r, enc := textReader(data)
+	var b strings.Builder
+	b.Grow(len(data))
+	if _, err := io.Copy(&b, r); err != nil {
+		return "", "", err
 	}
-	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
-	if err != nil {
-		return "", "", kb.Invalid("text is neither UTF-8 nor GBK/GB18030", "文本既不是 UTF-8 也不是 GBK 编码")
-	}
-	return string(out), "gb18030", nil
+	return b.String(), enc, nil
 }
 
 // SniffDelimiter picks ',', ';' or '\t' for delimited text: the candidate that appears
