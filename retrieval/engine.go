@@ -648,13 +648,16 @@ func drivingTerms(terms []string, weights map[string]float64, class, df map[stri
 	sorted := slices.Clone(terms)
 	sort.SliceStable(sorted, func(i, j int) bool { return weights[sorted[i]] > weights[sorted[j]] })
 	var out []string
-	present, held := 0, 0
+	present, held, first := 0, 0, 0.0 // first: the weight of the first term some chunk holds
 	for i, t := range sorted {
-		if class[t] == commonTerm && present >= 1 && (present >= 2 || held >= need && restWeight(sorted[i:], weights, class) < weights[lastPresent(out, class)]) {
+		if class[t] == commonTerm && present >= 1 && (present >= 2 || held >= need && restWeight(sorted[i:], weights, class) < first) {
 			break
 		}
 		out = append(out, t)
 		if class[t] != absentTerm {
+			if present == 0 {
+				first = weights[t]
+			}
 			present++
 			held += df[t]
 		}
@@ -671,16 +674,6 @@ func restWeight(terms []string, weights map[string]float64, class map[string]int
 		}
 	}
 	return sum
-}
-
-// lastPresent is the last of terms that some chunk holds ("" when none does).
-func lastPresent(terms []string, class map[string]int) string {
-	for i := len(terms) - 1; i >= 0; i-- {
-		if class[terms[i]] != absentTerm {
-			return terms[i]
-		}
-	}
-	return ""
 }
 
 // bm25 is candidate c's Okapi BM25 score for the query terms, the formula of the text leg

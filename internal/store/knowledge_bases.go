@@ -378,12 +378,6 @@ func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) bool {
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `RESET lock_timeout`) }()
 	pause := func() time.Duration { return 50 * time.Millisecond }
-	run := func(sql string) error {
-		return retryGivenWay(ctx, math.MaxInt, pause, func() error {
-			_, err := conn.Exec(ctx, sql)
-			return err
-		})
-	}
 	// Units first: their partition references the chunks'. A detach that gave way after its
 	// first step (the partition is then pending detach) is finished by FINALIZE.
 	for _, p := range []struct{ parent, name string }{{"chunk_units", UnitPartitionName(kbID)}, {"chunks", PartitionName(kbID)}} {
@@ -407,7 +401,11 @@ func (s *Store) dropChunkPartition(ctx context.Context, kbID int64) bool {
 		if retryGivenWay(ctx, math.MaxInt, pause, detach) != nil {
 			return false
 		}
-		if run(`DROP TABLE IF EXISTS `+p.name) != nil {
+		drop := func() error {
+			_, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+p.name)
+			return err
+		}
+		if retryGivenWay(ctx, math.MaxInt, pause, drop) != nil {
 			return false
 		}
 	}
