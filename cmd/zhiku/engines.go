@@ -40,6 +40,7 @@ func newEmbedders(cfg config.Config) (*embedders, error) {
 	if cfg.Embedder == "openai" {
 		r, err := llm.NewEmbedder(llm.EmbedderConfig{
 			BaseURL: cfg.EmbedBaseURL, APIKey: cfg.EmbedAPIKey, Model: cfg.EmbedModel, Dimension: cfg.EmbedDim,
+			QueryPrefix: cfg.EmbedQueryPrefix, DocumentPrefix: cfg.EmbedDocumentPrefix,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("ZHIKU_EMBEDDER=openai: %w", err)

@@ -30,6 +30,10 @@ type Config struct {
 	EmbedAPIKey  string // ZHIKU_EMBED_API_KEY (or _FILE)
 	EmbedModel   string // ZHIKU_EMBED_MODEL; required for openai
 	EmbedDim     int    // ZHIKU_EMBED_DIM; required for openai; defaults to 768 for local
+	// ZHIKU_EMBED_QUERY_PREFIX and ZHIKU_EMBED_DOCUMENT_PREFIX are prepended to queries and
+	// documents for models trained with instructions (e5: "query: " / "passage: "; bge-zh's
+	// query instruction), taken as written, spaces included.
+	EmbedQueryPrefix, EmbedDocumentPrefix string
 
 	LLMBaseURL string // ZHIKU_LLM_BASE_URL; unset means no generation
 	LLMAPIKey  string // ZHIKU_LLM_API_KEY (or _FILE)
@@ -168,25 +172,28 @@ func Load(getenv func(string) string) (Config, error) {
 		EmbedBaseURL:    str("ZHIKU_EMBED_BASE_URL", ""),
 		EmbedAPIKey:     secret("ZHIKU_EMBED_API_KEY"),
 		EmbedModel:      str("ZHIKU_EMBED_MODEL", ""),
-		LLMBaseURL:      str("ZHIKU_LLM_BASE_URL", ""),
-		LLMAPIKey:       secret("ZHIKU_LLM_API_KEY"),
-		LLMModel:        str("ZHIKU_LLM_MODEL", ""),
-		RerankBaseURL:   str("ZHIKU_RERANK_BASE_URL", ""),
-		RerankAPIKey:    secret("ZHIKU_RERANK_API_KEY"),
-		RerankModel:     str("ZHIKU_RERANK_MODEL", ""),
-		LogFormat:       str("ZHIKU_LOG_FORMAT", "json"),
-		LogLevel:        str("ZHIKU_LOG_LEVEL", "info"),
-		MaxBodyBytes:    integer("ZHIKU_MAX_BODY_BYTES", 1<<20),
-		MaxUploadBytes:  integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
-		ShutdownTimeout: duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
-		HNSWEfSearch:    int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
-		HNSWM:           int(integer("ZHIKU_HNSW_M", 16)),
-		HNSWEfConstruct: int(integer("ZHIKU_HNSW_EF_CONSTRUCTION", 64)),
-		MaxPages:        int(integer("ZHIKU_MAX_PAGES", 2000)),
-		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
-		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
-		IngestWorkers:   int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
-		RateLimit:       number("ZHIKU_RATE_LIMIT", 0),
+		// Not trimmed: "query: " ends in the space the model was trained with.
+		EmbedQueryPrefix:    getenv("ZHIKU_EMBED_QUERY_PREFIX"),
+		EmbedDocumentPrefix: getenv("ZHIKU_EMBED_DOCUMENT_PREFIX"),
+		LLMBaseURL:          str("ZHIKU_LLM_BASE_URL", ""),
+		LLMAPIKey:           secret("ZHIKU_LLM_API_KEY"),
+		LLMModel:            str("ZHIKU_LLM_MODEL", ""),
+		RerankBaseURL:       str("ZHIKU_RERANK_BASE_URL", ""),
+		RerankAPIKey:        secret("ZHIKU_RERANK_API_KEY"),
+		RerankModel:         str("ZHIKU_RERANK_MODEL", ""),
+		LogFormat:           str("ZHIKU_LOG_FORMAT", "json"),
+		LogLevel:            str("ZHIKU_LOG_LEVEL", "info"),
+		MaxBodyBytes:        integer("ZHIKU_MAX_BODY_BYTES", 1<<20),
+		MaxUploadBytes:      integer("ZHIKU_MAX_UPLOAD_BYTES", 100<<20),
+		ShutdownTimeout:     duration("ZHIKU_SHUTDOWN_TIMEOUT", 20*time.Second),
+		HNSWEfSearch:        int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
+		HNSWM:               int(integer("ZHIKU_HNSW_M", 16)),
+		HNSWEfConstruct:     int(integer("ZHIKU_HNSW_EF_CONSTRUCTION", 64)),
+		MaxPages:            int(integer("ZHIKU_MAX_PAGES", 2000)),
+		MaxRows:             int(integer("ZHIKU_MAX_ROWS", 200_000)),
+		KeepVersions:        int(integer("ZHIKU_KEEP_VERSIONS", 3)),
+		IngestWorkers:       int(integer("ZHIKU_INGEST_WORKERS", DefaultIngestWorkers)),
+		RateLimit:           number("ZHIKU_RATE_LIMIT", 0),
 
 		LogRetentionDays: int(integer("ZHIKU_LOG_RETENTION_DAYS", DefaultLogRetentionDays)),
 	}

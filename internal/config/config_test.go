@@ -87,9 +87,12 @@ func TestLoadNamesBadVariables(t *testing.T) {
 
 func TestOpenAIEmbedderValid(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://127.0.0.1:9/v1", "ZHIKU_EMBED_MODEL": "text-embedding-v3", "ZHIKU_EMBED_DIM": "1024"}))
+	c, err := Load(env(map[string]string{"ZHIKU_EMBEDDER": "openai", "ZHIKU_EMBED_BASE_URL": "http://127.0.0.1:9/v1", "ZHIKU_EMBED_MODEL": "text-embedding-v3", "ZHIKU_EMBED_DIM": "1024",
+		"ZHIKU_EMBED_QUERY_PREFIX": "query: ", "ZHIKU_EMBED_DOCUMENT_PREFIX": "passage: "}))
 	require.NoError(t, err)
 	require.Equal(t, 1024, c.EmbedDim)
+	require.Equal(t, "query: ", c.EmbedQueryPrefix, "the prefix keeps its trailing space")
+	require.Equal(t, "passage: ", c.EmbedDocumentPrefix)
 }
 
 func TestSecretsFromFilesAndRedacted(t *testing.T) {
