@@ -46,7 +46,9 @@ var ReferenceTables = []string{
 // in Citus mode; the stale-FAQ flag and the review reset are not kept (docs/citus.md).
 var citusTriggers = [][2]string{
 	{"documents", "documents_notify"},
+	{"documents", "documents_notify_delete"},
 	{"faqs", "faqs_notify"},
+	{"faqs", "faqs_notify_delete"},
 	{"knowledge_bases", "knowledge_bases_notify"},
 	{"documents", "documents_flag_stale_faqs_update"},
 	{"documents", "documents_flag_stale_faqs_delete"},

@@ -14,7 +14,8 @@ import (
 
 // Deleting a knowledge base with many chunks (and units, documents and FAQs) leaves no row
 // of it and no partition behind, and another knowledge base untouched. The time is logged
-// (ZHIKU_DELETE_KB_CHUNKS sets the size, default 20,000 chunks; the README has figures).
+// (ZHIKU_DELETE_KB_CHUNKS sets the size, default 20,000 chunks;
+// ZHIKU_DELETE_KB_CHUNKS_PER_DOC the chunks a document, default 10; docs/scaling.md has figures).
 func TestDeleteLargeKB(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
