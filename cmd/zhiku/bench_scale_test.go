@@ -28,6 +28,11 @@ func TestBenchScaleTiny(t *testing.T) {
 		"relaxed_order", "strict_order", "chunks as queries", "halfvec", "answers during bulk import", "Targets at 2000 chunks"} {
 		require.Contains(t, out, want)
 	}
+	// As Zhiku searches, a filter matching 1% or 10% of 2,000 chunks (an indexed equality,
+	// under the exact-search cap) finds the exact neighbours.
+	for _, share := range []string{"1%", "10%"} {
+		require.Regexp(t, `vector\s+`+share+`\s+zhiku\s+\d+\s+1\.000`, out)
+	}
 	// The one-pass exact search (the default, for 1M chunks) finds what PostgreSQL's exact
 	// scans find.
 	m := regexp.MustCompile(`agrees on ([0-9.]+) of their neighbours`).FindStringSubmatch(out)

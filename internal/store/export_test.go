@@ -7,3 +7,7 @@ func SetReplayPositionSQL(r *ReadPool, sql string) { r.replaySQL = sql }
 
 // OrQuery is orQuery, for the tsquery builder's fuzz target.
 var OrQuery = orQuery
+
+// SetExactFilterCap changes how many matching chunks a filtered vector search compares one
+// by one before it walks the graph instead, so a test needs few rows.
+func SetExactFilterCap(s *Store, n int) { s.exactCap = n }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,7 +38,9 @@ type Store struct {
 	// distributed table (no partition per knowledge base), with one HNSW index per embedding
 	// dimension, and change notifications are sent by the store, not by triggers.
 	citus    bool
-	efSearch int // the pool's hnsw.ef_search, passed on to Citus workers
+	efSearch int        // the pool's hnsw.ef_search, passed on to Citus workers
+	exactCap int        // filtered searches matching at most this many chunks are exact; 0: exactFilterCap
+	broad    *broadMemo // filters recently found over that cap
 }
 
 // Options tune a Store. Zero values take the defaults.
@@ -59,7 +62,7 @@ type Options struct {
 
 // New wraps a pool (or, in tests, a transaction).
 func New(db DBTX, opts ...Options) *Store {
-	s := &Store{db: db, hnsw: DefaultHNSW}
+	s := &Store{db: db, hnsw: DefaultHNSW, broad: &broadMemo{at: map[broadKey]time.Time{}}}
 	for _, o := range opts {
 		if o.HNSW.M > 0 {
 			s.hnsw.M = o.HNSW.M
@@ -174,7 +177,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	// Roll back even when ctx is cancelled, so the connection goes back clean.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&Store{db: tx, hnsw: s.hnsw, citus: s.citus, efSearch: s.efSearch}); err != nil {
+	if err := fn(&Store{db: tx, hnsw: s.hnsw, citus: s.citus, efSearch: s.efSearch, exactCap: s.exactCap, broad: s.broad}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
