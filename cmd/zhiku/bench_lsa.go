@@ -200,18 +200,20 @@ func (m *lsaModel) fitQueryTower(pairs []trainPair) error {
 	return nil
 }
 
-func unit(v []float64) {
+// unit scales v to length 1; a zero vector stays as it is, and unit reports false.
+func unit(v []float64) bool {
 	norm := 0.0
 	for _, x := range v {
 		norm += x * x
 	}
 	if norm == 0 {
-		return
+		return false
 	}
 	norm = math.Sqrt(norm)
 	for i := range v {
 		v[i] /= norm
 	}
+	return true
 }
 
 // weigh is a text's tf-idf row (sublinear frequencies) over the vocabulary.
@@ -273,17 +275,13 @@ func (m *lsaModel) embed(input string) ([]float32, error) {
 			out[d] += lat[c] * x
 		}
 	}
-	norm := 0.0
-	for _, x := range out {
-		norm += x * x
-	}
 	vec := make([]float32, m.dim)
-	if norm == 0 {
+	if !unit(out) {
 		vec[0] = 1
 		return vec, nil
 	}
 	for d, x := range out {
-		vec[d] = float32(x / math.Sqrt(norm))
+		vec[d] = float32(x)
 	}
 	return vec, nil
 }
@@ -395,17 +393,7 @@ func orthonormalize(vs [][]float64) {
 					v[i] -= dot * p[i]
 				}
 			}
-			norm := 0.0
-			for _, x := range v {
-				norm += x * x
-			}
-			if norm == 0 {
-				continue
-			}
-			norm = math.Sqrt(norm)
-			for i := range v {
-				v[i] /= norm
-			}
+			unit(v)
 		}
 	}
 }

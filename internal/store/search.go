@@ -106,7 +106,7 @@ func (s *Store) exactFiltered(ctx context.Context, k kb.KnowledgeBase, vec []flo
 	if err != nil {
 		return nil, false, err
 	}
-	key := broadKey{k.ID, where + fmt.Sprint(args[4:]...)}
+	key := broadKey{k.ID, where + fmt.Sprintf("%#v", args[4:])}
 	if s.broad.seen(key) {
 		return nil, false, nil
 	}
