@@ -112,7 +112,7 @@ func (a *app) benchCmd() *cobra.Command {
 	ret.Flags().StringSliceVar(&efs, "ef-search", []string{"40", strconv.Itoa(store.DefaultEfSearch), "200", "400"}, "hnsw.ef_search values of the recall curve")
 	ret.Flags().IntVar(&dim, "dim", embedding.DefaultDimension, "local embedder dimension (an index needs ≤ 2000)")
 	ret.Flags().StringVar(&units, "units", "both", "the vector leg over chunks and question-sized units (on: each long chunk's sentences packed into short passages as with the knowledge-base setting retrieval.passages, matched with the chunks and deduplicated to them), over chunks only (off), or both in the same run on the same data (rows named …+units)")
-	ret.Flags().StringVar(&fake, "fake-embedder", "", "lsa:RANK measures through the openai embedder against a local fake dense model instead of ZHIKU_EMBEDDER: latent semantic analysis of rank RANK fitted on 4,000 generated passages (another seed), --dim output dimensions, served on a loopback port over the OpenAI embeddings API; it stands in for a neural model's geometry, not its quality")
+	ret.Flags().StringVar(&fake, "fake-embedder", "", fakeEmbedderUsage+"; --dim sets its output dimensions")
 	cmd.AddCommand(ret, a.benchAnswerCmd(), a.benchSoakCmd(), a.benchHostileCmd(), a.benchScaleCmd())
 	return cmd
 }
@@ -126,9 +126,6 @@ type benchOpts struct {
 	units    []bool // vector leg over units (true) or chunks, each measured on the same load
 	fakeRank int    // > 0: measure through the openai embedder against the fake LSA model
 }
-
-// fakeFitTexts is how many generated passages the fake embedder is fitted on.
-const fakeFitTexts = 4000
 
 type benchRow struct {
 	name           string
@@ -167,24 +164,12 @@ func (a *app) benchRetrieval(ctx context.Context, sizes []int, o benchOpts, devs
 	// too; --dim sizes the local one, or the fake of --fake-embedder.
 	cfg := a.cfg
 	if o.fakeRank > 0 {
-		fit, err := generatedSet(fakeFitTexts, 2*fakeFitTexts, o.corpus)
-		if err != nil {
-			return err
-		}
-		pairs := make([]trainPair, len(fit.queries))
-		for i, q := range fit.queries {
-			pairs[i] = trainPair{question: q, passage: fit.texts[fit.targets[i]]}
-		}
-		start := time.Now()
-		url, stop, err := startFakeEmbedder(fit.texts, pairs, o.fakeRank, o.dim)
-		if err != nil {
+		var stop func()
+		var err error
+		if cfg, stop, err = a.withFakeEmbedder(cfg, o.fakeRank, o.dim, o.corpus); err != nil {
 			return err
 		}
 		defer stop()
-		cfg.Embedder, cfg.EmbedBaseURL, cfg.EmbedModel, cfg.EmbedDim = "openai", url, fmt.Sprintf("fake-lsa-%d", o.fakeRank), o.dim
-		cfg.EmbedQueryPrefix, cfg.EmbedDocumentPrefix = fakeQueryPrefix, fakeDocumentPrefix
-		fmt.Fprintf(a.errOut, "bench: fake embedder (LSA rank %d, %d dims) fitted on %d generated passages and %d questions in %.1f s, serving %s\n",
-			o.fakeRank, o.dim, len(fit.texts), len(pairs), time.Since(start).Seconds(), url)
 	}
 	embs, err := newEmbedders(cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/zhiku/zhiku/internal/config"
 	"github.com/zhiku/zhiku/internal/segment"
 )
 
@@ -312,6 +313,36 @@ func (m *lsaModel) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": req.Model})
 }
+
+// withFakeEmbedder fits a fake model of the given rank on the generated corpus, serves it,
+// and returns cfg pointed at it through the openai embedder (--fake-embedder), with the
+// function that stops it.
+func (a *app) withFakeEmbedder(cfg config.Config, rank, dim int, corpus string) (config.Config, func(), error) {
+	fit, err := generatedSet(fakeFitTexts, 2*fakeFitTexts, corpus)
+	if err != nil {
+		return cfg, nil, err
+	}
+	pairs := make([]trainPair, len(fit.queries))
+	for i, q := range fit.queries {
+		pairs[i] = trainPair{question: q, passage: fit.texts[fit.targets[i]]}
+	}
+	start := time.Now()
+	url, stop, err := startFakeEmbedder(fit.texts, pairs, rank, dim)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.Embedder, cfg.EmbedBaseURL, cfg.EmbedModel, cfg.EmbedDim = "openai", url, fmt.Sprintf("fake-lsa-%d", rank), dim
+	cfg.EmbedQueryPrefix, cfg.EmbedDocumentPrefix = fakeQueryPrefix, fakeDocumentPrefix
+	fmt.Fprintf(a.errOut, "bench: fake embedder (LSA rank %d, %d dims) fitted on %d generated passages and %d questions in %.1f s, serving %s\n",
+		rank, dim, len(fit.texts), len(pairs), time.Since(start).Seconds(), url)
+	return cfg, stop, nil
+}
+
+// fakeFitTexts is how many generated passages the fake embedder is fitted on.
+const fakeFitTexts = 4000
+
+// fakeEmbedderUsage is the --fake-embedder flag's help.
+const fakeEmbedderUsage = "lsa:RANK measures through the openai embedder against a local fake dense model instead of ZHIKU_EMBEDDER: latent semantic analysis of rank RANK fitted on 4,000 generated passages (another seed) with a query tower fitted on 8,000 generated questions, served on a loopback port over the OpenAI embeddings API; it stands in for a neural model's geometry, not its quality"
 
 // startFakeEmbedder fits the model on texts and serves it on a loopback port; it returns the
 // base URL (with /v1) and a function that stops the server.

@@ -49,6 +49,7 @@ type scaleOpts struct {
 	questionShare             float64
 	filterShares              []int // percent of rows a filter matches
 	iterativeScans            []string
+	fake                      string // --fake-embedder
 }
 
 func (a *app) benchScaleCmd() *cobra.Command {
@@ -92,6 +93,11 @@ func (a *app) benchScaleCmd() *cobra.Command {
 				o.efSearch = append(o.efSearch, store.DefaultEfSearch)
 			}
 			slices.Sort(o.efSearch)
+			if o.fake != "" {
+				if _, err := parseFakeEmbedder(o.fake); err != nil {
+					return err
+				}
+			}
 			return a.benchScale(cmd.Context(), o)
 		},
 	}
@@ -116,6 +122,7 @@ func (a *app) benchScaleCmd() *cobra.Command {
 	f.BoolVar(&o.exactSQL, "exact-sql", false, "find the exact neighbours with one PostgreSQL scan per question and filter (index scans off; seconds each at 1M chunks) instead of one pass over the stored vectors for all of them")
 	f.BoolVar(&o.noImport, "no-import", false, "skip the answer runs")
 	f.BoolVar(&o.keep, "keep", false, "keep the knowledge bases")
+	f.StringVar(&o.fake, "fake-embedder", "", fakeEmbedderUsage+"; dimensions from ZHIKU_EMBED_DIM (768)")
 	return cmd
 }
 
@@ -187,11 +194,20 @@ func (a *app) benchScale(ctx context.Context, o scaleOpts) error {
 	if err != nil {
 		return err
 	}
-	embs, err := newEmbedders(a.cfg)
+	cfg := a.cfg
+	if o.fake != "" {
+		rank, _ := parseFakeEmbedder(o.fake) // checked with the flags
+		var stop func()
+		if cfg, stop, err = a.withFakeEmbedder(cfg, rank, cfg.EmbedDim, "kb"); err != nil {
+			return err
+		}
+		defer stop()
+	}
+	embs, err := newEmbedders(cfg)
 	if err != nil {
 		return err
 	}
-	spec := embeddingSpec(a.cfg)
+	spec := embeddingSpec(cfg)
 	engine := retrieval.New(st, embs.queryEmbedder, nil, retrieval.Options{})
 	env := scaleEnv(ctx, pool)
 	began := time.Now()

@@ -136,3 +136,24 @@ func TestBenchRetrievalWithConfiguredEmbedder(t *testing.T) {
 	_, _, err = run(ctx, env, "bench", "retrieval", "--sizes", "400", "--dim", "256")
 	require.ErrorContains(t, err, "--dim sizes the local embedder")
 }
+
+// --fake-embedder measures through the openai embedder against the fake dense model it
+// serves on loopback, whatever ZHIKU_EMBEDDER says; a bad spec is refused before anything
+// is loaded.
+func TestBenchRetrievalFakeEmbedder(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	env := map[string]string{"DATABASE_URL": db.URL, "ZHIKU_LOG_LEVEL": "error"}
+	ctx := context.Background()
+	out, errOut, err := run(ctx, env, "bench", "retrieval", "--sizes", "400", "--queries", "30", "--qps-duration", "100ms",
+		"--ef-search", "40,100", "--units", "off", "--fake-embedder", "lsa:16", "--dim", "64")
+	require.NoError(t, err, errOut)
+	require.Contains(t, errOut, "fake embedder (LSA rank 16, 64 dims)")
+	require.Contains(t, out, "64-dimension fake-lsa-16 vectors")
+	require.Regexp(t, `generated\s+400\s+16\s+64\s+\d+\.\d\s+\d+\.\d\s+100\s+[01]\.\d{3}`, out)
+
+	_, _, err = run(ctx, env, "bench", "retrieval", "--sizes", "400", "--fake-embedder", "bert:16")
+	require.ErrorContains(t, err, "--fake-embedder")
+	_, _, err = run(ctx, env, "bench", "scale", "--chunks", "1000", "--fake-embedder", "lsa:2")
+	require.ErrorContains(t, err, "--fake-embedder")
+}
