@@ -129,17 +129,34 @@ func Mask(text string, opts Options) (string, []Finding) {
 	}
 
 	// Earlier kinds win overlaps: a validated ID number beats the mobile-looking digits
-	// inside it, a labelled order number beats a Luhn-valid card reading.
+	// inside it, a labelled order number beats a Luhn-valid card reading. A later finding
+	// that only partly overlaps an earlier one is other personal data sharing characters
+	// with it (a mobile number run into an e-mail address: "138 0013 8000@x.cn"); masking
+	// the earlier alone would leave the rest of the later readable, so the earlier's mask
+	// grows to cover both.
 	var accepted []Finding
 	for _, s := range spans {
-		clash := false
+		var rest []Finding
+		union, inside, clashed := s, false, false
 		for _, a := range accepted {
-			if s.Start < a.End && a.Start < s.End {
-				clash = true
+			if s.End <= a.Start || a.End <= s.Start {
+				rest = append(rest, a)
+				continue
+			}
+			if a.Start <= s.Start && s.End <= a.End {
+				inside = true
 				break
 			}
+			if !clashed {
+				union.Kind, clashed = a.Kind, true
+			}
+			union.Start, union.End = min(union.Start, a.Start), max(union.End, a.End)
 		}
-		if !clash {
+		switch {
+		case inside:
+		case clashed:
+			accepted = append(rest, union)
+		default:
 			accepted = append(accepted, s)
 		}
 	}

@@ -23,6 +23,7 @@ func TestMask(t *testing.T) {
 		{"two numbers side by side", "4111111111111111 13812345678", "[银行卡号] [手机号]"},
 		{"12 digits is no mobile", "编号138123456789", "编号138123456789"},
 		{"mobile glued to letters is a code", "SN13812345678A", "SN13812345678A"},
+		{"mobile run into an e-mail address", "电话 138 1234 5678@qq.com 谢谢", "电话 [邮箱] 谢谢"},
 		// landlines
 		{"landline beijing", "座机010-12345678", "座机[电话]"},
 		{"landline 4-digit area", "0755-1234567转分机", "[电话]转分机"},
