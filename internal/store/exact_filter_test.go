@@ -104,4 +104,24 @@ func TestSelectiveFilterSearchesExactly(t *testing.T) {
 		require.Equal(t, 5, group[docOf[r.ChunkID]])
 	}
 	require.Equal(t, after, hnswScans())
+
+	// Units count too: a chunk of the group whose question unit is the query itself comes
+	// first, scored by that unit, once.
+	_, err = b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: "faq-g3", Title: "faq", Kind: kb.KindFAQ, Status: kb.StatusReady,
+		ContentHash: "faq-g3", Metadata: map[string]any{"g": 3}},
+		[]kb.Chunk{{Content: "问：多久\n答：一年", Embedding: []float32{-0.3, 0.2, -0.1, -0.4}, Tokens: []string{"x"},
+			Units: []kb.Unit{{Kind: kb.UnitQuestion, Content: "多久", Embedding: q}}}}, "test-model", 2)
+	require.NoError(t, err)
+	got, err = b.st.VectorSearch(ctx, k, q, 5, kb.Filter{Conditions: []kb.Condition{{Field: "g", Op: kb.OpEq, Value: 3}}})
+	require.NoError(t, err)
+	require.Len(t, got, 5)
+	var faqChunk int64
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE d.kb_id = $1 AND d.external_id = 'faq-g3'`, k.ID).Scan(&faqChunk))
+	require.Equal(t, faqChunk, got[0].ChunkID)
+	require.InDelta(t, 1.0, got[0].Score, 1e-5)
+	for _, r := range got[1:] {
+		require.NotEqual(t, faqChunk, r.ChunkID, "a chunk comes once")
+	}
+	require.Equal(t, after, hnswScans())
 }
