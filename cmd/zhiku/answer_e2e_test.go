@@ -91,8 +91,11 @@ func TestAnswerCacheIsInvalidatedAcrossProcesses(t *testing.T) {
 	first := b.ask(t, "客服几点上班")
 	require.Equal(t, "curated", first["source"])
 	require.Equal(t, "在线客服全天24小时服务。", first["answer"])
-	again := b.ask(t, "客服几点上班")
-	require.Equal(t, true, again["cached"], "the second server serves the repeat from its cache")
+	// The FAQ's own change notification may reach server b after its first answer and drop
+	// that answer from the cache (CI saw it once under load): a repeat is served from the
+	// cache once the notification is in.
+	require.Eventually(t, func() bool { return b.ask(t, "客服几点上班")["cached"] == true },
+		2*time.Second, 20*time.Millisecond, "the second server serves a repeat from its cache")
 
 	// An edit through server a is live on server b for its next request (notification
 	// latency only: well under a second).
