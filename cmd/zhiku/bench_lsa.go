@@ -70,10 +70,10 @@ const (
 // trainPair is a question and the passage it was asked of.
 type trainPair struct{ question, passage string }
 
-// fitLSA fits the model on texts, and its query tower on pairs (none: no query tower): the vocabulary is every token in at least two of them
-// (at most 50,000, the most frequent), and the components come from a randomized SVD
-// (Halko, Martinsson and Tropp: a Gaussian sketch, two power iterations, then the exact
-// eigen-decomposition of the small projected matrix).
+// fitLSA fits the model on texts, and its query tower on pairs (none: no query tower). The
+// vocabulary is every token in at least two texts (at most 50,000, the most frequent); the
+// components come from a randomized SVD (Halko, Martinsson and Tropp: a Gaussian sketch,
+// two power iterations, then the exact eigen-decomposition of the small projected matrix).
 func fitLSA(texts []string, pairs []trainPair, rank, dim int, seed uint64) (*lsaModel, error) {
 	if dim < rank {
 		return nil, fmt.Errorf("fake embedder: %d output dimensions cannot hold rank %d", dim, rank)
@@ -226,16 +226,11 @@ func (m *lsaModel) weigh(toks []string) sparseRow {
 		}
 	}
 	var r sparseRow
-	norm := 0.0
 	for j, n := range tf {
-		x := (1 + math.Log(float64(n))) * m.idf[j]
 		r.cols = append(r.cols, j)
-		r.vals = append(r.vals, x)
-		norm += x * x
+		r.vals = append(r.vals, (1+math.Log(float64(n)))*m.idf[j])
 	}
-	for i := range r.vals {
-		r.vals[i] /= math.Sqrt(norm)
-	}
+	unit(r.vals)
 	return r
 }
 

@@ -49,12 +49,13 @@ type scaleOpts struct {
 	questionShare             float64
 	filterShares              []int // percent of rows a filter matches
 	iterativeScans            []string
-	fake                      string // --fake-embedder
+	fakeRank                  int // > 0: --fake-embedder lsa:RANK
 }
 
 func (a *app) benchScaleCmd() *cobra.Command {
 	o := scaleOpts{filterShares: []int{10, 1}, iterativeScans: []string{"off", "relaxed_order", "strict_order"}}
 	var efs []string
+	var fake string
 	cmd := &cobra.Command{
 		Use:   "scale [--chunks 1000000]",
 		Short: "One knowledge base of N generated chunks: load and HNSW build time, sizes, PostgreSQL memory, latency and QPS per mode, recall (filtered, iterative scans, halfvec), answer p99 during a bulk import",
@@ -93,8 +94,9 @@ func (a *app) benchScaleCmd() *cobra.Command {
 				o.efSearch = append(o.efSearch, store.DefaultEfSearch)
 			}
 			slices.Sort(o.efSearch)
-			if o.fake != "" {
-				if _, err := parseFakeEmbedder(o.fake); err != nil {
+			if fake != "" {
+				var err error
+				if o.fakeRank, err = parseFakeEmbedder(fake); err != nil {
 					return err
 				}
 			}
@@ -122,7 +124,7 @@ func (a *app) benchScaleCmd() *cobra.Command {
 	f.BoolVar(&o.exactSQL, "exact-sql", false, "find the exact neighbours with one PostgreSQL scan per question and filter (index scans off; seconds each at 1M chunks) instead of one pass over the stored vectors for all of them")
 	f.BoolVar(&o.noImport, "no-import", false, "skip the answer runs")
 	f.BoolVar(&o.keep, "keep", false, "keep the knowledge bases")
-	f.StringVar(&o.fake, "fake-embedder", "", fakeEmbedderUsage+"; dimensions from ZHIKU_EMBED_DIM (768)")
+	f.StringVar(&fake, "fake-embedder", "", fakeEmbedderUsage+"; dimensions from ZHIKU_EMBED_DIM (768)")
 	return cmd
 }
 
@@ -195,10 +197,9 @@ func (a *app) benchScale(ctx context.Context, o scaleOpts) error {
 		return err
 	}
 	cfg := a.cfg
-	if o.fake != "" {
-		rank, _ := parseFakeEmbedder(o.fake) // checked with the flags
+	if o.fakeRank > 0 {
 		var stop func()
-		if cfg, stop, err = a.withFakeEmbedder(cfg, rank, cfg.EmbedDim, "kb"); err != nil {
+		if cfg, stop, err = a.withFakeEmbedder(cfg, o.fakeRank, cfg.EmbedDim, "kb"); err != nil {
 			return err
 		}
 		defer stop()

@@ -93,16 +93,12 @@ func (s *Store) exactFiltered(ctx context.Context, k kb.KnowledgeBase, vec []flo
 	if s.citus || !indexedFilter(f) || len(vec) != k.EmbeddingDim {
 		return nil, false, nil
 	}
-	limitRows := exactFilterCap
-	if s.exactCap > 0 {
-		limitRows = s.exactCap
-	}
 	units := s.unitsOn(k)
 	fetch := limit
 	if units {
 		fetch = limit * unitFetch
 	}
-	where, args, err := filterSQL(f, []any{k.ID, pgvector.NewVector(vec), fetch, limitRows})
+	where, args, err := filterSQL(f, []any{k.ID, pgvector.NewVector(vec), fetch, s.exactCap})
 	if err != nil {
 		return nil, false, err
 	}
@@ -143,7 +139,7 @@ func (s *Store) exactFiltered(ctx context.Context, k kb.KnowledgeBase, vec []flo
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
-	if matched > limitRows {
+	if matched > s.exactCap {
 		s.broad.remember(key)
 		return nil, false, nil
 	}
@@ -167,9 +163,6 @@ type broadMemo struct {
 }
 
 func (b *broadMemo) seen(k broadKey) bool {
-	if b == nil {
-		return false
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t, ok := b.at[k]
@@ -177,9 +170,6 @@ func (b *broadMemo) seen(k broadKey) bool {
 }
 
 func (b *broadMemo) remember(k broadKey) {
-	if b == nil {
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.at) >= 10_000 {

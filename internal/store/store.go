@@ -39,7 +39,7 @@ type Store struct {
 	// dimension, and change notifications are sent by the store, not by triggers.
 	citus    bool
 	efSearch int        // the pool's hnsw.ef_search, passed on to Citus workers
-	exactCap int        // filtered searches matching at most this many chunks are exact; 0: exactFilterCap
+	exactCap int        // filtered searches matching at most this many chunks are exact
 	broad    *broadMemo // filters recently found over that cap
 }
 
@@ -62,7 +62,7 @@ type Options struct {
 
 // New wraps a pool (or, in tests, a transaction).
 func New(db DBTX, opts ...Options) *Store {
-	s := &Store{db: db, hnsw: DefaultHNSW, broad: &broadMemo{at: map[broadKey]time.Time{}}}
+	s := &Store{db: db, hnsw: DefaultHNSW, exactCap: exactFilterCap, broad: &broadMemo{at: map[broadKey]time.Time{}}}
 	for _, o := range opts {
 		if o.HNSW.M > 0 {
 			s.hnsw.M = o.HNSW.M
@@ -177,7 +177,11 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	// Roll back even when ctx is cancelled, so the connection goes back clean.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(&Store{db: tx, hnsw: s.hnsw, citus: s.citus, efSearch: s.efSearch, exactCap: s.exactCap, broad: s.broad}); err != nil {
+	// The same store on the transaction, its reads included (a replica would not see the
+	// transaction's writes).
+	txStore := *s
+	txStore.db, txStore.read = tx, nil
+	if err := fn(&txStore); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
