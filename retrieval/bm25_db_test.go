@@ -12,6 +12,7 @@ import (
 
 	"github.com/zhiku/zhiku/internal/kb"
 	"github.com/zhiku/zhiku/internal/segment"
+	"github.com/zhiku/zhiku/internal/store"
 	"github.com/zhiku/zhiku/retrieval"
 	"github.com/zhiku/zhiku/retrieval/bm25"
 )
@@ -58,9 +59,19 @@ func TestTextLegScoresEqualInMemoryBM25(t *testing.T) {
 			}
 		}
 	}
-	n := float64(len(texts))
 
-	e := b.engine(nil)
+	// Ranked in PostgreSQL (a corpus this small always is), and from the cached postings.
+	cached := store.New(b.db.Pool, store.Options{TextPostings: store.TextPostingsOptions{MinPostings: -1, ReadOnSearch: true}})
+	for _, st := range []*store.Store{b.db.Store, cached} {
+		textLegEqualsBM25(t, b, st, idx, seg, df, total, len(texts))
+	}
+	require.Positive(t, cached.TextPostingStats().Answered, "the cached postings ranked the searches")
+}
+
+func textLegEqualsBM25(t *testing.T, b bundle, st *store.Store, idx *bm25.Index, seg *segment.Segmenter, df map[string]int, total, chunks int) {
+	ctx := context.Background()
+	n := float64(chunks)
+	e := retrieval.New(st, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return b.emb, nil }, nil, retrieval.Options{})
 	for _, q := range []string{"退货运费", "怎么退货", "battery replacement", "replace the screen battery", "E104 过热", "换货 运费 七天"} {
 		want := idx.Search(q, 10)
 		require.NotEmpty(t, want, q)
@@ -86,10 +97,10 @@ func TestTextLegScoresEqualInMemoryBM25(t *testing.T) {
 			d := float64(df[t])
 			tq.IDF = append(tq.IDF, math.Log(1+(n-d+0.5)/(d+0.5)))
 		}
-		ranked, err := b.db.Store.TextSearch(ctx, b.kb.ID, tq, 10, kb.Filter{})
+		ranked, err := st.TextSearch(ctx, b.kb.ID, tq, 10, kb.Filter{})
 		require.NoError(t, err, q)
 		require.Len(t, ranked, len(want), q)
-		loaded, err := b.db.Store.Hits(ctx, b.kb, []int64{ranked[0].ChunkID}, nil, nil, nil)
+		loaded, err := st.Hits(ctx, b.kb, []int64{ranked[0].ChunkID}, nil, nil, nil)
 		require.NoError(t, err)
 		require.Equal(t, want[0].ID, loaded[ranked[0].ChunkID].ExternalID, q)
 		for i, r := range ranked {

@@ -98,10 +98,10 @@ func (a *app) serve(ctx context.Context, work bool) error {
 	}
 	cached := newCachedStore(st)
 	// A change to a knowledge base, written by any process or the CLI, reaches every
-	// server through PostgreSQL's notifications and drops what its answer cache holds; a
-	// revoked key is forgotten by every server's key cache the same way.
+	// server through PostgreSQL's notifications and drops what its answer cache and the
+	// text leg's postings cache hold; a revoked key is forgotten by every server's key cache the same way.
 	go func() {
-		if err := st.ListenKBChanges(ctx, func(kbID int64) { answers.Invalidate(kbID); cached.invalidate() },
+		if err := st.ListenKBChanges(ctx, func(kbID int64) { answers.Invalidate(kbID); cached.invalidate(); st.ForgetTextPostings(kbID) },
 			store.ListenOptions{OnKeyRevoked: cached.forgetKeys}); err != nil && ctx.Err() == nil {
 			log.Error("listening for knowledge-base changes stopped", "err", err)
 		}

@@ -26,9 +26,10 @@ func (s *Store) DocumentChunkSources(ctx context.Context, kbID, docID int64) ([]
 
 // SwapDocumentIndex gives document docID's chunks their new search tokens and vectors
 // (tokens[i] and vecs[i] for ids[i], embedded with model) in one transaction, so a search
-// sees either all the old index or all the new one, never a mix. It holds the knowledge
-// base row shared (a re-embedding's swap, which holds it exclusively, waits, and vice
-// versa) and writes nothing, returning ErrDocumentChanged, when model is no longer the
+// sees either all the old index or all the new one, never a mix. It locks the knowledge
+// base row, whose text_epoch it bumps (postingCache; shared in Citus mode, which caches no
+// postings), so a re-embedding's swap and other documents' swaps wait (each is a few
+// statements), and writes nothing, returning ErrDocumentChanged, when model is no longer the
 // knowledge base's or the document's chunks are no longer exactly ids (a new version was
 // written, or the document deleted, meanwhile).
 func (s *Store) SwapDocumentIndex(ctx context.Context, kbID, docID int64, model string, ids []int64, tokens [][]string, vecs [][]float32) error {
@@ -37,7 +38,11 @@ func (s *Store) SwapDocumentIndex(ctx context.Context, kbID, docID int64, model 
 	}
 	return s.WithTx(ctx, func(tx *Store) error {
 		var cur string
-		err := tx.db.QueryRow(ctx, `SELECT embedding_model FROM knowledge_bases WHERE id = $1 FOR SHARE`, kbID).Scan(&cur)
+		lock := "FOR NO KEY UPDATE"
+		if s.citus {
+			lock = "FOR SHARE" // no postings cached, no epoch to bump
+		}
+		err := tx.db.QueryRow(ctx, `SELECT embedding_model FROM knowledge_bases WHERE id = $1 `+lock, kbID).Scan(&cur)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("store: knowledge base %d: %w", kbID, kb.ErrNotFound)
 		}
@@ -62,6 +67,9 @@ func (s *Store) SwapDocumentIndex(ctx context.Context, kbID, docID int64, model 
 			return ErrDocumentChanged
 		}
 		batch := &pgx.Batch{}
+		if !s.citus {
+			batch.Queue(bumpTextEpochSQL, kbID)
+		}
 		for i, id := range ids {
 			batch.Queue(`UPDATE chunks SET tsv = $3::tsvector, ntokens = $4, embedding = $5, embedding_model = $6 WHERE kb_id = $1 AND id = $2`,
 				kbID, id, TSVector(tokens[i]), len(tokens[i]), pgvector.NewVector(vecs[i]), model)

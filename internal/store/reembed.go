@@ -61,12 +61,18 @@ func (s *Store) CountChunks(ctx context.Context, kbID int64) (total, shadowed in
 }
 
 // SetTokens replaces the search tokens (tsv) of the given chunks of a knowledge base,
-// tokens[i] for ids[i], in one round trip. Chunks deleted meanwhile are skipped.
+// tokens[i] for ids[i], in one round trip. Chunks deleted meanwhile are skipped. It bumps
+// the knowledge base's text_epoch with them (see postingCache).
 func (s *Store) SetTokens(ctx context.Context, kbID int64, ids []int64, tokens [][]string) error {
 	if len(ids) != len(tokens) {
 		return fmt.Errorf("store: set tokens: %d ids, %d token lists", len(ids), len(tokens))
 	}
 	batch := &pgx.Batch{}
+	if !s.citus { // Citus mode caches no postings (and knowledge_bases is a reference table there)
+		// First, so the knowledge base's row is locked before its chunks', as a document's
+		// re-index swap locks them (the batch is one transaction).
+		batch.Queue(bumpTextEpochSQL, kbID)
+	}
 	for i, id := range ids {
 		batch.Queue(`UPDATE chunks SET tsv = $3::tsvector, ntokens = $4 WHERE kb_id = $1 AND id = $2`,
 			kbID, id, TSVector(tokens[i]), len(tokens[i]))
@@ -394,3 +400,7 @@ func scanTarget(row pgx.Row) (EmbeddingTarget, bool, error) {
 	}
 	return EmbeddingTarget{Embedder: *emb, Model: *model, Dim: *dim}, true, nil
 }
+
+// bumpTextEpochSQL marks, in the transaction that rewrites chunks' tokens in place, that the
+// postings cached for the knowledge base ($1) no longer hold (postingCache).
+const bumpTextEpochSQL = `UPDATE knowledge_bases SET text_epoch = text_epoch + 1 WHERE id = $1`

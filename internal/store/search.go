@@ -239,6 +239,9 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 	if len(q.Match) == 0 {
 		return nil, nil
 	}
+	if out, ok, err := s.textByPostings(ctx, kbID, q, limit, f); ok || err != nil {
+		return out, err
+	}
 	sql, args, err := textSQL(kbID, q, limit, f)
 	if err != nil {
 		return nil, err
@@ -248,11 +251,46 @@ func (s *Store) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limi
 
 // textSQL is TextSearch's statement (q.Match not empty).
 func textSQL(kbID int64, q kb.TextQuery, limit int, f kb.Filter) (string, []any, error) {
+	args := []any{kbID, limit, orQuery(q.Match[:min(len(q.Match), maxTextTerms)])}
+	e, args, err := bm25SQL(q, args)
+	if err != nil {
+		return "", nil, err
+	}
+	args = append(args, max(prefilterFactor*limit, minPrefilter))
+	pre := "$" + strconv.Itoa(len(args))
+	where, args, err := filterSQL(f, args)
+	if err != nil {
+		return "", nil, err
+	}
+	// Reading a frequency (ts_rank) costs several times a match (@@), and a query whose
+	// terms are all common has tens of thousands of candidates at 100k chunks. So the
+	// candidates are first ranked by their BM25 with every frequency taken as 1 (exact for
+	// most chunks: a term seldom repeats in a passage, and never in a question), and only
+	// the best few hundred are scored exactly.
+	sql := `SELECT c.id, ` + e.score + ` AS score
+		FROM (SELECT c.id, c.tsv, c.ntokens FROM chunks c
+		      WHERE c.kb_id = $1 AND c.tsv @@ $3::tsquery AND c.live AND c.shadowed IS NOT TRUE` + where + `
+		      ORDER BY (` + e.bound + `) / (1 + ` + e.norm + `) DESC, c.id
+		      LIMIT ` + pre + `) c
+		ORDER BY score DESC, c.id
+		LIMIT $2`
+	return sql, args, nil
+}
+
+// bm25Exprs are the SQL expressions of a text search's Okapi BM25 over the chunk c.
+type bm25Exprs struct {
+	score string // the exact score
+	norm  string // k1·(1 − b + b·len/avgLen)
+	bound string // Σ idf of the held terms: the score with every frequency taken as 1, times 1 + norm, over k1 + 1
+}
+
+// bm25SQL writes q's BM25 expressions, appending their parameters to args.
+func bm25SQL(q kb.TextQuery, args []any) (bm25Exprs, []any, error) {
 	if len(q.Terms) != len(q.IDF) {
-		return "", nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
+		return bm25Exprs{}, nil, fmt.Errorf("store: text search: %d terms, %d weights", len(q.Terms), len(q.IDF))
 	}
 	if q.K1 <= 0 || q.B < 0 || q.B > 1 {
-		return "", nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
+		return bm25Exprs{}, nil, fmt.Errorf("store: text search: k1 %g, b %g out of range", q.K1, q.B)
 	}
 	n := min(len(q.Terms), maxTextTerms)
 	terms, idf := q.Terms[:n], q.IDF[:n]
@@ -260,9 +298,8 @@ func textSQL(kbID int64, q kb.TextQuery, limit int, f kb.Filter) (string, []any,
 	if avg <= 0 {
 		avg = 1
 	}
-	args := []any{kbID, limit, orQuery(q.Match[:min(len(q.Match), maxTextTerms)]), q.K1 * (1 - q.B), q.K1 * q.B / avg,
-		max(prefilterFactor*limit, minPrefilter)}
-	norm := "($4::float8 + $5::float8 * coalesce(c.ntokens, length(c.tsv)))"
+	args = append(args, q.K1*(1-q.B), q.K1*q.B/avg)
+	norm := fmt.Sprintf("($%d::float8 + $%d::float8 * coalesce(c.ntokens, length(c.tsv)))", len(args)-1, len(args))
 	var score, bound strings.Builder
 	for i, t := range terms {
 		if idf[i] <= 0 {
@@ -278,27 +315,11 @@ func textSQL(kbID int64, q kb.TextQuery, limit int, f kb.Filter) (string, []any,
 		fmt.Fprintf(&score, "CASE WHEN c.tsv @@ %s::tsquery THEN %s * (1 - %s / (%s + %s)) ELSE 0 END", q, w, norm, tfSQL(q), norm)
 	}
 	if score.Len() == 0 {
-		// No term weighs anything; the statement still uses $4 and $5.
+		// No term weighs anything; the statement still uses norm's parameters.
 		score.WriteString("0 * " + norm)
 		bound.WriteString("0 * " + norm)
 	}
-	where, args, err := filterSQL(f, args)
-	if err != nil {
-		return "", nil, err
-	}
-	// Reading a frequency (ts_rank) costs several times a match (@@), and a query whose
-	// terms are all common has tens of thousands of candidates at 100k chunks. So the
-	// candidates are first ranked by their BM25 with every frequency taken as 1 (exact for
-	// most chunks: a term seldom repeats in a passage, and never in a question), and only
-	// the best $6 are scored exactly.
-	sql := `SELECT c.id, ` + strconv.FormatFloat(q.K1+1, 'g', -1, 64) + ` * (` + score.String() + `) AS score
-		FROM (SELECT c.id, c.tsv, c.ntokens FROM chunks c
-		      WHERE c.kb_id = $1 AND c.tsv @@ $3::tsquery AND c.live AND c.shadowed IS NOT TRUE` + where + `
-		      ORDER BY (` + bound.String() + `) / (1 + ` + norm + `) DESC, c.id
-		      LIMIT $6) c
-		ORDER BY score DESC, c.id
-		LIMIT $2`
-	return sql, args, nil
+	return bm25Exprs{score: strconv.FormatFloat(q.K1+1, 'g', -1, 64) + ` * (` + score.String() + `)`, norm: norm, bound: bound.String()}, args, nil
 }
 
 // The exact BM25 scoring of a text search covers at most prefilterFactor × limit (at least

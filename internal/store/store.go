@@ -38,9 +38,12 @@ type Store struct {
 	// distributed table (no partition per knowledge base), with one HNSW index per embedding
 	// dimension, and change notifications are sent by the store, not by triggers.
 	citus    bool
-	efSearch int        // the pool's hnsw.ef_search, passed on to Citus workers
-	exactCap int        // filtered searches matching at most this many chunks are exact
-	broad    *broadMemo // filters recently found over that cap
+	efSearch int           // the pool's hnsw.ef_search, passed on to Citus workers
+	exactCap int           // filtered searches matching at most this many chunks are exact
+	broad    *broadMemo    // filters recently found over that cap
+	postings *postingCache // nil: every text search runs the full statement
+	// postingsOff holds the cache while SetTextPostings(false) has it off.
+	postingsOff *postingCache
 }
 
 // Options tune a Store. Zero values take the defaults.
@@ -58,12 +61,30 @@ type Options struct {
 	// EfSearch is the pool's hnsw.ef_search (PoolOptions.EfSearch), which Citus mode passes
 	// on to the workers with each search; defaults to DefaultEfSearch.
 	EfSearch int
+	// NoTextPostings: every text search scores all its candidates in the database (the full
+	// statement) instead of ranking them from cached postings (postingCache); for comparisons.
+	NoTextPostings bool
+	// TextPostings tunes the postings cache.
+	TextPostings TextPostingsOptions
 }
 
 // New wraps a pool (or, in tests, a transaction).
 func New(db DBTX, opts ...Options) *Store {
-	s := &Store{db: db, hnsw: DefaultHNSW, exactCap: exactFilterCap, broad: &broadMemo{at: map[broadKey]time.Time{}}}
+	s := &Store{db: db, hnsw: DefaultHNSW, exactCap: exactFilterCap, broad: &broadMemo{at: map[broadKey]time.Time{}},
+		postings: newPostingCache()}
+	if _, inTx := db.(pgx.Tx); inTx {
+		s.postings = nil // as in WithTx
+	}
 	for _, o := range opts {
+		if o.NoTextPostings {
+			s.postings = nil
+		}
+		if p := o.TextPostings; s.postings != nil {
+			if p.MinPostings != 0 {
+				s.postings.minPost = max(p.MinPostings, 0)
+			}
+			s.postings.sync = s.postings.sync || p.ReadOnSearch
+		}
 		if o.HNSW.M > 0 {
 			s.hnsw.M = o.HNSW.M
 		}
@@ -180,7 +201,9 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Store) error) error {
 	// The same store on the transaction, its reads included (a replica would not see the
 	// transaction's writes).
 	txStore := *s
-	txStore.db, txStore.read = tx, nil
+	// No cached postings inside: the transaction's own writes are not in them, and their
+	// background reads must not share its connection.
+	txStore.db, txStore.read, txStore.postings = tx, nil, nil
 	if err := fn(&txStore); err != nil {
 		return err
 	}
