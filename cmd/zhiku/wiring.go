@@ -42,7 +42,8 @@ func (a *app) openStore(ctx context.Context) (*pgxpool.Pool, *store.Store, error
 		return nil, nil, err
 	}
 	opts := store.Options{HNSW: store.HNSWParams{M: a.cfg.HNSWM, EfConstruction: a.cfg.HNSWEfConstruct},
-		Citus: a.cfg.Citus, EfSearch: a.cfg.HNSWEfSearch}
+		Citus: a.cfg.Citus, EfSearch: a.cfg.HNSWEfSearch,
+		NoTextPostings: a.cfg.TextPostingsMB == 0, TextPostings: store.TextPostingsOptions{MaxMB: a.cfg.TextPostingsMB}}
 	if a.cfg.DatabaseReadURL != "" {
 		if opts.Read, err = store.OpenReadPool(ctx, a.cfg.DatabaseReadURL, store.PoolOptions{EfSearch: a.cfg.HNSWEfSearch, Log: a.log, Citus: a.cfg.Citus}); err != nil {
 			pool.Close()

@@ -54,6 +54,7 @@ type Config struct {
 	HNSWEfSearch    int           // ZHIKU_HNSW_EF_SEARCH: HNSW candidates per vector search (recall vs speed); defaults to 100
 	HNSWM           int           // ZHIKU_HNSW_M: links per node of HNSW indexes built from now on; defaults to 16
 	HNSWEfConstruct int           // ZHIKU_HNSW_EF_CONSTRUCTION: candidates while building them; defaults to 64
+	TextPostingsMB  int           // ZHIKU_TEXT_POSTINGS_MB: memory of the text leg's postings cache (0: off); defaults to 512
 	IngestWorkers   int           // ZHIKU_INGEST_WORKERS: upload jobs this process runs at once; defaults to 2
 	// RateLimit (ZHIKU_RATE_LIMIT): requests per second each API key may send, on average,
 	// for keys that set no rate of their own; 0 (the default) is unlimited. 0..MaxRateLimit.
@@ -186,6 +187,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HNSWEfSearch:    int(integer("ZHIKU_HNSW_EF_SEARCH", 100)),
 		HNSWM:           int(integer("ZHIKU_HNSW_M", 16)),
 		HNSWEfConstruct: int(integer("ZHIKU_HNSW_EF_CONSTRUCTION", 64)),
+		TextPostingsMB:  int(integer("ZHIKU_TEXT_POSTINGS_MB", 512)),
 		MaxPages:        int(integer("ZHIKU_MAX_PAGES", 2000)),
 		MaxRows:         int(integer("ZHIKU_MAX_ROWS", 200_000)),
 		KeepVersions:    int(integer("ZHIKU_KEEP_VERSIONS", 3)),
@@ -299,6 +301,7 @@ func (c Config) Validate() error {
 	within("ZHIKU_LOG_RETENTION_DAYS", int64(c.LogRetentionDays), 1, 3650)
 	within("ZHIKU_HNSW_EF_SEARCH", int64(c.HNSWEfSearch), 10, 1000)
 	within("ZHIKU_HNSW_M", int64(c.HNSWM), 4, 100)
+	within("ZHIKU_TEXT_POSTINGS_MB", int64(c.TextPostingsMB), 0, 1<<20)
 	if c.HNSWEfConstruct < 2*c.HNSWM || c.HNSWEfConstruct > 1000 {
 		bad("ZHIKU_HNSW_EF_CONSTRUCTION: want 2×ZHIKU_HNSW_M (%d)..1000, got %d", 2*c.HNSWM, c.HNSWEfConstruct)
 	}

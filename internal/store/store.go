@@ -84,6 +84,9 @@ func New(db DBTX, opts ...Options) *Store {
 				s.postings.minPost = max(p.MinPostings, 0)
 			}
 			s.postings.sync = s.postings.sync || p.ReadOnSearch
+			if p.MaxMB > 0 {
+				s.postings.maxEntries = p.MaxMB << 20 / postingBytes
+			}
 		}
 		if o.HNSW.M > 0 {
 			s.hnsw.M = o.HNSW.M

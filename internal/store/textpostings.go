@@ -41,7 +41,7 @@ import (
 type postingCache struct {
 	minPost    int           // driving-term postings below which the full statement is as fast
 	ttl        time.Duration // a list is read again after this
-	maxEntries int           // postings held in all, about 16 bytes each
+	maxEntries int           // postings held in all, postingBytes each
 	sync       bool          // read missing lists on the search path (tests)
 
 	mu      sync.Mutex
@@ -71,13 +71,14 @@ type termPostings struct {
 }
 
 const (
-	defaultPostingsMin     = 200
-	defaultPostingsTTL     = 10 * time.Minute
-	defaultPostingsEntries = 8 << 20 // about 130 MB
-	postingReadsAtOnce     = 2
-	postingReadsQueued     = 10000
-	firstExactFactor       = 2  // × limit chunks scored exactly on the first try
-	maxExactFactor         = 32 // × limit: scored exactly at most, on the third try
+	defaultPostingsMin = 200
+	defaultPostingsTTL = 10 * time.Minute
+	defaultPostingsMB  = 512
+	postingBytes       = 16 // an id, a frequency and a length
+	postingReadsAtOnce = 2
+	postingReadsQueued = 10000
+	firstExactFactor   = 2  // × limit chunks scored exactly on the first try
+	maxExactFactor     = 32 // × limit: scored exactly at most, on the third try
 )
 
 // TextPostingsOptions tune the text leg's postings cache. Zero values take the defaults.
@@ -89,10 +90,12 @@ type TextPostingsOptions struct {
 	// ReadOnSearch reads a missing list on the search path rather than in the background
 	// (tests: the first search is already ranked from the cache).
 	ReadOnSearch bool
+	// MaxMB bounds the memory of the cached postings (16 bytes each). Default 512.
+	MaxMB int
 }
 
 func newPostingCache() *postingCache {
-	return &postingCache{minPost: defaultPostingsMin, ttl: defaultPostingsTTL, maxEntries: defaultPostingsEntries,
+	return &postingCache{minPost: defaultPostingsMin, ttl: defaultPostingsTTL, maxEntries: defaultPostingsMB << 20 / postingBytes,
 		kbs: map[int64]*kbPostings{}, queued: map[string]bool{}}
 }
 
