@@ -457,7 +457,8 @@ func (s *Store) textByPostings(ctx context.Context, kbID int64, q kb.TextQuery, 
 	watermark, epoch := lists[0].watermark, lists[0].epoch
 	for _, p := range lists[1:] {
 		if p.epoch != epoch {
-			return nil, false, nil // read across an in-place rewrite; re-read after forget
+			s.postings.forget(kbID) // read across an in-place rewrite: read them again
+			return nil, false, nil
 		}
 		watermark = min(watermark, p.watermark)
 	}
@@ -467,8 +468,8 @@ func (s *Store) textByPostings(ctx context.Context, kbID int64, q kb.TextQuery, 
 	}
 	ranked, total := rankPostings(terms, match, lists, idf, q.K1, q.B, avg, maxExactFactor*limit+1)
 
-	for m := firstExactFactor * limit; ; m *= 4 {
-		m = min(m, maxExactFactor*limit, total)
+	for m, next := 0, firstExactFactor*limit; ; {
+		m = min(next, maxExactFactor*limit, total)
 		ids := make([]int64, m)
 		for i := range ids {
 			ids[i] = ranked[i].id
@@ -502,6 +503,17 @@ func (s *Store) textByPostings(ctx context.Context, kbID int64, q kb.TextQuery, 
 		}
 		if m == total || m >= maxExactFactor*limit {
 			break
+		}
+		// A filter kept too few: ask for as many more as its pass rate says, or, when even
+		// the most the cache may check would not do, run the full statement (which the
+		// filter's index narrows) at once.
+		next = 4 * m
+		if kept := len(found); kept < limit {
+			want := 2 * m * limit / max(kept, 1)
+			if kept == 0 || want > maxExactFactor*limit {
+				break
+			}
+			next = max(next, want)
 		}
 	}
 	s.postings.fullScans.Add(1)
