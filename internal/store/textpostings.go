@@ -504,16 +504,15 @@ func (s *Store) textByPostings(ctx context.Context, kbID int64, q kb.TextQuery, 
 		if m == total || m >= maxExactFactor*limit {
 			break
 		}
-		// A filter kept too few: ask for as many more as its pass rate says, or, when even
-		// the most the cache may check would not do, run the full statement (which the
+		// A filter kept too few: ask for as many more as its pass rate says (at most what the
+		// cache may check), or, when it kept none, run the full statement (which the
 		// filter's index narrows) at once.
 		next = 4 * m
 		if kept := len(found); kept < limit {
-			want := 2 * m * limit / max(kept, 1)
-			if kept == 0 || want > maxExactFactor*limit {
+			if kept == 0 {
 				break
 			}
-			next = max(next, want)
+			next = max(next, 2*m*limit/kept)
 		}
 	}
 	s.postings.fullScans.Add(1)

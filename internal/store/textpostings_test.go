@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -32,8 +34,11 @@ func TestTextPostingsGiveTheExactTop(t *testing.T) {
 		for range 4 + rng.IntN(40) {
 			toks = append(toks, fmt.Sprint("w", rng.IntN(60)))
 		}
-		for term, share := range map[string]float64{"热门": 0.8, "常见": 0.5, "少见": 0.05} {
-			if rng.Float64() < share {
+		for _, ts := range []struct {
+			term  string
+			share float64
+		}{{"热门", 0.8}, {"常见", 0.5}, {"少见", 0.05}} {
+			if term := ts.term; rng.Float64() < ts.share {
 				for range 1 + rng.IntN(4) {
 					toks = append(toks, term)
 				}
@@ -54,7 +59,7 @@ func TestTextPostingsGiveTheExactTop(t *testing.T) {
 			chunks = append(chunks, kb.Chunk{Ord: i, Content: fmt.Sprintf("doc %d chunk %d", g, i), Embedding: []float32{1, 0, 0, 0}, Tokens: tk})
 		}
 		res, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: fmt.Sprint("doc-", g), Title: "t",
-			Kind: kb.KindRecords, Status: kb.StatusReady, ContentHash: fmt.Sprint(g, toks), Metadata: map[string]any{"g": g}}, chunks, "test-model", 4)
+			Kind: kb.KindRecords, Status: kb.StatusReady, ContentHash: fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(g, toks)))), Metadata: map[string]any{"g": g}}, chunks, "test-model", 4)
 		require.NoError(t, err)
 		for id, g2 := range group {
 			if g2 == g {
@@ -158,11 +163,10 @@ func TestTextPostingsGiveTheExactTop(t *testing.T) {
 	}
 
 	// Tokens rewritten in place (re-segmenting): a chunk that held nothing now tops the list.
-	var plain int64
-	for id, tk := range tokens {
-		if group[id] == 0 && len(tk) > 0 {
-			plain = id
-			break
+	plain := int64(math.MaxInt64) // group 0's first chunk
+	for id := range tokens {
+		if group[id] == 0 {
+			plain = min(plain, id)
 		}
 	}
 	rewritten := []string{"少见", "少见", "少见", "少见", "热门", "热门", "热门", "常见", "常见", "常见", "w1", "w2", "w2"}
