@@ -25,14 +25,15 @@ import (
 // (postingCache), read once from the database and shared by the process's searches:
 //
 //   - A search whose driving terms have many postings ranks the knowledge base by BM25 from
-//     the cached lists (a merge of sorted arrays, no row read), then scores its best few
-//     dozen chunks exactly in one statement, together with every chunk written after the
-//     lists were read (ids above their watermark), under the search's filter.
-//   - It keeps that statement's result when its last score beats the best cached chunk left
-//     out (so it is the exact BM25 top, not an approximation) and the knowledge base's
-//     text_epoch, read in the same statement, is the lists' (no tokens were rewritten in
-//     place since). Otherwise it runs the full statement, as a search with a term not yet
-//     cached does while the term's list is read in the background.
+//     the cached lists (merges of sorted arrays, no row read), then one statement checks
+//     that its best few dozen are live and pass the search's filter (their tokens are not
+//     read) and scores the chunks written after the lists were read (ids above their
+//     watermark), which the lists may lack.
+//   - It keeps the result when its last chunk outranks the best cached one left out (so it
+//     is the exact BM25 top, not an approximation) and the knowledge base's text_epoch,
+//     read in the same statement, is the lists' (no tokens were rewritten in place since).
+//     Otherwise it runs the full statement, as a search with a term not yet cached does
+//     while the term's list is read in the background.
 //
 // Deleted chunks and chunks held for review drop out in the statement. A document committed
 // while a list was being read, with chunk ids below its watermark, is missed until the
