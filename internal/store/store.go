@@ -87,6 +87,9 @@ func New(db DBTX, opts ...Options) *Store {
 			if p.MaxMB > 0 {
 				s.postings.maxEntries = p.MaxMB << 20 / postingBytes
 			}
+			if p.Quiet != 0 {
+				s.postings.quiet = max(p.Quiet, 0)
+			}
 		}
 		if o.HNSW.M > 0 {
 			s.hnsw.M = o.HNSW.M

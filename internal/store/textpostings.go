@@ -43,7 +43,8 @@ type postingCache struct {
 	minPost    int           // driving-term postings below which the full statement is as fast
 	ttl        time.Duration // a list is read again after this
 	maxEntries int           // postings held in all, postingBytes each
-	sync       bool          // read missing lists on the search path (tests)
+	sync       bool          // read missing lists on the search path, changes or not (tests)
+	quiet      time.Duration // after a change, lists are read again only once it is this old
 
 	mu      sync.Mutex
 	kbs     map[int64]*kbPostings
@@ -57,8 +58,9 @@ type postingCache struct {
 }
 
 type kbPostings struct {
-	terms map[string]*termPostings
-	gen   int64 // bumped by forget: a list read before it is not kept
+	terms   map[string]*termPostings
+	gen     int64     // bumped by forget: a list read before it is not kept
+	changed time.Time // when forget last ran
 }
 
 // termPostings are the chunks of one knowledge base holding one term, by id.
@@ -74,12 +76,15 @@ type termPostings struct {
 const (
 	defaultPostingsMin = 200
 	defaultPostingsTTL = 10 * time.Minute
-	defaultPostingsMB  = 512
-	postingBytes       = 16 // an id, a frequency and a length
-	postingReadsAtOnce = 2
-	postingReadsQueued = 10000
-	firstExactFactor   = 2  // × limit chunks scored exactly on the first try
-	maxExactFactor     = 32 // × limit: scored exactly at most, on the third try
+	// defaultPostingsQuiet: after a change notification a knowledge base's lists are read
+	// again only once it has been quiet this long.
+	defaultPostingsQuiet = 5 * time.Second
+	defaultPostingsMB    = 512
+	postingBytes         = 16 // an id, a frequency and a length
+	postingReadsAtOnce   = 2
+	postingReadsQueued   = 10000
+	firstExactFactor     = 2  // × limit chunks scored exactly on the first try
+	maxExactFactor       = 32 // × limit: scored exactly at most, on the third try
 )
 
 // TextPostingsOptions tune the text leg's postings cache. Zero values take the defaults.
@@ -93,10 +98,14 @@ type TextPostingsOptions struct {
 	ReadOnSearch bool
 	// MaxMB bounds the memory of the cached postings (16 bytes each). Default 512.
 	MaxMB int
+	// Quiet: after a change, a knowledge base's lists are read again only once no change
+	// came for this long (while it is written to, its searches run the full statement).
+	// Default 5 s; negative: at once.
+	Quiet time.Duration
 }
 
 func newPostingCache() *postingCache {
-	return &postingCache{minPost: defaultPostingsMin, ttl: defaultPostingsTTL, maxEntries: defaultPostingsMB << 20 / postingBytes,
+	return &postingCache{minPost: defaultPostingsMin, ttl: defaultPostingsTTL, quiet: defaultPostingsQuiet, maxEntries: defaultPostingsMB << 20 / postingBytes,
 		kbs: map[int64]*kbPostings{}, queued: map[string]bool{}}
 }
 
@@ -110,6 +119,7 @@ func (c *postingCache) forget(kbID int64) {
 		}
 		k.terms = map[string]*termPostings{}
 		k.gen++
+		k.changed = time.Now()
 	}
 }
 
@@ -214,9 +224,10 @@ func (c *postingCache) drain() {
 	}
 }
 
-// lookup returns the fresh lists it holds of terms (nil where missing) and the generation to
-// keep new ones under.
-func (c *postingCache) lookup(kbID int64, terms []string) ([]*termPostings, int64) {
+// lookup returns the fresh lists it holds of terms (nil where missing), the generation to
+// keep new ones under, and whether the knowledge base changed too recently for missing lists
+// to be worth reading.
+func (c *postingCache) lookup(kbID int64, terms []string) ([]*termPostings, int64, bool) {
 	now := time.Now()
 	out := make([]*termPostings, len(terms))
 	c.mu.Lock()
@@ -231,7 +242,7 @@ func (c *postingCache) lookup(kbID int64, terms []string) ([]*termPostings, int6
 			out[i] = p
 		}
 	}
-	return out, k.gen
+	return out, k.gen, c.quiet > 0 && now.Sub(k.changed) < c.quiet
 }
 
 func (c *postingCache) keep(kbID, gen int64, term string, p *termPostings) {
@@ -270,10 +281,16 @@ func (c *postingCache) keep(kbID, gen int64, term string, p *termPostings) {
 // however many searches ask for it, a few at a time.
 func (s *Store) lists(ctx context.Context, kbID int64, terms []string) ([]*termPostings, bool, error) {
 	c := s.postings
-	have, gen := c.lookup(kbID, terms)
+	have, gen, busy := c.lookup(kbID, terms)
 	ok := true
 	for i, p := range have {
 		if p != nil {
+			continue
+		}
+		if busy && !c.sync {
+			// The knowledge base is being written (a bulk import notifies with every
+			// document): a list read now would be dropped again at once.
+			ok = false
 			continue
 		}
 		term := terms[i]

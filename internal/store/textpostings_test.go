@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -213,4 +214,52 @@ func TestTextPostingsGiveTheExactTop(t *testing.T) {
 	n, full := st.Answered, st.FullScans
 	require.Greater(t, n, before+1, "the cache kept answering after the changes")
 	t.Logf("ranked from the cache %d, full statements after trying it %d", n, full)
+}
+
+// Lists are read in the background, never on the search path: the first search runs the
+// full statement, later ones are ranked from the cache. After a change notification the
+// knowledge base's lists are dropped and read again only once it has been quiet a while,
+// so a knowledge base being written to is not re-read with every document.
+func TestTextPostingsAreReadInTheBackgroundAndRestWhileWritten(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	const quiet = 300 * time.Millisecond
+	st := store.New(b.db.Pool, store.Options{TextPostings: store.TextPostingsOptions{MinPostings: 1, Quiet: quiet}})
+	k := newKB(t, st, b.tenant.ID, "background", 4)
+	for i := range 30 {
+		putDoc(t, st, k, fmt.Sprint("d", i), []float32{1, 0, 0, 0}, []string{"热门", fmt.Sprint("w", i%3)}, nil)
+	}
+	q := kb.TextQuery{Match: []string{"热门"}, Terms: []string{"热门", "w1"}, IDF: []float64{0.5, 1}, K1: 1.2, B: 0.75, AvgLen: 2}
+	search := func() []kb.Ranked {
+		t.Helper()
+		got, err := st.TextSearch(ctx, k.ID, q, 5, kb.Filter{})
+		require.NoError(t, err)
+		require.Len(t, got, 5)
+		return got
+	}
+	want := search()
+	same := func(got []kb.Ranked) {
+		t.Helper()
+		require.Equal(t, ids(want), ids(got))
+		for i := range want {
+			require.InDelta(t, want[i].Score, got[i].Score, 1e-9)
+		}
+	}
+	require.Zero(t, st.TextPostingStats().Answered, "the first search does not wait for the lists")
+	require.NoError(t, st.WaitTextPostings(ctx))
+	same(search()) // the driving term's list is in; the other term's is read now
+	require.NoError(t, st.WaitTextPostings(ctx))
+	same(search())
+	require.Equal(t, int64(1), st.TextPostingStats().Answered)
+	require.Equal(t, int64(40), st.TextPostingStats().Postings, "热门 in 30 chunks, w1 in 10")
+
+	st.ForgetTextPostings(k.ID) // as the server does on a change notification
+	same(search())
+	require.NoError(t, st.WaitTextPostings(ctx))
+	require.Zero(t, st.TextPostingStats().Postings, "nothing is read while the knowledge base is busy")
+	time.Sleep(quiet)
+	search()
+	require.NoError(t, st.WaitTextPostings(ctx))
+	require.Positive(t, st.TextPostingStats().Postings, "read again once it is quiet")
 }
