@@ -42,8 +42,6 @@ type Store struct {
 	exactCap int           // filtered searches matching at most this many chunks are exact
 	broad    *broadMemo    // filters recently found over that cap
 	postings *postingCache // nil: every text search runs the full statement
-	// postingsOff holds the cache while SetTextPostings(false) has it off.
-	postingsOff *postingCache
 }
 
 // Options tune a Store. Zero values take the defaults.

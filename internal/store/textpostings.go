@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/zhiku/zhiku/internal/kb"
 )
@@ -49,12 +48,12 @@ type postingCache struct {
 	mu      sync.Mutex
 	kbs     map[int64]*kbPostings
 	entries int
-	group   singleflight.Group
 	queue   []pendingRead   // lists to read in the background, oldest first
 	queued  map[string]bool // their keys
 	readers int             // goroutines reading them, at most postingReadsAtOnce
 
 	answered, fullScans atomic.Int64
+	off                 atomic.Bool // SetTextPostings(false): searches run the full statement
 }
 
 type kbPostings struct {
@@ -151,13 +150,10 @@ func (s *Store) TextPostingStats() TextPostingStats {
 }
 
 // SetTextPostings turns the cached postings off, and on again with what they held
-// (benchmarks compare the two on one knowledge base). Not safe during searches.
+// (benchmarks compare the two on one knowledge base).
 func (s *Store) SetTextPostings(on bool) {
-	switch {
-	case !on && s.postings != nil:
-		s.postingsOff, s.postings = s.postings, nil
-	case on && s.postings == nil && s.postingsOff != nil:
-		s.postings, s.postingsOff = s.postingsOff, nil
+	if s.postings != nil {
+		s.postings.off.Store(!on)
 	}
 }
 
@@ -249,8 +245,8 @@ func (c *postingCache) keep(kbID, gen int64, term string, p *termPostings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := c.kbs[kbID]
-	if k == nil || k.gen != gen {
-		return
+	if k == nil || k.gen != gen || len(p.ids) > c.maxEntries {
+		return // changed since it was read, or bigger than the whole budget
 	}
 	if old := k.terms[term]; old != nil {
 		c.entries -= len(old.ids)
@@ -277,8 +273,8 @@ func (c *postingCache) keep(kbID, gen int64, term string, p *termPostings) {
 }
 
 // lists returns the cached lists of terms, or ok false when some are missing; missing ones
-// are queued to be read in the background (on the search path when sync), each once
-// however many searches ask for it, a few at a time.
+// are queued to be read in the background (on the search path when sync), each queued once
+// however many searches ask for it, a few read at a time.
 func (s *Store) lists(ctx context.Context, kbID int64, terms []string) ([]*termPostings, bool, error) {
 	c := s.postings
 	have, gen, busy := c.lookup(kbID, terms)
@@ -294,8 +290,7 @@ func (s *Store) lists(ctx context.Context, kbID int64, terms []string) ([]*termP
 			continue
 		}
 		term := terms[i]
-		key := strconv.FormatInt(kbID, 10) + "\x00" + term
-		read := func(ctx context.Context) (any, error) {
+		read := func(ctx context.Context) (*termPostings, error) {
 			p, err := s.readPostings(ctx, kbID, term)
 			if err == nil {
 				c.keep(kbID, gen, term, p)
@@ -303,17 +298,15 @@ func (s *Store) lists(ctx context.Context, kbID int64, terms []string) ([]*termP
 			return p, err
 		}
 		if c.sync {
-			v, err, _ := c.group.Do(key, func() (any, error) { return read(ctx) })
+			p, err := read(ctx)
 			if err != nil {
 				return nil, false, err
 			}
-			have[i] = v.(*termPostings)
+			have[i] = p
 			continue
 		}
 		ok = false
-		c.enqueue(pendingRead{key: key, read: func(ctx context.Context) {
-			_, _, _ = c.group.Do(key, func() (any, error) { return read(ctx) })
-		}})
+		c.enqueue(pendingRead{key: strconv.FormatInt(kbID, 10) + "\x00" + term, read: func(ctx context.Context) { _, _ = read(ctx) }})
 	}
 	return have, ok, nil
 }
@@ -446,7 +439,7 @@ func mergeIDs(a, b []int64) []int64 {
 // textByPostings answers a text search from the cached postings (see postingCache); ok is
 // false when the full statement must run.
 func (s *Store) textByPostings(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) (out []kb.Ranked, ok bool, err error) {
-	if s.postings == nil || s.citus || limit <= 0 {
+	if s.postings == nil || s.postings.off.Load() || s.citus || limit <= 0 {
 		return nil, false, nil
 	}
 	match := q.Match[:min(len(q.Match), maxTextTerms)]
