@@ -137,18 +137,48 @@ type benchRow struct {
 	curves         []recallCurve
 	shape          corpusShape
 	p50, p99, qps  map[string]float64
-	found          map[string]float64  // share of the recall queries whose source chunk is in the top 10, by search
-	postings       map[string][3]int64 // per mode: text searches ranked from the cached postings, those that then ran the full statement, postings held
+	found          map[string]float64 // share of the recall queries whose source chunk is in the top 10, by search
+	postings       map[string]string  // per mode: postingsCell
 }
 
-// benchModes are the timed searches: each mode, then hybrid and text with the text leg
-// scoring every candidate in the database (no cached postings), on the same data.
-var benchModes = []struct {
+// benchMode is one timed search mode of the benches; scan: the text leg scores every
+// candidate in the database (no cached postings), to compare on the same data.
+type benchMode struct {
 	name, mode string
 	scan       bool
-}{
+}
+
+// benchModes are the timed searches of `bench retrieval` and `bench scale`: each mode, then
+// hybrid and text without the postings cache.
+var benchModes = []benchMode{
 	{kb.ModeHybrid, kb.ModeHybrid, false}, {kb.ModeVector, kb.ModeVector, false}, {kb.ModeText, kb.ModeText, false},
 	{kb.ModeHybrid + "/scan", kb.ModeHybrid, true}, {kb.ModeText + "/scan", kb.ModeText, true},
+}
+
+// warmSearches asks every query a few times (the steady state of a server whose customers
+// keep asking about the same products), letting the text leg's postings read in the
+// background land after each round (the driving terms' first, then the others').
+func warmSearches(ctx context.Context, st *store.Store, queries []string, search func(string) error) error {
+	for range 4 {
+		for _, q := range queries {
+			if err := search(q); err != nil {
+				return err
+			}
+		}
+		if err := st.WaitTextPostings(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// postingsCell says, for a timed run of mode m between two readings of the postings
+// cache's counters, how many searches it ranked / then scored in full, and the memory held.
+func postingsCell(m benchMode, before, after store.TextPostingStats) string {
+	if m.mode == kb.ModeVector || m.scan {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d (%.0f MB held)", after.Answered-before.Answered, after.FullScans-before.FullScans, float64(after.Postings)*16/1e6)
 }
 
 // recallCurve is one index build: its parameters, build time, size, and for each
@@ -244,11 +274,7 @@ func printBenchTables(out io.Writer, rows []benchRow, vectors string) error {
 						} else {
 							fmt.Fprint(w, "\t\t\t\t\t\t\t\t")
 						}
-						heads := "-"
-						if h := r.postings[m]; bm.mode != kb.ModeVector && !bm.scan {
-							heads = fmt.Sprintf("%d/%d (%.0f MB held)", h[0], h[1], float64(h[2])*16/1e6)
-						}
-						fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t%s\t\n", m, r.p50[m], r.p99[m], r.qps[m], heads)
+						fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.0f\t%s\t\n", m, r.p50[m], r.p99[m], r.qps[m], r.postings[m])
 					}
 				}
 			}),
@@ -410,7 +436,7 @@ func benchOne(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engine *
 		k.Settings = settings
 		row := benchRow{name: set.name, chunks: n, loadS: loadS, buildS: build.Chunks.Seconds(), indexMB: chunkMB,
 			p50: map[string]float64{}, p99: map[string]float64{}, qps: map[string]float64{}, found: map[string]float64{},
-			postings: map[string][3]int64{}}
+			postings: map[string]string{}}
 		if units {
 			row.name += "+units"
 			row.units = len(unitTexts)
@@ -542,18 +568,8 @@ func benchMeasure(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engi
 			_, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
 			return err
 		}
-		// Warm caches and connections with every query (the steady state of a server whose
-		// customers keep asking about the same products), then let the text leg's postings
-		// read in the background land (the driving terms' first, then the others').
-		for range 4 {
-			for _, q := range queries {
-				if err := search(q); err != nil {
-					return err
-				}
-			}
-			if err := st.WaitTextPostings(ctx); err != nil {
-				return err
-			}
+		if err := warmSearches(ctx, st, queries, search); err != nil {
+			return err
 		}
 		if set.targets != nil {
 			for i, q := range recallQueries {
@@ -578,8 +594,7 @@ func benchMeasure(ctx context.Context, pool *pgxpool.Pool, st *store.Store, engi
 			}
 			lat = append(lat, float64(time.Since(s).Microseconds())/1000)
 		}
-		after := st.TextPostingStats()
-		row.postings[m.name] = [3]int64{after.Answered - before.Answered, after.FullScans - before.FullScans, after.Postings}
+		row.postings[m.name] = postingsCell(m, before, st.TextPostingStats())
 		sort.Float64s(lat)
 		row.p50[m.name] = lat[len(lat)/2]
 		row.p99[m.name] = lat[int(0.99*float64(len(lat)-1))]

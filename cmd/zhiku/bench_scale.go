@@ -523,28 +523,15 @@ func scaleLoadChunks(ctx context.Context, log io.Writer, st *store.Store, k kb.K
 func scaleModes(ctx context.Context, st *store.Store, engine *retrieval.Engine, k kb.KnowledgeBase, queries []string, o scaleOpts) ([]scaleModeRow, error) {
 	var rows []scaleModeRow
 	defer st.SetTextPostings(true)
-	for _, m := range []struct {
-		name, mode string
-		scan       bool
-	}{{kb.ModeText, kb.ModeText, false}, {kb.ModeVector, kb.ModeVector, false}, {kb.ModeHybrid, kb.ModeHybrid, false},
-		{kb.ModeText + "/scan", kb.ModeText, true}, {kb.ModeHybrid + "/scan", kb.ModeHybrid, true}} {
+	for _, m := range benchModes {
 		mode := m.mode
 		st.SetTextPostings(!m.scan)
 		search := func(q string) error {
 			_, err := engine.Search(ctx, retrieval.Request{KB: k, Query: q, TopK: 10, Mode: mode})
 			return err
 		}
-		// Warm caches and connections with every query (a server's customers keep asking
-		// about the same products), letting the postings read in the background land.
-		for range 4 {
-			for _, q := range queries {
-				if err := search(q); err != nil {
-					return nil, err
-				}
-			}
-			if err := st.WaitTextPostings(ctx); err != nil {
-				return nil, err
-			}
+		if err := warmSearches(ctx, st, queries, search); err != nil {
+			return nil, err
 		}
 		before := st.TextPostingStats()
 		lat := make([]float64, 0, len(queries))
@@ -556,10 +543,7 @@ func scaleModes(ctx context.Context, st *store.Store, engine *retrieval.Engine, 
 			lat = append(lat, ms(time.Since(s)))
 		}
 		sort.Float64s(lat)
-		row := scaleModeRow{mode: m.name, p50: pctF(lat, 0.5), p99: pctF(lat, 0.99), postings: "-"}
-		if after := st.TextPostingStats(); mode != kb.ModeVector && !m.scan {
-			row.postings = fmt.Sprintf("%d/%d (%.0f MB held)", after.Answered-before.Answered, after.FullScans-before.FullScans, float64(after.Postings)*16/1e6)
-		}
+		row := scaleModeRow{mode: m.name, p50: pctF(lat, 0.5), p99: pctF(lat, 0.99), postings: postingsCell(m, before, st.TextPostingStats())}
 		var done atomic.Int64
 		qctx, cancel := context.WithTimeout(ctx, o.qpsFor)
 		var wg sync.WaitGroup
