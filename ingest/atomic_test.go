@@ -43,11 +43,17 @@ func TestAtomicReingestUnderConcurrentSearch(t *testing.T) {
 		t.Parallel()
 		// The engine loads its winners in one statement and searches again when a
 		// re-ingest removed some of them after the legs ran.
-		testAtomicReingest(t, engineSearch)
+		testAtomicReingest(t, engineSearch, kb.ModeText)
+	})
+	t.Run("Hybrid", func(t *testing.T) {
+		t.Parallel()
+		// Each leg loads its chunks on its own snapshot: a re-ingest committed between
+		// them loads the document in two versions, and the search runs again.
+		testAtomicReingest(t, engineSearch, kb.ModeHybrid)
 	})
 }
 
-func testAtomicReingest(t *testing.T, search searchFunc) {
+func testAtomicReingest(t *testing.T, search searchFunc, mode string) {
 	b := setupDB(t)
 	ctx := context.Background()
 	const sections, versions, searchers = 6, 25, 4
@@ -66,7 +72,7 @@ func testAtomicReingest(t *testing.T, search searchFunc) {
 	for range searchers {
 		wg.Go(func() {
 			for !done.Load() {
-				hits, err := search(ctx, b, retrieval.Request{KB: b.kb, Query: "滤网清洁 软毛刷", TopK: 20, Mode: kb.ModeText})
+				hits, err := search(ctx, b, retrieval.Request{KB: b.kb, Query: "滤网清洁 软毛刷", TopK: 20, Mode: mode})
 				if err != nil {
 					errs <- err.Error()
 					return

@@ -228,3 +228,54 @@ func TestExpiredTotalsAreReadInTheBackground(t *testing.T) {
 	close(idx.hold)
 	require.Eventually(t, func() bool { return idx.totals.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "re-read in the background")
 }
+
+// walkingIndex records the limits the vector leg asks for.
+type walkingIndex struct {
+	*store.Store
+	limits []int
+}
+
+func (w *walkingIndex) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	w.limits = append(w.limits, limit)
+	return w.Store.VectorSearch(ctx, k, vec, limit, f)
+}
+
+// Under score fusion the local embedder's vector share of a query without Chinese is 0: its
+// candidates could not change the ranking, so the index is not walked, and the hits still
+// carry their cosines. A Chinese query walks it for 2×top_k candidates (at least 20); RRF
+// and reranking fetch as deep as the text leg.
+func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bu := setup(t, `{"id":"en","title":"Returns","text":"Returns are accepted within seven days of delivery."}
+{"id":"en2","title":"Exchanges","text":"Exchanges for quality problems within fifteen days."}
+`+recs)
+	idx := &walkingIndex{Store: bu.db.Store}
+	e := retrieval.New(idx, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return bu.emb, nil }, nil, retrieval.Options{})
+	search := func(r retrieval.Request) []kb.Hit {
+		t.Helper()
+		idx.limits = nil
+		r.KB = bu.kb
+		hits, err := e.Search(ctx, r)
+		require.NoError(t, err)
+		require.NotEmpty(t, hits)
+		return hits
+	}
+
+	hits := search(retrieval.Request{Query: "returns within seven days", TopK: 5})
+	require.Empty(t, idx.limits, "no walk for a Latin query under the local embedder")
+	require.Equal(t, "en", hits[0].ExternalID)
+	require.NotNil(t, hits[0].Scores.Vector, "the hit's cosine is still read")
+	require.Positive(t, *hits[0].Scores.Vector)
+
+	search(retrieval.Request{Query: "退货政策", TopK: 5})
+	require.Equal(t, []int{20}, idx.limits)
+	search(retrieval.Request{Query: "退货政策", TopK: 15})
+	require.Equal(t, []int{30}, idx.limits)
+	search(retrieval.Request{Query: "returns", TopK: 5, Mode: kb.ModeVector})
+	require.Equal(t, []int{20}, idx.limits, "vector mode walks whatever the script")
+	search(retrieval.Request{Query: "退货政策", TopK: 5, Fusion: retrieval.FusionRRF})
+	require.Equal(t, []int{40}, idx.limits, "RRF fuses ranks deeper down")
+	search(retrieval.Request{Query: "returns within seven days", TopK: 5, Weights: &retrieval.Weights{Vector: 1, Text: 1}})
+	require.Equal(t, []int{20}, idx.limits, "a vector weight asked for walks")
+}
