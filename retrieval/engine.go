@@ -299,6 +299,12 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		// their cosines for the scores shown.
 		q.walk = false
 	}
+	if q.walk && r.Mode == kb.ModeHybrid && fusion == FusionScore && !r.Rerank {
+		// Likewise for the text leg's candidates, whose cosines are read beside the vector
+		// leg's walk on a two-core machine. Alone, the text leg fetches deeper: the title's
+		// weight (BM25F) can lift a chunk from below the top 2×k (wikiqa_en).
+		q.n = q.vn
+	}
 	var weights map[string]float64
 	var class, df map[string]int
 	var chunkStats kb.ChunkStats

@@ -229,10 +229,15 @@ func TestExpiredTotalsAreReadInTheBackground(t *testing.T) {
 	require.Eventually(t, func() bool { return idx.totals.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "re-read in the background")
 }
 
-// walkingIndex records the limits the vector leg asks for.
+// walkingIndex records the limits the legs ask for.
 type walkingIndex struct {
 	*store.Store
-	limits []int
+	limits, textLimits []int
+}
+
+func (w *walkingIndex) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	w.textLimits = append(w.textLimits, limit)
+	return w.Store.TextSearch(ctx, kbID, q, limit, f)
 }
 
 func (w *walkingIndex) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
@@ -242,8 +247,8 @@ func (w *walkingIndex) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec
 
 // Under score fusion the local embedder's vector share of a query without Chinese is 0: its
 // candidates could not change the ranking, so the index is not walked, and the hits still
-// carry their cosines. A Chinese query walks it for 2×top_k candidates (at least 20); RRF
-// and reranking fetch as deep as the text leg.
+// carry their cosines. A Chinese query walks it for 2×top_k candidates (at least 20), and
+// the text leg fetches as many; RRF and reranking fetch 4×top_k (at least 40) from both.
 func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -254,7 +259,7 @@ func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
 	e := retrieval.New(idx, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return bu.emb, nil }, nil, retrieval.Options{})
 	search := func(r retrieval.Request) []kb.Hit {
 		t.Helper()
-		idx.limits = nil
+		idx.limits, idx.textLimits = nil, nil
 		r.KB = bu.kb
 		hits, err := e.Search(ctx, r)
 		require.NoError(t, err)
@@ -264,18 +269,21 @@ func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
 
 	hits := search(retrieval.Request{Query: "returns within seven days", TopK: 5})
 	require.Empty(t, idx.limits, "no walk for a Latin query under the local embedder")
+	require.Equal(t, []int{40}, idx.textLimits, "the text leg alone fetches deeper")
 	require.Equal(t, "en", hits[0].ExternalID)
 	require.NotNil(t, hits[0].Scores.Vector, "the hit's cosine is still read")
 	require.Positive(t, *hits[0].Scores.Vector)
 
 	search(retrieval.Request{Query: "退货政策", TopK: 5})
 	require.Equal(t, []int{20}, idx.limits)
+	require.Equal(t, []int{20}, idx.textLimits)
 	search(retrieval.Request{Query: "退货政策", TopK: 15})
 	require.Equal(t, []int{30}, idx.limits)
 	search(retrieval.Request{Query: "returns", TopK: 5, Mode: kb.ModeVector})
 	require.Equal(t, []int{20}, idx.limits, "vector mode walks whatever the script")
 	search(retrieval.Request{Query: "退货政策", TopK: 5, Fusion: retrieval.FusionRRF})
 	require.Equal(t, []int{40}, idx.limits, "RRF fuses ranks deeper down")
+	require.Equal(t, []int{40}, idx.textLimits)
 	search(retrieval.Request{Query: "returns within seven days", TopK: 5, Weights: &retrieval.Weights{Vector: 1, Text: 1}})
 	require.Equal(t, []int{20}, idx.limits, "a vector weight asked for walks")
 }
