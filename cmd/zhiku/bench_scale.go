@@ -510,6 +510,9 @@ func scaleLoadChunks(ctx context.Context, log io.Writer, st *store.Store, k kb.K
 	if err := st.SettleBulk(ctx, k.ID); err != nil {
 		return ld, nil, err
 	}
+	if err := st.VacuumKB(ctx, k.ID); err != nil { // as autovacuum would before the timed runs
+		return ld, nil, err
+	}
 	ld.settleS = time.Since(s).Seconds()
 	if ld.sizes, err = st.PartitionSize(ctx, k.ID); err != nil {
 		return ld, nil, err

@@ -209,6 +209,15 @@ func (s *Store) SettleBulk(ctx context.Context, kbID int64) error {
 	return nil
 }
 
+// VacuumKB vacuums and analyzes knowledge base kbID's partitions and the documents table
+// (a benchmark's step after a bulk load: what autovacuum does some time after one).
+func (s *Store) VacuumKB(ctx context.Context, kbID int64) error {
+	if _, err := s.db.Exec(ctx, `VACUUM (ANALYZE) `+PartitionName(kbID)+`, `+UnitPartitionName(kbID)+`, documents`); err != nil {
+		return fmt.Errorf("store: vacuum knowledge base %d: %w", kbID, err)
+	}
+	return nil
+}
+
 // ExactVectorSearch is VectorSearch without the index: the true nearest neighbours, to
 // measure the HNSW index's recall against (over units or chunks, as VectorSearch).
 func (s *Store) ExactVectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int) ([]kb.Ranked, error) {
