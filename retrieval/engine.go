@@ -21,6 +21,9 @@ import (
 type Index interface {
 	// VectorSearch returns up to limit live chunks nearest to vec (cosine), best first.
 	VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error)
+	// VectorHits is VectorSearch that also loads the chunks found, as Hits does, each
+	// with its cosine.
+	VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error)
 	// TextSearch returns up to limit live chunks holding any of q.Match, by Okapi BM25.
 	TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error)
 	// TermStats counts the chunks holding each term, at most capAt.
@@ -500,29 +503,10 @@ func (e *Engine) candidates(ctx context.Context, q *query, parallel bool) ([]fus
 	return e.load(ctx, q, found)
 }
 
-func (e *Engine) vectorLeg(ctx context.Context, q *query) ([]kb.Ranked, error) {
-	return e.idx.VectorSearch(ctx, q.r.KB, q.vec, q.vn, q.r.Filter)
-}
-
 // loadedVectorLeg runs the vector leg and loads the chunks it found, each with the cosine
 // the leg scored it by.
 func (e *Engine) loadedVectorLeg(ctx context.Context, q *query) ([]kb.Ranked, map[int64]kb.Candidate, error) {
-	found, err := e.vectorLeg(ctx, q)
-	if err != nil || len(found) == 0 {
-		return found, nil, err
-	}
-	cands, err := e.idx.Hits(ctx, q.r.KB, rankedIDs(found), q.terms, nil, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, h := range found {
-		if c, ok := cands[h.ChunkID]; ok {
-			cos := h.Score
-			c.Cosine = &cos
-			cands[h.ChunkID] = c
-		}
-	}
-	return found, cands, nil
+	return e.idx.VectorHits(ctx, q.r.KB, q.vec, q.vn, q.r.Filter, q.terms)
 }
 
 // textLeg searches by the driving terms; with none (vector mode) it finds nothing.

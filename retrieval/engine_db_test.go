@@ -240,9 +240,9 @@ func (w *walkingIndex) TextSearch(ctx context.Context, kbID int64, q kb.TextQuer
 	return w.Store.TextSearch(ctx, kbID, q, limit, f)
 }
 
-func (w *walkingIndex) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
+func (w *walkingIndex) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
 	w.limits = append(w.limits, limit)
-	return w.Store.VectorSearch(ctx, k, vec, limit, f)
+	return w.Store.VectorHits(ctx, k, vec, limit, f, terms)
 }
 
 // Under score fusion the local embedder's vector share of a query without Chinese is 0: its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,14 +27,54 @@ import (
 // search matches its question-sized units and returns their parent chunks, each once,
 // scored by its best unit. The knowledge base's hnsw.ef_search setting, when set, applies.
 func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
+	out, _, err := s.vectorSearch(ctx, k, vec, limit, f, nil)
+	return out, err
+}
+
+// VectorHits is VectorSearch that also loads the chunks found, as Hits loads them (each
+// with the cosine the search scored it by). Over chunks on a single node, one statement
+// does both: the walk has each chunk's row in hand, and a second statement would find
+// them again (0.4 ms of a 5 ms search at 100k, and a round trip). Otherwise (units, an
+// exact filter, Citus) Hits follows VectorSearch.
+func (s *Store) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
+	found, cands, err := s.vectorSearch(ctx, k, vec, limit, f, terms)
+	if err != nil || cands != nil || len(found) == 0 {
+		return found, cands, err
+	}
+	ids := make([]int64, len(found))
+	for i, h := range found {
+		ids[i] = h.ChunkID
+	}
+	if cands, err = s.Hits(ctx, k, ids, terms, nil, nil); err != nil {
+		return nil, nil, err
+	}
+	for _, h := range found {
+		if c, ok := cands[h.ChunkID]; ok {
+			cos := h.Score
+			c.Cosine = &cos
+			cands[h.ChunkID] = c
+		}
+	}
+	return found, cands, nil
+}
+
+// vectorSearch is VectorSearch; with terms non-nil, over chunks on a single node, its
+// statement loads the chunks too (cands non-nil).
+func (s *Store) vectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
 	if out, ok, err := s.exactFiltered(ctx, k, vec, limit, f); ok || err != nil {
-		return out, err
+		return out, nil, err
 	}
 	set := k.Retrieval()
 	units := s.unitsOn(k)
 	sql, args, err := searchSQL(k, vec, limit, f, units)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	load := terms != nil && !units && !s.citus
+	if load {
+		if sql, args, err = loadingVectorSQL(k, vec, limit, f, terms); err != nil {
+			return nil, nil, err
+		}
 	}
 	batch := &pgx.Batch{}
 	if s.citus {
@@ -51,28 +92,68 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 	q := batch.Queue(sql, args...)
 	batch.Queue(`SET LOCAL enable_sort = on`)
 	var out []kb.Ranked
+	var cands map[int64]kb.Candidate
 	q.Query(func(rows pgx.Rows) error {
 		var err error
-		out, err = collectRanked(rows)
-		return err
+		if !load {
+			out, err = collectRanked(rows)
+			return err
+		}
+		if cands, err = collectCandidates(rows, terms); err != nil {
+			return err
+		}
+		for id, c := range cands {
+			out = append(out, kb.Ranked{ChunkID: id, Score: *c.Cosine})
+		}
+		// The join to documents keeps no order: nearest first again (ties by id).
+		sort.Slice(out, func(i, j int) bool {
+			return out[i].Score > out[j].Score || out[i].Score == out[j].Score && out[i].ChunkID < out[j].ChunkID
+		})
+		return nil
 	})
 	db := s.reader(ctx)
 	if _, inTx := db.(pgx.Tx); s.citus && !inTx {
 		// Citus passes SET LOCAL on to the worker only inside a transaction block.
 		tx, err := db.Begin(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("store: vector search: %w", interpret(err))
+			return nil, nil, fmt.Errorf("store: vector search: %w", interpret(err))
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 		db = tx
 	}
 	if err := db.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("store: vector search: %w", interpret(err))
+		return nil, nil, fmt.Errorf("store: vector search: %w", interpret(err))
 	}
 	if units {
 		out = bestPerChunk(out, limit)
 	}
-	return out, nil
+	if load && cands == nil {
+		cands = map[int64]kb.Candidate{} // found nothing; still loaded
+	}
+	return out, cands, nil
+}
+
+// loadingVectorSQL is vectorSQL also selecting, for each chunk found, the columns Hits
+// loads (in its order, the cosine last); terms become two more parameters.
+func loadingVectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) (string, []any, error) {
+	where, args, err := vectorWhere(k, vec, limit, f)
+	if err != nil {
+		return "", nil, err
+	}
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = quoteLexeme(t)
+	}
+	args = append(args, terms, quoted)
+	tp, qp := "$"+strconv.Itoa(len(args)-1), "$"+strconv.Itoa(len(args))
+	expr := VectorExpr("c", k.EmbeddingDim)
+	return `SELECT v.id, v.document_id, d.external_id, d.title, v.content, v.section_path, v.page, d.kind, v.metadata, v.tf, v.len, v.score
+		FROM (SELECT c.id, c.document_id, c.content, c.section_path, c.page, c.metadata,
+		             ARRAY(SELECT ` + tfSQL("u.q") + `::int FROM unnest(` + tp + `::text[], ` + qp + `::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i) AS tf,
+		             coalesce(c.ntokens, length(c.tsv)) AS len, 1 - (` + expr + ` <=> $2) AS score
+		      FROM chunks c WHERE ` + where + `
+		      ORDER BY ` + expr + ` <=> $2 LIMIT $3) v
+		JOIN documents d ON d.id = v.document_id`, args, nil
 }
 
 // exactFilterCap: a filtered vector search whose filter an index answers and which
@@ -207,18 +288,27 @@ func searchSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, units 
 }
 
 func vectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
-	if len(vec) != k.EmbeddingDim {
-		return "", nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
-	}
-	args := []any{k.ID, pgvector.NewVector(vec), limit}
-	where, args, err := filterSQL(f, args)
+	where, args, err := vectorWhere(k, vec, limit, f)
 	if err != nil {
 		return "", nil, err
 	}
 	expr := VectorExpr("c", k.EmbeddingDim)
 	return `SELECT c.id, 1 - (` + expr + ` <=> $2) FROM chunks c
-		WHERE c.kb_id = $1 AND c.live AND c.shadowed IS NOT TRUE AND c.embedding IS NOT NULL` + where + `
+		WHERE ` + where + `
 		ORDER BY ` + expr + ` <=> $2 LIMIT $3`, args, nil
+}
+
+// vectorWhere is the condition of the vector leg over chunks, with its parameters: $1 the
+// knowledge base, $2 the query vector, $3 the limit, then the filter's.
+func vectorWhere(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) (string, []any, error) {
+	if len(vec) != k.EmbeddingDim {
+		return "", nil, fmt.Errorf("%w: query vector has %d dimensions, knowledge base %q has %d", kb.ErrInvalid, len(vec), k.Name, k.EmbeddingDim)
+	}
+	where, args, err := filterSQL(f, []any{k.ID, pgvector.NewVector(vec), limit})
+	if err != nil {
+		return "", nil, err
+	}
+	return `c.kb_id = $1 AND c.live AND c.shadowed IS NOT TRUE AND c.embedding IS NOT NULL` + where, args, nil
 }
 
 // TextSearch returns the live chunks holding any of q.Match, ranked by Okapi BM25 over
@@ -480,7 +570,14 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	if err != nil {
 		return nil, fmt.Errorf("store: load hits: %w", err)
 	}
+	return collectCandidates(rows, terms)
+}
+
+// collectCandidates reads rows of Hits' columns: id, document_id, external_id, title,
+// content, section_path, page, kind, metadata, the frequency of each of terms, length, cosine.
+func collectCandidates(rows pgx.Rows, terms []string) (map[int64]kb.Candidate, error) {
 	defer rows.Close()
+	out := map[int64]kb.Candidate{}
 	for rows.Next() {
 		var h kb.Candidate
 		if err := rows.Scan(&h.ChunkID, &h.DocumentID, &h.ExternalID, &h.Title, &h.Content, &h.SectionPath, &h.Page,

@@ -274,3 +274,45 @@ func TestIdenticalChunksAreServedOnce(t *testing.T) {
 	require.Equal(t, 1, removed)
 	require.Equal(t, []string{"c.pdf"}, served())
 }
+
+// VectorHits finds what VectorSearch finds, in its order, and loads each chunk as Hits does
+// with the cosine the search scored it by: in one statement over chunks, and by Hits after
+// the search over units and under an exact filter.
+func TestVectorHitsEqualsVectorSearchThenHits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	k := newKB(t, b.st, b.tenant.ID, "hits", 4)
+	putDoc(t, b.st, k, "a", []float32{1, 0, 0, 0}, []string{"退货", "七天"}, map[string]any{"sku": "SKU-1"})
+	putDoc(t, b.st, k, "b", []float32{0.9, 0.1, 0, 0}, []string{"发货", "退货"}, map[string]any{"sku": "SKU-2"})
+	putDoc(t, b.st, k, "c", []float32{0, 0, 1, 0}, []string{"e104", "电机"}, map[string]any{"sku": "SKU-1"})
+	putDoc(t, b.st, k, "d", []float32{0.5, 0.5, 0.1, 0}, []string{"七天"}, nil)
+	query := []string{"七天", "退货", "e104", `a\b & !c`}
+	vec := []float32{1, 0.2, 0, 0}
+	for name, f := range map[string]kb.Filter{
+		"graph":        {},
+		"exact filter": {Conditions: []kb.Condition{{Field: "sku", Op: kb.OpEq, Value: "SKU-1"}}},
+	} {
+		for _, units := range []bool{false, true} {
+			k.Settings = []byte(fmt.Sprintf(`{"retrieval":{"units":%t}}`, units))
+			want, err := b.st.VectorSearch(ctx, k, vec, 3, f)
+			require.NoError(t, err)
+			require.NotEmpty(t, want)
+			wantHits, err := b.st.Hits(ctx, k, ids(want), query, vec, nil)
+			require.NoError(t, err)
+
+			got, cands, err := b.st.VectorHits(ctx, k, vec, 3, f, query)
+			require.NoError(t, err, name)
+			require.Equal(t, ids(want), ids(got), "%s, units %t", name, units)
+			require.Len(t, cands, len(want))
+			for i, r := range got {
+				require.InDelta(t, want[i].Score, r.Score, 1e-9)
+				c := cands[r.ChunkID]
+				require.InDelta(t, r.Score, *c.Cosine, 1e-9, "the cosine the search scored")
+				w := wantHits[r.ChunkID]
+				w.Cosine = c.Cosine
+				require.Equal(t, w, c, "%s, units %t: loaded as Hits loads", name, units)
+			}
+		}
+	}
+}
