@@ -367,7 +367,7 @@ func (e *Engine) Search(ctx context.Context, r Request) ([]kb.Hit, error) {
 		var whole bool
 		switch attempt {
 		case 0:
-			pool, cands, whole, err = e.load(ctx, q, first)
+			pool, cands, whole, err = e.merge(q, first)
 		case 1:
 			pool, cands, whole, err = e.candidates(ctx, q, true)
 		default:
@@ -485,22 +485,22 @@ type query struct {
 // snapshot) and fuses them.
 func (e *Engine) candidates(ctx context.Context, q *query, parallel bool) ([]fusedHit, map[int64]kb.Candidate, bool, error) {
 	var found legs
+	var wg sync.WaitGroup
+	run := func(f func()) {
+		if parallel {
+			wg.Go(f)
+		} else {
+			f()
+		}
+	}
+	if q.walk {
+		run(func() { found.vec, found.vecCands, found.vecErr = e.loadedVectorLeg(ctx, q) })
+	}
 	embedded := make(chan struct{})
 	close(embedded) // q.vec is known from the first try
-	if !parallel {
-		if q.walk {
-			found.vec, found.vecCands, found.vecErr = e.loadedVectorLeg(ctx, q)
-		}
-		found.text, found.textCands, found.textErr = e.loadedTextLeg(ctx, q, embedded)
-		return e.load(ctx, q, found)
-	}
-	var wg sync.WaitGroup
-	if q.walk {
-		wg.Go(func() { found.vec, found.vecCands, found.vecErr = e.loadedVectorLeg(ctx, q) })
-	}
 	found.text, found.textCands, found.textErr = e.loadedTextLeg(ctx, q, embedded)
 	wg.Wait()
-	return e.load(ctx, q, found)
+	return e.merge(q, found)
 }
 
 // loadedVectorLeg runs the vector leg and loads the chunks it found, each with the cosine
@@ -530,15 +530,13 @@ func (e *Engine) loadedTextLeg(ctx context.Context, q *query, embedded <-chan st
 	if err != nil || len(found) == 0 {
 		return found, nil, err
 	}
+	var vec []float32
 	if q.useVector {
 		select {
 		case <-embedded:
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
-	}
-	var vec []float32
-	if q.useVector {
 		vec = q.vec
 	}
 	cands, err := e.idx.Hits(ctx, q.r.KB, rankedIDs(found), q.terms, vec, nil)
@@ -548,10 +546,10 @@ func (e *Engine) loadedTextLeg(ctx context.Context, q *query, embedded <-chan st
 	return found, cands, nil
 }
 
-// load fuses what the legs found with the chunks they loaded. whole reports that every
+// merge fuses what the legs found with the chunks they loaded. whole reports that every
 // fused candidate was loaded and no document came in two versions (the legs' loads ran
 // on different snapshots, with a re-ingest committed between them).
-func (e *Engine) load(ctx context.Context, q *query, found legs) ([]fusedHit, map[int64]kb.Candidate, bool, error) {
+func (e *Engine) merge(q *query, found legs) ([]fusedHit, map[int64]kb.Candidate, bool, error) {
 	if err := errors.Join(found.vecErr, found.textErr); err != nil {
 		return nil, nil, false, err
 	}

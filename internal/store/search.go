@@ -127,9 +127,6 @@ func (s *Store) vectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 	if units {
 		out = bestPerChunk(out, limit)
 	}
-	if load && cands == nil {
-		cands = map[int64]kb.Candidate{} // found nothing; still loaded
-	}
 	return out, cands, nil
 }
 
@@ -149,7 +146,7 @@ func loadingVectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter,
 	expr := VectorExpr("c", k.EmbeddingDim)
 	return `SELECT v.id, v.document_id, d.external_id, d.title, v.content, v.section_path, v.page, d.kind, v.metadata, v.tf, v.len, v.score
 		FROM (SELECT c.id, c.document_id, c.content, c.section_path, c.page, c.metadata,
-		             ARRAY(SELECT ` + tfSQL("u.q") + `::int FROM unnest(` + tp + `::text[], ` + qp + `::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i) AS tf,
+		             ` + heldTermsSQL(tp, qp) + ` AS tf,
 		             coalesce(c.ntokens, length(c.tsv)) AS len, 1 - (` + expr + ` <=> $2) AS score
 		      FROM chunks c WHERE ` + where + `
 		      ORDER BY ` + expr + ` <=> $2 LIMIT $3) v
@@ -419,6 +416,12 @@ const (
 	minPrefilter    = 200
 )
 
+// heldTermsSQL is the frequency in chunk c of each of the terms in the text[] parameter
+// terms (their lexemes quoted for a tsquery in the parameter quoted), in their order.
+func heldTermsSQL(terms, quoted string) string {
+	return `ARRAY(SELECT ` + tfSQL("u.q") + `::int FROM unnest(` + terms + `::text[], ` + quoted + `::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i)`
+}
+
 // tfSQL is the frequency in chunk c of the lexeme of the tsquery q (an SQL expression), 0
 // when absent: see [Store.TextSearch].
 func tfSQL(q string) string {
@@ -536,9 +539,8 @@ func (s *Store) countChunks(ctx context.Context, kbID int64, cond string) (int, 
 // Only the held query terms travel back, not the chunk's whole tsvector: turning a few
 // hundred lexemes a chunk into text, for dozens of candidates, took 2 ms of a 3 ms load.
 func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms []string, vec []float32, cosineFor []int64) (map[int64]kb.Candidate, error) {
-	out := make(map[int64]kb.Candidate, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return map[int64]kb.Candidate{}, nil
 	}
 	quoted := make([]string, len(terms))
 	for i, t := range terms {
@@ -563,7 +565,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	}
 	rows, err := s.reader(ctx).Query(ctx, `
 		SELECT c.id, c.document_id, d.external_id, d.title, c.content, c.section_path, c.page, d.kind, c.metadata,
-		       ARRAY(SELECT `+tfSQL("u.q")+`::int FROM unnest($3::text[], $4::text[]) WITH ORDINALITY u(term, q, i) ORDER BY u.i),
+		       `+heldTermsSQL("$3", "$4")+`,
 		       coalesce(c.ntokens, length(c.tsv)), `+cos+`
 		FROM chunks c JOIN documents d ON d.id = c.document_id`+s.citusDocumentJoin()+`
 		WHERE c.kb_id = $1 AND c.id = ANY($2)`, args...)
