@@ -229,10 +229,10 @@ func TestExpiredTotalsAreReadInTheBackground(t *testing.T) {
 	require.Eventually(t, func() bool { return idx.totals.Load() == 2 }, 5*time.Second, 10*time.Millisecond, "re-read in the background")
 }
 
-// walkingIndex records the limits the legs ask for.
+// walkingIndex records the limits the legs ask for, and the vector leg's ef_search.
 type walkingIndex struct {
 	*store.Store
-	limits, textLimits []int
+	limits, textLimits, efs []int
 }
 
 func (w *walkingIndex) TextSearch(ctx context.Context, kbID int64, q kb.TextQuery, limit int, f kb.Filter) ([]kb.Ranked, error) {
@@ -240,9 +240,10 @@ func (w *walkingIndex) TextSearch(ctx context.Context, kbID int64, q kb.TextQuer
 	return w.Store.TextSearch(ctx, kbID, q, limit, f)
 }
 
-func (w *walkingIndex) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
+func (w *walkingIndex) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string, efSearch int) ([]kb.Ranked, map[int64]kb.Candidate, error) {
 	w.limits = append(w.limits, limit)
-	return w.Store.VectorHits(ctx, k, vec, limit, f, terms)
+	w.efs = append(w.efs, efSearch)
+	return w.Store.VectorHits(ctx, k, vec, limit, f, terms, efSearch)
 }
 
 // Under score fusion the local embedder's vector share of a query without Chinese is 0: its
@@ -259,8 +260,10 @@ func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
 	e := retrieval.New(idx, func(kb.KnowledgeBase) (retrieval.QueryEmbedder, error) { return bu.emb, nil }, nil, retrieval.Options{})
 	search := func(r retrieval.Request) []kb.Hit {
 		t.Helper()
-		idx.limits, idx.textLimits = nil, nil
-		r.KB = bu.kb
+		idx.limits, idx.textLimits, idx.efs = nil, nil, nil
+		if r.KB.ID == 0 {
+			r.KB = bu.kb
+		}
 		hits, err := e.Search(ctx, r)
 		require.NoError(t, err)
 		require.NotEmpty(t, hits)
@@ -277,13 +280,27 @@ func TestVectorLegWalksOnlyWhereItCounts(t *testing.T) {
 	search(retrieval.Request{Query: "退货政策", TopK: 5})
 	require.Equal(t, []int{20}, idx.limits)
 	require.Equal(t, []int{20}, idx.textLimits)
+	require.Equal(t, []int{40}, idx.efs, "the lexical leg beside BM25 walks at ef_search 40")
 	search(retrieval.Request{Query: "退货政策", TopK: 15})
 	require.Equal(t, []int{30}, idx.limits)
+	require.Equal(t, []int{0}, idx.efs, "more candidates than ef 40 finds well: the configured ef_search")
 	search(retrieval.Request{Query: "returns", TopK: 5, Mode: kb.ModeVector})
 	require.Equal(t, []int{20}, idx.limits, "vector mode walks whatever the script")
+	require.Equal(t, []int{0}, idx.efs, "vector mode ranks by the walk alone: the configured ef_search")
 	search(retrieval.Request{Query: "退货政策", TopK: 5, Fusion: retrieval.FusionRRF})
 	require.Equal(t, []int{40}, idx.limits, "RRF fuses ranks deeper down")
 	require.Equal(t, []int{40}, idx.textLimits)
+	require.Equal(t, []int{0}, idx.efs)
 	search(retrieval.Request{Query: "returns within seven days", TopK: 5, Weights: &retrieval.Weights{Vector: 1, Text: 1}})
 	require.Equal(t, []int{20}, idx.limits, "a vector weight asked for walks")
+	require.Equal(t, []int{40}, idx.efs)
+
+	own := bu.kb
+	own.Settings = []byte(`{"retrieval":{"hnsw":{"ef_search":120}}}`)
+	search(retrieval.Request{KB: own, Query: "退货政策", TopK: 5})
+	require.Equal(t, []int{0}, idx.efs, "a knowledge base's own ef_search wins")
+	neural := bu.kb
+	neural.Embedder = "openai"
+	search(retrieval.Request{KB: neural, Query: "退货政策", TopK: 5})
+	require.Equal(t, []int{0}, idx.efs, "a neural embedder's leg walks at the configured ef_search")
 }

@@ -85,9 +85,12 @@ func citusVectorSQL(sql string, dim int) string {
 }
 
 // citusSearchSettings are the pool's search settings (OpenPool) as SET LOCAL statements,
-// which Citus passes on to the worker that runs a search's shard.
-func (s *Store) citusSearchSettings() []string {
-	ef := s.efSearch
+// which Citus passes on to the worker that runs a search's shard (set_config is not
+// passed on); ef > 0 replaces the pool's ef_search.
+func (s *Store) citusSearchSettings(ef int) []string {
+	if ef <= 0 {
+		ef = s.efSearch
+	}
 	if ef <= 0 {
 		ef = DefaultEfSearch
 	}
@@ -146,7 +149,7 @@ func (s *Store) ExplainSearch(ctx context.Context, k kb.KnowledgeBase, vec []flo
 	err = s.WithTx(ctx, func(tx *Store) error {
 		var sets []string
 		if s.citus {
-			sets = s.citusSearchSettings()
+			sets = s.citusSearchSettings(0)
 		}
 		for _, set := range append(sets, `SET LOCAL enable_sort = off`) {
 			if _, err := tx.db.Exec(ctx, set); err != nil {

@@ -27,7 +27,7 @@ import (
 // search matches its question-sized units and returns their parent chunks, each once,
 // scored by its best unit. The knowledge base's hnsw.ef_search setting, when set, applies.
 func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter) ([]kb.Ranked, error) {
-	out, _, err := s.vectorSearch(ctx, k, vec, limit, f, nil)
+	out, _, err := s.vectorSearch(ctx, k, vec, limit, f, nil, 0)
 	return out, err
 }
 
@@ -35,9 +35,10 @@ func (s *Store) VectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 // with the cosine the search scored it by). Over chunks on a single node, one statement
 // does both: the walk has each chunk's row in hand, and a second statement would find
 // them again (0.4 ms of a 5 ms search at 100k, and a round trip). Otherwise (units, an
-// exact filter, Citus) Hits follows VectorSearch.
-func (s *Store) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
-	found, cands, err := s.vectorSearch(ctx, k, vec, limit, f, terms)
+// exact filter, Citus) Hits follows VectorSearch. efSearch > 0 walks the graph with that
+// hnsw.ef_search in place of the knowledge base's or the pool's.
+func (s *Store) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string, efSearch int) ([]kb.Ranked, map[int64]kb.Candidate, error) {
+	found, cands, err := s.vectorSearch(ctx, k, vec, limit, f, terms, efSearch)
 	if err != nil || cands != nil || len(found) == 0 {
 		return found, cands, err
 	}
@@ -59,8 +60,8 @@ func (s *Store) VectorHits(ctx context.Context, k kb.KnowledgeBase, vec []float3
 }
 
 // vectorSearch is VectorSearch; with terms non-nil, over chunks on a single node, its
-// statement loads the chunks too (cands non-nil).
-func (s *Store) vectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string) ([]kb.Ranked, map[int64]kb.Candidate, error) {
+// statement loads the chunks too (cands non-nil); efSearch > 0 replaces the ef_search.
+func (s *Store) vectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter, terms []string, efSearch int) ([]kb.Ranked, map[int64]kb.Candidate, error) {
 	if out, ok, err := s.exactFiltered(ctx, k, vec, limit, f); ok || err != nil {
 		return out, nil, err
 	}
@@ -76,19 +77,22 @@ func (s *Store) vectorSearch(ctx context.Context, k kb.KnowledgeBase, vec []floa
 			return nil, nil, err
 		}
 	}
+	if ef := set.HNSW.EfSearch; efSearch <= 0 && ef != nil && *ef > 0 {
+		efSearch = *ef
+	}
 	batch := &pgx.Batch{}
-	if s.citus {
+	switch {
+	case s.citus:
 		sql = citusVectorSQL(sql, k.EmbeddingDim)
 		// The shard runs the statement on a worker, whose session has none of the pool's
 		// settings: Citus passes SET LOCAL on (citus.propagate_set_commands, set by OpenPool).
-		for _, set := range s.citusSearchSettings() {
+		for _, set := range s.citusSearchSettings(efSearch) {
 			batch.Queue(set)
 		}
+	case efSearch > 0:
+		batch.Queue(`SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(efSearch))
 	}
 	batch.Queue(`SET LOCAL enable_sort = off`)
-	if ef := set.HNSW.EfSearch; ef != nil && *ef > 0 {
-		batch.Queue(`SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(*ef))
-	}
 	q := batch.Queue(sql, args...)
 	batch.Queue(`SET LOCAL enable_sort = on`)
 	var out []kb.Ranked

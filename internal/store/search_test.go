@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -301,7 +303,7 @@ func TestVectorHitsEqualsVectorSearchThenHits(t *testing.T) {
 			wantHits, err := b.st.Hits(ctx, k, ids(want), query, vec, nil)
 			require.NoError(t, err)
 
-			got, cands, err := b.st.VectorHits(ctx, k, vec, 3, f, query)
+			got, cands, err := b.st.VectorHits(ctx, k, vec, 3, f, query, 0)
 			require.NoError(t, err, name)
 			require.Equal(t, ids(want), ids(got), "%s, units %t", name, units)
 			require.Len(t, cands, len(want))
@@ -316,3 +318,49 @@ func TestVectorHitsEqualsVectorSearchThenHits(t *testing.T) {
 		}
 	}
 }
+
+// VectorHits walks the graph with the ef_search it is asked for: on random vectors, where
+// a walk at ef_search 1 misses neighbours that one at 400 finds, it finds what a search in a
+// transaction set to the same ef_search finds.
+func TestVectorHitsWalksWithTheEfSearchAsked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	const dim = 16
+	k := newKB(t, b.st, b.tenant.ID, "ef", dim)
+	rng := rand.New(rand.NewPCG(7, 11))
+	random := func() []float32 {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	chunks := make([]kb.Chunk, 1500)
+	for i := range chunks {
+		chunks[i] = kb.Chunk{Ord: i, Content: fmt.Sprint("chunk ", i), Embedding: random(), Tokens: []string{"t"}}
+	}
+	_, err := b.st.ReplaceDocument(ctx, kb.Document{KBID: k.ID, ExternalID: "random", Title: "random", Kind: kb.KindRecords,
+		Status: kb.StatusReady, ContentHash: "random"}, chunks, "test-model", 2)
+	require.NoError(t, err)
+
+	differ := 0
+	for range 30 {
+		q := random()
+		narrow, err := b.st.VectorSearchEf(ctx, k, q, 10, 1)
+		require.NoError(t, err)
+		wide, err := b.st.VectorSearchEf(ctx, k, q, 10, 400)
+		require.NoError(t, err)
+		if !slices.Equal(sorted(ids(narrow)), sorted(ids(wide))) {
+			differ++
+		}
+		for ef, want := range map[int][]kb.Ranked{1: narrow, 400: wide} {
+			got, _, err := b.st.VectorHits(ctx, k, q, 10, kb.Filter{}, []string{"t"}, ef)
+			require.NoError(t, err)
+			require.ElementsMatch(t, ids(want), ids(got), "ef_search %d", ef)
+		}
+	}
+	require.Positive(t, differ, "ef_search 1 and 400 found the same neighbours for every query: the check above proves nothing")
+}
+
+func sorted(xs []int64) []int64 { return slices.Sorted(slices.Values(xs)) }
