@@ -77,9 +77,9 @@ type Options struct {
 	// LexicalEfSearch is the hnsw.ef_search of the vector leg's walk in a hybrid search
 	// ranked by score fusion, not reranked, for at most LexicalEfSearch/2 candidates, when
 	// the knowledge base's embedder is the lexical local one and the knowledge base sets no
-	// ef_search of its own. That leg is a second lexical signal beside BM25: on the dev sets
-	// and the generated 100k set, hybrid ranked the same with 40 as with 100 (within 0.002)
-	// while the walk took 40% less (docs/research/hnsw-recall-and-latency.md §9). Vector mode
+	// ef_search of its own. That leg is a second lexical signal beside BM25: hybrid ranked
+	// the dev sets the same with 40 as with 100 (to three decimals) while the walk took about
+	// 40% less (docs/research/hnsw-recall-and-latency.md §9). Vector mode
 	// and neural embedders walk with the configured ef_search. Default 40 (pgvector's own
 	// default); negative: off.
 	LexicalEfSearch int
