@@ -512,12 +512,17 @@ func (e *Engine) candidates(ctx context.Context, q *query, parallel bool) ([]fus
 	if q.walk {
 		run(func() { found.vec, found.vecCands, found.vecErr = e.loadedVectorLeg(ctx, q) })
 	}
-	embedded := make(chan struct{})
-	close(embedded) // q.vec is known from the first try
-	found.text, found.textCands, found.textErr = e.loadedTextLeg(ctx, q, embedded)
+	found.text, found.textCands, found.textErr = e.loadedTextLeg(ctx, q, alreadyEmbedded) // q.vec is known from the first try
 	wg.Wait()
 	return e.merge(q, found)
 }
+
+// alreadyEmbedded is the embedded channel of the tries after the first, closed.
+var alreadyEmbedded = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // loadedVectorLeg runs the vector leg and loads the chunks it found, each with the cosine
 // the leg scored it by.

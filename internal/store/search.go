@@ -141,11 +141,7 @@ func loadingVectorSQL(k kb.KnowledgeBase, vec []float32, limit int, f kb.Filter,
 	if err != nil {
 		return "", nil, err
 	}
-	quoted := make([]string, len(terms))
-	for i, t := range terms {
-		quoted[i] = quoteLexeme(t)
-	}
-	args = append(args, terms, quoted)
+	args = append(args, terms, quoteLexemes(terms))
 	tp, qp := "$"+strconv.Itoa(len(args)-1), "$"+strconv.Itoa(len(args))
 	expr := VectorExpr("c", k.EmbeddingDim)
 	return `SELECT v.id, v.document_id, d.external_id, d.title, v.content, v.section_path, v.page, d.kind, v.metadata, v.tf, v.len, v.score
@@ -453,6 +449,15 @@ func quoteLexeme(t string) string {
 	return "'" + lexemeEscaper.Replace(t) + "'"
 }
 
+// quoteLexemes is quoteLexeme of each term, in order.
+func quoteLexemes(terms []string) []string {
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = quoteLexeme(t)
+	}
+	return quoted
+}
+
 // lexemeEscaper escapes backslashes and quotes inside a quoted tsquery lexeme. Built once:
 // every search quotes each of its terms.
 var lexemeEscaper = strings.NewReplacer(`\`, `\\`, `'`, `''`)
@@ -537,8 +542,8 @@ func (s *Store) countChunks(ctx context.Context, kbID int64, cond string) (int, 
 
 // Hits loads the given chunks of a knowledge base with their documents, in no order, and
 // which of terms (the query's search terms) each holds. When vec is given it also loads
-// the cosine to it of the chunks in cosineFor (nil: of all of them). A search passes only
-// the chunks its vector leg did not score: reading a chunk's vector back costs a TOAST fetch.
+// the cosine to it of the chunks in cosineFor (nil: of all of them; reading a chunk's
+// vector back costs a TOAST fetch).
 //
 // Only the held query terms travel back, not the chunk's whole tsvector: turning a few
 // hundred lexemes a chunk into text, for dozens of candidates, took 2 ms of a 3 ms load.
@@ -546,11 +551,7 @@ func (s *Store) Hits(ctx context.Context, k kb.KnowledgeBase, ids []int64, terms
 	if len(ids) == 0 {
 		return map[int64]kb.Candidate{}, nil
 	}
-	quoted := make([]string, len(terms))
-	for i, t := range terms {
-		quoted[i] = quoteLexeme(t)
-	}
-	args := []any{k.ID, ids, terms, quoted}
+	args := []any{k.ID, ids, terms, quoteLexemes(terms)}
 	cos := "NULL::float8"
 	// A chunk's cosine is its own, or with units on that of its best unit or itself (as
 	// the vector leg scores it).
